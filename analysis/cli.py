@@ -1,0 +1,111 @@
+"""The ``pollcap`` command: one typer app gathering every package's commands.
+
+User mistakes raise :class:`target_service.errors.UserError` anywhere below; here they
+become one line on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from analysis import __version__
+from target_service.errors import UserError
+
+app = typer.Typer(
+    name="pollcap",
+    help="Load-test and capacity-plan polling-based realtime backends "
+    "(chat and notifications polled every 1-10 s, Redis cache, PostgreSQL).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+stack_app = typer.Typer(help="Run the embedded Valkey + PostgreSQL stack.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+# Modules contributing commands: each exports COMMANDS, a list of typer-annotated functions.
+COMMAND_MODULES = (
+    "analysis.cli_capacity",
+    "target_service.cli",
+    "loadtests.cli",
+    "analysis.cli_report",
+    "analysis.cli_sweep",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pollcap {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """pollcap: how many users your polling stack holds, which intervals to ship, how to grow."""
+
+
+@stack_app.command("up")
+def stack_up(
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Use this Redis; launch none.")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="POLLCAP_DATABASE_URL", help="Use this PostgreSQL; launch none."),
+    ] = None,
+) -> None:
+    """Start Valkey + PostgreSQL on free loopback ports, print their URLs, run until Ctrl-C."""
+    from target_service.stack import Stack, describe
+
+    with Stack(redis_url=redis_url, database_url=database_url) as info:
+        typer.echo(describe(info))
+        typer.echo("export POLLCAP_REDIS_URL=" + info.redis_url)
+        typer.echo("export POLLCAP_DATABASE_URL=" + info.database_url)
+        typer.echo("(Ctrl-C stops both)", err=True)
+        wait_for_interrupt()
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM; both end in a clean stop of what we started."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored when started with &
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+
+
+def _register(module_name: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return  # that part of the toolkit is not installed in this build
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+    commands: list[Callable[..., Any]] = getattr(module, "COMMANDS", [])
+    for command in commands:
+        app.command(name=command.__name__.replace("_", "-"))(command)
+
+
+for _name in COMMAND_MODULES:
+    _register(_name)
+
+
+def main() -> None:
+    """Entry point: click handles usage errors (exit 2); UserError becomes one line, exit 2."""
+    try:
+        app()
+    except UserError as exc:
+        print(f"pollcap: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,72 @@
+"""Session-wide real backends: the embedded stack users get, or servers given by URL.
+
+``--redis-url`` / ``--database-url`` (or POLLCAP_REDIS_URL / POLLCAP_DATABASE_URL)
+point the suite at real servers; otherwise the launcher starts Valkey and PostgreSQL
+once per session. ``clean_backends`` empties both before a test that writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from target_service.stack import Stack, StackInfo
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pollcap")
+    group.addoption("--redis-url", default=os.environ.get("POLLCAP_REDIS_URL"),
+                    help="use this Redis/Valkey instead of the embedded one (it is FLUSHALLed)")
+    group.addoption("--database-url", default=os.environ.get("POLLCAP_DATABASE_URL"),
+                    help="use this PostgreSQL instead of the embedded one (schema public is reset)")
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[StackInfo]:
+    with Stack(
+        redis_url=request.config.getoption("--redis-url"),
+        database_url=request.config.getoption("--database-url"),
+        environ={},
+    ) as info:
+        yield info
+
+
+@pytest.fixture(scope="session")
+def redis_url(stack: StackInfo) -> str:
+    return stack.redis_url
+
+
+@pytest.fixture(scope="session")
+def database_url(stack: StackInfo) -> str:
+    return stack.database_url
+
+
+async def _reset_schema(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+def reset_backends(info: StackInfo) -> None:
+    import redis
+
+    client = redis.Redis.from_url(info.redis_url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    asyncio.run(_reset_schema(info.database_url))
+
+
+@pytest.fixture
+def clean_backends(stack: StackInfo) -> StackInfo:
+    """Empty Redis and PostgreSQL before the test (tests never see each other's data)."""
+    reset_backends(stack)
+    return stack
