@@ -1,0 +1,222 @@
+"""Load-test samples from Redis sorted sets into pandas, and to/from Parquet.
+
+The writers (Locust users) store one sorted-set member per sample under
+``metrics:{run}:{type}:latency`` with the event time in ms as the score; the
+member layouts are fixed by docs/internals.md (see ``SAMPLE_COLUMNS``).
+
+Why a Lua page reader: redis-py without hiredis parses every bulk string in
+Python, so 1M members *plus* 1M scores (2M bulk strings) take ~6 s here. A
+tiny server-side script runs the same ``ZRANGE key start stop WITHSCORES`` per
+page and returns the page as one ``member:score\\n`` blob, which pandas' C CSV
+parser turns into typed columns in one pass (~2 s for 1M on this machine).
+Servers where scripting is disabled fall back to the plain paged ZRANGE.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import redis
+
+SAMPLE_TYPES: tuple[str, ...] = ("poll", "message", "notification")
+MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
+    "poll": ("user", "n", "latency_ms", "channel"),
+    "message": ("user", "n", "latency_ms", "channel", "seq"),
+    "notification": ("user", "n", "latency_ms"),
+}
+COLUMN_DTYPES: dict[str, Any] = {
+    "user": str,
+    "n": np.int64,
+    "latency_ms": np.float64,
+    "channel": str,
+    "seq": np.int64,
+    "t_ms": np.float64,
+}
+PAGE_SIZE = 50_000
+COLLECT_TARGET_S = 3.0
+
+_PAGE_SCRIPT = """
+local r = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+local out = {}
+local k = 1
+for i = 1, #r, 2 do
+  out[k] = r[i]; out[k + 1] = ':'; out[k + 2] = r[i + 1]; out[k + 3] = '\\n'
+  k = k + 4
+end
+return table.concat(out)
+"""
+
+
+def sample_key(*, run_id: str, sample_type: str) -> str:
+    """The sorted-set key of one run's samples of one type."""
+    return f"metrics:{run_id}:{sample_type}:latency"
+
+
+def sample_columns(sample_type: str) -> list[str]:
+    """Columns of a samples frame: ``t_ms`` then the member fields."""
+    return ["t_ms", *MEMBER_FIELDS[sample_type]]
+
+
+def empty_samples(sample_type: str) -> pd.DataFrame:
+    """A typed, empty samples frame (so downstream code never special-cases 'no data')."""
+    return _typed(pd.DataFrame({c: [] for c in sample_columns(sample_type)}))
+
+
+def read_samples(
+    client: redis.Redis,
+    *,
+    run_id: str,
+    sample_type: str,
+    start_ms: float | None = None,
+    end_ms: float | None = None,
+    page_size: int = PAGE_SIZE,
+) -> pd.DataFrame:
+    """All samples of one type (optionally ``start_ms <= t_ms <= end_ms``), time-ordered.
+
+    Pages are rank ranges found with ZCOUNT (O(log N) each), all sent in one
+    pipeline so the network round trip is paid once.
+    """
+    if sample_type not in MEMBER_FIELDS:
+        raise ValueError(f"unknown sample type {sample_type!r}; expected one of {SAMPLE_TYPES}")
+    key = sample_key(run_id=run_id, sample_type=sample_type)
+    first, last = _rank_range(client, key=key, start_ms=start_ms, end_ms=end_ms)
+    if last < first:
+        return empty_samples(sample_type)
+    pages = [(s, min(s + page_size - 1, last)) for s in range(first, last + 1, page_size)]
+    try:
+        blob = _fetch_lua(client, key=key, pages=pages)
+    except redis.ResponseError:
+        blob = _fetch_plain(client, key=key, pages=pages)
+    return parse_blob(blob, sample_type=sample_type)
+
+
+def read_run(
+    client: redis.Redis, *, run_id: str, sample_types: Iterable[str] = SAMPLE_TYPES
+) -> dict[str, pd.DataFrame]:
+    """Every sample type of a run, keyed by type."""
+    return {t: read_samples(client, run_id=run_id, sample_type=t) for t in sample_types}
+
+
+def parse_blob(blob: bytes, *, sample_type: str) -> pd.DataFrame:
+    """Parse ``member:score`` lines (one per sample) into a typed frame."""
+    if not blob:
+        return empty_samples(sample_type)
+    names = [*MEMBER_FIELDS[sample_type], "t_ms"]
+    frame = pd.read_csv(
+        io.BytesIO(blob),
+        sep=":",
+        header=None,
+        names=names,
+        dtype={c: COLUMN_DTYPES[c] for c in names},
+        engine="c",
+    )
+    return _typed(frame[sample_columns(sample_type)])
+
+
+def write_samples(frames: dict[str, pd.DataFrame], *, samples_dir: Path) -> list[Path]:
+    """Write ``samples/{type}.parquet`` for each frame; returns the paths written."""
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for sample_type, frame in frames.items():
+        path = samples_dir / f"{sample_type}.parquet"
+        frame.to_parquet(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def load_samples(*, samples_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read every ``{type}.parquet`` present; missing types come back empty."""
+    frames = {t: empty_samples(t) for t in SAMPLE_TYPES}
+    for path in sorted(samples_dir.glob("*.parquet")):
+        frames[path.stem] = _typed(pd.read_parquet(path))
+    return frames
+
+
+def bench_collect(redis_url: str, n: int = 1_000_000) -> dict[str, float | int | bool]:
+    """Write ``n`` synthetic message samples, time reading them back into pandas.
+
+    Uses its own run id and deletes the key afterwards; returns seconds and the
+    ratio to the 3 s target (``ratio_to_target`` < 1 is within target).
+    """
+    client = redis.Redis.from_url(redis_url)
+    run_id = f"bench-collect-{time.time_ns()}"
+    key = sample_key(run_id=run_id, sample_type="message")
+    try:
+        started = time.perf_counter()
+        _write_synthetic(client, key=key, n=n)
+        write_s = time.perf_counter() - started
+        started = time.perf_counter()
+        frame = read_samples(client, run_id=run_id, sample_type="message")
+        read_s = time.perf_counter() - started
+    finally:
+        client.delete(key)
+        client.close()
+    return {
+        "samples": len(frame),
+        "write_s": round(write_s, 3),
+        "read_s": round(read_s, 3),
+        "target_s": COLLECT_TARGET_S,
+        "ratio_to_target": round(read_s / COLLECT_TARGET_S, 3),
+        "ok": len(frame) == n and read_s <= COLLECT_TARGET_S,
+    }
+
+
+def _rank_range(
+    client: redis.Redis, *, key: str, start_ms: float | None, end_ms: float | None
+) -> tuple[int, int]:
+    """First and last rank of members with score in the window (inclusive)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.zcount(key, "-inf", f"({start_ms}" if start_ms is not None else "-inf")
+    pipe.zcount(key, "-inf", end_ms if end_ms is not None else "+inf")
+    below, upto = pipe.execute()
+    first = int(below) if start_ms is not None else 0
+    return first, int(upto) - 1
+
+
+def _fetch_lua(client: redis.Redis, *, key: str, pages: list[tuple[int, int]]) -> bytes:
+    sha = client.script_load(_PAGE_SCRIPT)
+    pipe = client.pipeline(transaction=False)
+    for start, stop in pages:
+        pipe.evalsha(sha, 1, key, start, stop)
+    return b"".join(pipe.execute())
+
+
+def _fetch_plain(client: redis.Redis, *, key: str, pages: list[tuple[int, int]]) -> bytes:
+    """Plain ``ZRANGE ... WITHSCORES`` pages (no scripting); slower, same output."""
+    pipe = client.pipeline(transaction=False)
+    for start, stop in pages:
+        pipe.execute_command("ZRANGE", key, start, stop, "WITHSCORES")
+    flat = [item for page in pipe.execute() for item in page]
+    if not flat:
+        return b""
+    lines = [b"%s:%s" % pair for pair in zip(flat[0::2], flat[1::2], strict=True)]
+    return b"\n".join(lines) + b"\n"
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Apply the column dtypes (``t_ms`` as int64 epoch ms) to whatever columns exist."""
+    dtypes = {c: COLUMN_DTYPES[c] for c in frame.columns if c in COLUMN_DTYPES}
+    frame = frame.astype(dtypes)
+    if "t_ms" in frame.columns:
+        frame["t_ms"] = np.rint(frame["t_ms"].to_numpy(dtype=np.float64)).astype(np.int64)
+    return frame.reset_index(drop=True)
+
+
+def _write_synthetic(client: redis.Redis, *, key: str, n: int, batch: int = 20_000) -> None:
+    """``n`` message samples, 500 users, gamma-distributed latency, 100 samples per ms."""
+    rng = np.random.default_rng(0)
+    latency_ms = np.round(rng.gamma(2.0, 500.0, n), 3)
+    t0_ms = int(time.time() * 1000)
+    for lo in range(0, n, batch):
+        idx = range(lo, min(n, lo + batch))
+        members = {
+            f"u{i % 500}:{i // 500}:{latency_ms[i]}:c{i % 20}:{i // 20}": t0_ms + i // 100
+            for i in idx
+        }
+        client.zadd(key, members)
