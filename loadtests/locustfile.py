@@ -1,0 +1,92 @@
+"""One scenario: chat tabs polling a polling-realtime service, plus a notification producer.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 \\
+        --redis-url redis://127.0.0.1:6379/0 --client-policy fixed-2s
+
+Options are registered on Locust's own parser (``--help`` lists them under
+"pollcap scenario"), so the web UI works as usual; ``pollcap swarm`` runs this
+same file headless. Samples go to Redis only when ``--redis-url`` is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import LoadTestShape, events
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from loadtests.scenario import add_arguments, new_run_id, scenario_for
+from loadtests.shapes import Stage, parse_shape, stage_at
+from loadtests.users import ChatUser, NotificationProducer
+
+__all__ = ["ChatUser", "NotificationProducer", "StageShape"]
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_kwargs: Any) -> None:
+    opts = environment.parsed_options
+    if opts is not None and not opts.run_id:
+        # before any fork or spawn message, so every process shares the id
+        opts.run_id = new_run_id()
+
+
+def _recording_process(environment: Environment) -> bool:
+    return environment.parsed_options is not None and not isinstance(
+        environment.runner, MasterRunner
+    )
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_kwargs: Any) -> None:
+    if _recording_process(environment):
+        recorder = scenario_for(environment).recorder
+        if recorder is not None:
+            recorder.start()
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Environment, **_kwargs: Any) -> None:
+    if _recording_process(environment):
+        recorder = scenario_for(environment).recorder
+        if recorder is not None:
+            recorder.stop()  # users are already stopped: this ships the last samples
+
+
+class StageShape(LoadTestShape):
+    """Plays the stage table built from ``--shape`` and the common -u/-r/-t options.
+
+    ``use_common_options`` lets the web UI's user count and spawn rate drive the
+    constant shape, so plain ``locust -f loadtests/locustfile.py`` behaves as usual.
+    """
+
+    use_common_options = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stages: list[Stage] | None = None
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self._stages = None  # rebuilt from the (possibly web-edited) options
+
+    def stages(self) -> list[Stage]:
+        if self._stages is None:
+            assert self.runner is not None
+            opts = self.runner.environment.parsed_options
+            self._stages = parse_shape(
+                getattr(opts, "shape", "constant") or "constant",
+                users=int(getattr(opts, "num_users", None) or 1),
+                spawn_rate=float(getattr(opts, "spawn_rate", None) or 1.0),
+                duration_s=float(opts.run_time) if getattr(opts, "run_time", None) else None,
+            )
+        return self._stages
+
+    def tick(self) -> tuple[int, float] | None:
+        stage = stage_at(self.stages(), self.get_run_time())
+        return None if stage is None else (stage.users, stage.spawn_rate)
