@@ -1,0 +1,41 @@
+"""``Annotated`` dependencies shared by the routers: the app state and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from target_service.state import AppState
+from target_service.store import users as users_store
+from target_service.store.users import User
+
+BEARER = "bearer "
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.svc
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def current_user(request: Request) -> User:
+    """The caller from ``Authorization: Bearer <token>``; 401 if missing or unknown."""
+    header = request.headers.get("authorization")
+    if not header or header[:7].lower() != BEARER:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    token = header[7:].strip()
+    state: AppState = request.app.state.svc
+    user = state.tokens.get(token)
+    if user is None:
+        user = await users_store.user_by_token(state.pool, token=token) if token else None
+        if user is None:
+            raise HTTPException(401, "invalid bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        state.tokens.put(token, user)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,127 @@
+"""Chat reads and writes, composed from the stores; the routes only translate HTTP.
+
+A poll answer is assembled from pre-encoded message JSON, so a poll that returns 20
+messages costs a join of 20 byte strings rather than 20 dict encodings.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from target_service.state import AppState
+from target_service.store import messages as store
+from target_service.store.backends import RedisDown
+from target_service.store.cache import LATEST_KEY, recent_key, seed_key
+from target_service.store.messages import Message, make_message
+from target_service.store.presence import times_key
+from target_service.store.users import User
+
+
+def meta_key(channel_id: str) -> str:
+    return f"chat:meta:{channel_id}"
+
+
+def _answer_head(messages: list[Message], active_users: int) -> bytes:
+    """``{"messages":[...],"activeUsers":N`` (the interval is appended per response)."""
+    return b'{"messages":[%b],"activeUsers":%d' % (b",".join(m.json for m in messages),
+                                                    active_users)
+
+
+def finish(head: bytes, interval_ms: int) -> bytes:
+    return head + b',"pollIntervalMs":%d}' % interval_ms
+
+
+async def poll(
+    state: AppState, *, channel_id: str, user: User, after: int | None, limit: int
+) -> tuple[bytes, int]:
+    """The poll answer's body and its interval in ms."""
+    state.presence.mark(channel_id, user.id)
+    active = state.presence.active_users(channel_id)
+    if state.settings.cache_mode == "fresh":
+        found = await state.chat.messages(channel_id=channel_id, after=after, limit=limit)
+        head = _answer_head(found, active)
+    else:
+        head = await _seed_poll(state, channel_id=channel_id, after=after, limit=limit,
+                                active_users=active)
+    interval_ms = state.interval_ms(channel_id, active)
+    return finish(head, interval_ms), interval_ms
+
+
+async def _seed_poll(
+    state: AppState, *, channel_id: str, after: int | None, limit: int, active_users: int
+) -> bytes:
+    """The source's route: whole answers cached under ``chat:{channel}:{after|all}`` EX 5."""
+    key = seed_key(channel_id, after=after, limit=limit)
+    try:
+        cached = await state.redis.call(lambda r: r.get(key))
+    except RedisDown:
+        cached = None
+    if cached is not None:
+        state.seed_hits[0] += 1
+        return bytes(cached)
+    state.seed_hits[1] += 1
+    if after is None:
+        found = await store.latest_messages(state.pool, channel_id=channel_id, limit=limit)
+    else:
+        found = await store.messages_after(state.pool, channel_id=channel_id, after_seq=after,
+                                           limit=limit)
+    head = _answer_head(found, active_users)
+    try:
+        await state.redis.call(lambda r: r.set(key, head, ex=state.settings.seed_ttl_s))
+    except RedisDown:
+        pass
+    return head
+
+
+async def post(state: AppState, *, channel_id: str, user: User, content: str) -> Message:
+    """Commit one message, then publish its version and feed the recent/rate levels."""
+    seq, created_at_ms = await store.insert_message(
+        state.pool, channel_id=channel_id, author_id=user.id, content=content
+    )
+    message = make_message(channel_id=channel_id, seq=seq, content=content,
+                           created_at_ms=created_at_ms, author=user.author())
+    state.chat.remember_write(channel_id, message)
+    settings = state.settings
+    rate_cutoff_ms = time.time() * 1000 - settings.rate_window_s * 1000
+
+    async def publish(r):  # type: ignore[no-untyped-def]
+        pipe = r.pipeline(transaction=False)
+        pipe.zadd(LATEST_KEY, {channel_id: seq}, gt=True)
+        pipe.zadd(recent_key(channel_id), {message.json: seq})
+        pipe.zremrangebyrank(recent_key(channel_id), 0, -(settings.recent_size + 1))
+        pipe.expire(recent_key(channel_id), settings.recent_ttl_s)
+        pipe.zadd(times_key(channel_id), {str(seq): created_at_ms})
+        pipe.zremrangebyscore(times_key(channel_id), "-inf", f"({rate_cutoff_ms}")
+        pipe.expire(times_key(channel_id), settings.rate_window_s + 1)
+        return await pipe.execute()
+
+    try:
+        await state.redis.call(publish)
+    except RedisDown:
+        state.chat.note_version(channel_id, seq)  # replayed when Redis returns
+    return message
+
+
+async def channel_meta(state: AppState, *, channel_id: str) -> dict[str, object] | None:
+    """``{id, messageCount, lastMessageAt, activeUsers}``; None for an unknown channel."""
+    state.presence.watch(channel_id)
+    fresh = state.settings.cache_mode == "fresh"
+    required = await state.chat.required_seq(channel_id) if fresh else 0
+    try:
+        cached = await state.redis.call(lambda r: r.get(meta_key(channel_id)))
+    except RedisDown:
+        cached = None
+    meta = orjson.loads(cached) if cached is not None else None
+    if meta is None or (fresh and meta["messageCount"] < required):
+        head = await store.channel_head(state.pool, channel_id=channel_id)
+        if head is None:
+            return None
+        meta = {"id": channel_id, "messageCount": head[0], "lastMessageAt": head[1]}
+        try:
+            await state.redis.call(lambda r: r.set(meta_key(channel_id), orjson.dumps(meta),
+                                                   ex=state.settings.meta_ttl_s))
+        except RedisDown:
+            pass
+    return {**meta, "activeUsers": state.presence.active_users(channel_id)}

@@ -1,0 +1,67 @@
+"""Chat: post a message, poll with a cursor, read channel metadata."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from target_service import polling
+from target_service.deps import CurrentUser, StateDep
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ChannelId = Annotated[str, Path(pattern=CHANNEL_PATTERN, description="[A-Za-z0-9_-]{1,64}")]
+JSON = "application/json"
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content must not be blank")
+        return value
+
+
+@router.post("/{channel_id}/messages", status_code=201)
+async def post_message(
+    channel_id: ChannelId, body: MessageIn, user: CurrentUser, state: StateDep
+) -> Response:
+    started = time.perf_counter()
+    message = await polling.post(state, channel_id=channel_id, user=user, content=body.content)
+    state.recorder.record("message", (time.perf_counter() - started) * 1000)
+    return Response(b'{"message":%b}' % message.json, status_code=201, media_type=JSON)
+
+
+@router.get("/{channel_id}/messages")
+async def poll_messages(
+    channel_id: ChannelId,
+    user: CurrentUser,
+    state: StateDep,
+    after: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,18}$", description="the last message's id")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response:
+    started = time.perf_counter()
+    body, interval_ms = await polling.poll(
+        state, channel_id=channel_id, user=user,
+        after=None if after is None else int(after), limit=limit,
+    )
+    state.recorder.record("message", (time.perf_counter() - started) * 1000)
+    return Response(body, media_type=JSON, headers={"X-Poll-Interval-Ms": str(interval_ms)})
+
+
+@router.get("/{channel_id}")
+async def channel(channel_id: ChannelId, user: CurrentUser, state: StateDep) -> dict[str, object]:
+    meta = await polling.channel_meta(state, channel_id=channel_id)
+    if meta is None:
+        raise HTTPException(404, f"channel {channel_id!r} has no messages")
+    return meta

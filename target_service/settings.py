@@ -1,0 +1,65 @@
+"""Service configuration: one pydantic-settings class, overridable by ``POLLCAP_*`` variables.
+
+Nothing reads the environment at import time: ``Settings()`` is built by the app factory
+(or passed in by tests), so uvicorn workers started with ``factory=True`` pick up the
+variables the parent process exported.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from target_service.policy import PolicyError, load_policy
+
+CacheMode = Literal["seed", "fresh"]
+
+
+class Settings(BaseSettings):
+    """Everything the service needs; every field can be set as ``POLLCAP_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="POLLCAP_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "postgresql://pollcap@127.0.0.1:5432/pollcap"
+    policy: str = "fixed-2s"
+    cache_mode: CacheMode = "fresh"
+    admin_token: str = "pollcap-admin"
+
+    # pools
+    redis_max_connections: int = Field(default=64, ge=2, le=1000)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+    redis_retry_s: float = Field(default=0.5, gt=0, description="probe period while Redis is down")
+    pg_min_size: int = Field(default=2, ge=1)
+    pg_max_size: int = Field(default=16, ge=1, le=200)
+
+    # source design's cache levels
+    seed_ttl_s: int = Field(default=5, ge=1, description="chat:{channel}:{after|all} EX 5")
+    recent_ttl_s: int = Field(default=60, ge=1, description="level 1: chat:recent:{channel}")
+    recent_size: int = Field(default=200, ge=10, le=10_000)
+    meta_ttl_s: int = Field(default=300, ge=1, description="level 2: chat:meta:{channel}")
+    presence_window_s: float = Field(default=30.0, gt=0, description="level 3: online users")
+    presence_flush_ms: int = Field(default=500, ge=10, le=10_000)
+    rate_window_s: int = Field(default=60, ge=1, description="message rate: messages/s over this")
+    new_flag_ttl_s: int = Field(default=30, ge=1, description="notifications:new:{user} EX 30")
+    token_cache_size: int = Field(default=100_000, ge=0)
+
+    # own latency samples (metrics:{type}:latency)
+    metrics_enabled: bool = True
+    metrics_max_per_s: int = Field(default=200, ge=1, description="kept per type, worker, second")
+    metrics_flush_ms: int = Field(default=1000, ge=10)
+    metrics_retention_s: int = Field(default=3600, ge=10)
+    load_window_s: float = Field(default=3.0, gt=0, description="CPU load averaged over this")
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_loads(cls, value: str) -> str:
+        try:
+            load_policy(value)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return value

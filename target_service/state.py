@@ -1,0 +1,147 @@
+"""What the lifespan opens and the routes use: pools, caches, trackers, the background loop.
+
+One :class:`AppState` per worker process, built in the lifespan (never at import time)
+and reached by routes through ``request.app.state.svc`` (see ``deps.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+from redis.asyncio import Redis
+
+from target_service.load import LoadMeter
+from target_service.policy import ThresholdPolicy, load_policy
+from target_service.prom import PromMetrics
+from target_service.settings import Settings
+from target_service.store.backends import (
+    RedisGuard,
+    create_schema,
+    open_redis,
+)
+from target_service.store.cache import FreshChatCache
+from target_service.store.metrics import LatencyRecorder
+from target_service.store.notifications import Notifications
+from target_service.store.presence import Presence
+from target_service.store.users import TokenCache
+
+log = logging.getLogger("pollcap.service")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    policy: ThresholdPolicy
+    redis: RedisGuard
+    pool: asyncpg.Pool
+    chat: FreshChatCache
+    presence: Presence
+    notifications: Notifications
+    recorder: LatencyRecorder
+    load: LoadMeter
+    tokens: TokenCache
+    prom: PromMetrics
+    db_queries: list[int] = field(default_factory=lambda: [0])
+    seed_hits: list[int] = field(default_factory=lambda: [0, 0])  # hits, misses
+    _task: asyncio.Task[None] | None = None
+
+    def interval_ms(self, channel_id: str, active_users: int) -> int:
+        return self.policy.interval_ms(
+            active_users=active_users,
+            message_rate_per_s=self.presence.message_rate_per_s(channel_id),
+            server_load=self.load.load,
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._background())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._tick()  # last flush of presence, versions and samples
+        await self.redis.client.aclose()
+        await self.pool.close()
+
+    async def _background(self) -> None:
+        """Flushes batched Redis writes and refreshes the figures polls read from memory."""
+        period_s = self.settings.presence_flush_ms / 1000
+        ratio = self.settings.metrics_flush_ms / self.settings.presence_flush_ms
+        metrics_every = max(1, round(ratio))
+        tick = 0
+        while True:
+            await asyncio.sleep(period_s)
+            tick += 1
+            try:
+                await self._tick(metrics=tick % metrics_every == 0)
+            except Exception:  # never let the loop die; the next tick retries
+                log.exception("background tick failed")
+
+    async def _tick(self, *, metrics: bool = True) -> None:
+        self.load.sample()
+        if not self.redis.up:
+            await self.redis.probe()
+        if self.redis.usable:
+            await self.chat.flush_versions()
+            await self.notifications.flush_pending()
+            started = asyncio.get_running_loop().time()
+            await self.presence.flush()
+            self.recorder.record("presence", (asyncio.get_running_loop().time() - started) * 1000)
+            if metrics:
+                await self.recorder.flush()
+
+
+async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
+    policy = load_policy(settings.policy)
+    client: Redis = open_redis(
+        settings.redis_url, max_connections=settings.redis_max_connections,
+        timeout_s=settings.redis_timeout_s,
+    )
+    redis = RedisGuard(client, retry_s=settings.redis_retry_s)
+    db_queries = [0]
+
+    def count_query(_record: object) -> None:
+        db_queries[0] += 1
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(count_query)
+
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=settings.pg_min_size, max_size=settings.pg_max_size,
+        command_timeout=30, init=init,
+    )
+    assert pool is not None
+    try:
+        await create_schema(pool)
+    except BaseException:
+        await pool.close()
+        await client.aclose()
+        raise
+    await redis.probe()
+    state = AppState(
+        settings=settings, policy=policy, redis=redis, pool=pool,
+        chat=FreshChatCache(redis=redis, pool=pool, size=settings.recent_size),
+        presence=Presence(redis=redis, window_s=settings.presence_window_s,
+                          rate_window_s=settings.rate_window_s),
+        notifications=Notifications(redis=redis, pool=pool,
+                                    new_flag_ttl_s=settings.new_flag_ttl_s),
+        recorder=LatencyRecorder(
+            redis=redis, max_per_s=settings.metrics_max_per_s,
+            flush_ms=settings.metrics_flush_ms, retention_s=settings.metrics_retention_s,
+            enabled=settings.metrics_enabled,
+        ),
+        load=LoadMeter(window_s=settings.load_window_s),
+        tokens=TokenCache(max_size=settings.token_cache_size),
+        prom=prom,
+        db_queries=db_queries,
+    )
+    return state
+
+
+__all__ = ["AppState", "open_state"]

@@ -1,0 +1,239 @@
+"""The chat caches: the source's ``seed`` cache, and the in-process ``fresh`` cache.
+
+``seed`` reproduces the source: the whole poll answer is stored under
+``chat:{channelId}:{after|all}`` with ``EX 5``, so a new message can hide for up to 5 s.
+
+``fresh`` keeps, per worker, the most recent messages of each channel (pre-encoded
+JSON, contiguous seqs) and serves polls from memory. It must never answer older than
+the last acknowledged write, across any number of workers and instances, so every poll
+checks the channel's *version* = its latest committed seq:
+
+* writers commit, then ``ZADD chat:latest GT {channel: seq}`` before answering 201;
+* a poll reads the version *after* it arrived, refreshes the local copy if it is
+  behind, and answers from it. Any write acknowledged before the poll arrived has
+  raised the version first, so the poll sees it.
+
+The version reads are batched (:class:`VersionBatcher`): all polls that arrive while one
+``ZMSCORE chat:latest ...`` is in flight share the next one, so under load one Redis
+round trip serves dozens of polls, while no poll uses a read that started before it
+arrived. When Redis is down (or has lost the version) the version comes from the
+channel row in PostgreSQL (a primary-key lookup): slower, still exact. Versions that
+could not be written while Redis was down are kept and replayed when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import orjson
+
+from target_service.store import messages as store
+from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.messages import Message
+
+LATEST_KEY = "chat:latest"
+
+
+def recent_key(channel_id: str) -> str:
+    return f"chat:recent:{channel_id}"
+
+
+def seed_key(channel_id: str, *, after: int | None, limit: int) -> str:
+    key = f"chat:{channel_id}:{'all' if after is None else after}"
+    return key if limit == 50 else f"{key}:{limit}"  # the source had no limit; keep its key
+
+
+class ChannelEntry:
+    """Contiguous recent messages of one channel: ``messages[i].seq == first_seq + i``."""
+
+    __slots__ = ("latest_seq", "messages", "size")
+
+    def __init__(self, *, latest_seq: int, messages: list[Message], size: int) -> None:
+        self.latest_seq = latest_seq
+        self.messages = messages
+        self.size = size
+
+    @property
+    def first_seq(self) -> int:
+        return self.messages[0].seq if self.messages else self.latest_seq + 1
+
+    def extend(self, new: list[Message]) -> None:
+        for message in new:
+            if message.seq == self.latest_seq + 1:
+                self.messages.append(message)
+                self.latest_seq = message.seq
+        if len(self.messages) > 2 * self.size:
+            del self.messages[: len(self.messages) - self.size]
+
+    def slice(self, *, after: int | None, limit: int) -> list[Message] | None:
+        """The answer from memory, or None when it needs older messages than kept here."""
+        if after is None:
+            if len(self.messages) >= limit or self.first_seq <= 1:
+                return self.messages[-limit:] if limit < len(self.messages) else self.messages
+            return None
+        if after >= self.latest_seq:
+            return []
+        if after < self.first_seq - 1:
+            return None
+        start = after - self.first_seq + 1
+        return self.messages[start : start + limit]
+
+
+class VersionBatcher:
+    """Coalesces version reads: one ZMSCORE per batch of polls that arrived meanwhile."""
+
+    def __init__(self, redis: RedisGuard) -> None:
+        self.redis = redis
+        self._pending: dict[str, list[asyncio.Future[float | None]]] = {}
+        self._running = False
+        self.batches = 0
+
+    async def get(self, channel_id: str) -> float | None:
+        if not self.redis.usable:
+            raise RedisDown("redis is down")
+        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(channel_id, []).append(future)
+        if not self._running:
+            self._running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                channels = list(batch)
+                self.batches += 1
+                try:
+                    scores = await self.redis.call(
+                        lambda r, keys=channels: r.zmscore(LATEST_KEY, keys)  # type: ignore[misc]
+                    )
+                except Exception as exc:  # RedisDown or anything else: hand it to every poll
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(RedisDown(str(exc)))
+                    continue
+                for channel, score in zip(channels, scores, strict=True):
+                    for future in batch[channel]:
+                        if not future.done():
+                            future.set_result(score)
+        finally:
+            self._running = False
+
+
+class FreshChatCache:
+    """Per-worker recent messages per channel, validated against the channel version."""
+
+    def __init__(self, *, redis: RedisGuard, pool: asyncpg.Pool, size: int) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.size = size
+        self.entries: dict[str, ChannelEntry] = {}
+        self.versions = VersionBatcher(redis)
+        self.pending_versions: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def required_seq(self, channel_id: str) -> int:
+        """The latest committed seq the answer must include (Redis, else PostgreSQL)."""
+        try:
+            score = await self.versions.get(channel_id)
+        except RedisDown:
+            score = None
+        if score is not None:
+            return int(score)
+        head = await store.channel_head(self.pool, channel_id=channel_id)
+        latest = 0 if head is None else head[0]
+        self.note_version(channel_id, latest)  # (re)publish what Redis lacks
+        return latest
+
+    def note_version(self, channel_id: str, seq: int) -> None:
+        """Queue a version for Redis (replayed by :meth:`flush_versions`)."""
+        if seq > self.pending_versions.get(channel_id, -1):
+            self.pending_versions[channel_id] = seq
+
+    async def flush_versions(self) -> None:
+        if not self.pending_versions:
+            return
+        batch, self.pending_versions = self.pending_versions, {}
+        try:
+            await self.redis.call(lambda r: r.zadd(LATEST_KEY, batch, gt=True))
+        except RedisDown:
+            for channel, seq in batch.items():
+                self.note_version(channel, seq)
+
+    async def entry(self, channel_id: str) -> ChannelEntry:
+        required = await self.required_seq(channel_id)
+        entry = self.entries.get(channel_id)
+        if entry is not None and entry.latest_seq >= required:
+            self.hits += 1
+            return entry
+        self.misses += 1
+        lock = self._locks.setdefault(channel_id, asyncio.Lock())
+        async with lock:
+            entry = self.entries.get(channel_id)
+            if entry is not None and entry.latest_seq >= required:
+                return entry
+            if entry is None or required - entry.latest_seq > self.size:
+                fetched = await store.latest_messages(
+                    self.pool, channel_id=channel_id, limit=self.size
+                )
+                latest = fetched[-1].seq if fetched else 0
+                entry = ChannelEntry(latest_seq=latest, messages=fetched, size=self.size)
+                self.entries[channel_id] = entry
+            else:
+                entry.extend(await self._newer(channel_id, entry.latest_seq, required))
+            return entry
+
+    async def _newer(self, channel_id: str, after_seq: int, required: int) -> list[Message]:
+        """Messages after ``after_seq``: from the Redis recent level if it covers the gap."""
+        try:
+            rows = await self.redis.call(
+                lambda r: r.zrangebyscore(recent_key(channel_id), f"({after_seq}", "+inf",
+                                          withscores=True)
+            )
+        except RedisDown:
+            rows = []
+        found = _contiguous_from(after_seq + 1, [_from_recent(m, s) for m, s in rows])
+        if found and found[-1].seq >= required:
+            return found
+        return await store.messages_after(
+            self.pool, channel_id=channel_id, after_seq=after_seq, limit=self.size
+        )
+
+    def remember_write(self, channel_id: str, message: Message) -> None:
+        """A write of this worker extends its own copy at once (if contiguous)."""
+        entry = self.entries.get(channel_id)
+        if entry is not None:
+            entry.extend([message])
+
+    async def messages(self, *, channel_id: str, after: int | None, limit: int) -> list[Message]:
+        entry = await self.entry(channel_id)
+        found = entry.slice(after=after, limit=limit)
+        if found is not None:
+            return found
+        self.misses += 1  # an old cursor: history beyond what is kept in memory
+        if after is None:
+            return await store.latest_messages(self.pool, channel_id=channel_id, limit=limit)
+        return await store.messages_after(
+            self.pool, channel_id=channel_id, after_seq=after, limit=limit
+        )
+
+
+def _from_recent(member: bytes, score: float) -> Message:
+    data: dict[str, Any] = orjson.loads(member)
+    return Message(seq=int(score), created_at_ms=int(data["createdAt"]), json=member)
+
+
+def _contiguous_from(first_seq: int, found: list[Message]) -> list[Message]:
+    """The run ``first_seq, first_seq + 1, ...`` at the start of ``found`` (sorted by seq)."""
+    run: list[Message] = []
+    for message in found:
+        if message.seq != first_seq + len(run):
+            break
+        run.append(message)
+    return run
