@@ -3,8 +3,8 @@
     locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 \\
         --redis-url redis://127.0.0.1:6379/0 --client-policy fixed-2s
 
-Options are registered on Locust's own parser (``--help`` lists them under
-"pollcap scenario"), so the web UI works as usual; ``pollcap swarm`` runs this
+Options are registered on Locust's own parser (the web UI shows them as custom
+parameters), so plain ``locust -f`` works as usual; ``pollcap swarm`` runs this
 same file headless. Samples go to Redis only when ``--redis-url`` is given.
 """
 
@@ -16,7 +16,8 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadtests.scenario import add_arguments, new_run_id, scenario_for
+from loadtests.recorder import new_run_id
+from loadtests.scenario import add_arguments, scenario_for
 from loadtests.shapes import Stage, parse_shape, stage_at
 from loadtests.users import ChatUser, NotificationProducer
 

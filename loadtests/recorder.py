@@ -22,6 +22,8 @@ number per type, so equal latencies never merge into one member (the source's
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -47,6 +49,11 @@ COUNTER_FIELDS = (
     "polls",
     "poll_late_ms_sum",
 )
+
+
+def new_run_id() -> str:
+    """A sortable, unique-enough run id: UTC time plus 16 random bits."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{random.randrange(16**4):04x}"
 
 
 def latency_key(run_id: str, sample_type: str) -> str:

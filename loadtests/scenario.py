@@ -13,7 +13,6 @@ import os
 import random
 import re
 import socket
-import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadtests.recorder import Recorder
+from loadtests.recorder import Recorder, new_run_id
 from target_service.policy import ThresholdPolicy, load_policy
 
 SERVER_POLICY = "server"
@@ -32,8 +31,7 @@ DEFAULT_ADMIN_TOKEN = "pollcap-admin"
 
 def add_arguments(parser: Any) -> None:
     """Register the scenario's options on Locust's parser (``init_command_line_parser``)."""
-    group = parser.add_argument_group("pollcap scenario")
-    add = group.add_argument
+    add = parser.add_argument  # Locust's own (groups would drop its web-UI keywords)
     add("--run-id", default="", help="Run id scoping the Redis keys (default: generated)")
     add(
         "--redis-url",
@@ -118,10 +116,6 @@ def add_arguments(parser: Any) -> None:
         default="constant",
         help="constant | step:start=,step=,hold=,max= | spike:base=,peak=,at=,hold=",
     )
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{random.randrange(16**4):04x}"
 
 
 def channel_weights(*, channels: int, skew: float) -> list[float]:

@@ -1,0 +1,365 @@
+"""``run_swarm``: Locust headless as a subprocess, one run folder, one summary.
+
+The swarm runs in its own process (or ``--processes P`` of them) because Locust
+monkey-patches everything it touches; the caller (CLI, capacity runner, tests)
+stays a normal Python process. Everything a run produced lands in
+``runs/<run-id>/``: ``meta.json``, Locust's CSVs (``--csv`` with full history),
+``counters.json``, ``summary.json`` and Locust's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from loadtests.recorder import live_key, meta_key, new_run_id
+from loadtests.safety import check_host
+from loadtests.samples import read_counters
+from loadtests.shapes import Stage, parse_shape, total_duration_s
+from loadtests.summary import summarize
+from target_service.errors import UserError
+from target_service.policy import PolicyError, load_policy
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROGRESS_PERIOD_S = 1.0
+GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
+CLIENT_POLICIES = ("fixed-2s", "seed-dynamic", "seed-optimal", "server")
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmProgress:
+    """What a progress callback sees about once a second."""
+
+    elapsed_s: float
+    planned_s: float
+    users: int
+    rps: float
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmResult:
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    returncode: int
+    stages: list[Stage] = field(default_factory=list)
+    pid: int = 0  # the Locust (master) process, for outside CPU measurement
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioParams:
+    """Scenario options passed through to the locustfile (see ``loadtests.scenario``)."""
+
+    channels: int = 10
+    channel_skew: float = 1.0
+    sender_share: float = 0.1
+    send_rate_per_min: float = 6.0
+    notification_rate_per_s: float = 1.0
+    admin_token: str | None = None
+    hidden_share: float = 0.0
+    offline_share: float = 0.0
+    jitter: float = 0.05
+    record: bool = True
+    delivery_rows: bool = True
+
+    def to_args(self) -> list[str]:
+        args = [
+            f"--channels={self.channels}",
+            f"--channel-skew={self.channel_skew}",
+            f"--sender-share={self.sender_share}",
+            f"--send-rate-per-min={self.send_rate_per_min}",
+            f"--notification-rate-per-s={self.notification_rate_per_s}",
+            f"--hidden-share={self.hidden_share}",
+            f"--offline-share={self.offline_share}",
+            f"--jitter={self.jitter}",
+        ]
+        if self.admin_token:
+            args.append(f"--admin-token={self.admin_token}")
+        if not self.record:
+            args.append("--no-record")
+        if not self.delivery_rows:
+            args.append("--no-delivery-rows")
+        return args
+
+
+def run_swarm(
+    *,
+    host: str,
+    redis_url: str,
+    users: int,
+    spawn_rate: float,
+    duration_s: float,
+    shape: str = "constant",
+    processes: int = 1,
+    client_policy: str = "fixed-2s",
+    run_id: str | None = None,
+    runs_dir: Path = Path("runs"),
+    cpu_affinity: Sequence[int] | None = None,
+    progress: Callable[[SwarmProgress], None] | None = None,
+    allow_remote: bool = False,
+    scenario: ScenarioParams | None = None,
+    meta: dict[str, Any] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> SwarmResult:
+    """Run one bounded swarm against ``host`` and summarise it (see the module docstring).
+
+    ``meta`` is merged into ``meta.json`` (the capacity runner records its service
+    settings there); ``on_start`` gets the Locust PID as soon as it runs.
+    Raises :class:`UserError` for bad parameters and a non-loopback host without
+    ``allow_remote``.
+    """
+    check_host(host, allow_remote=allow_remote)
+    _check_params(
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration_s,
+        processes=processes,
+        client_policy=client_policy,
+    )
+    stages = parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
+    planned_s = total_duration_s(stages)
+    scenario = scenario or ScenarioParams()
+    run_id = run_id or new_run_id()
+    run_dir = Path(runs_dir) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise UserError(f"cannot reach Redis at {redis_url}: {exc}") from None
+    meta_doc: dict[str, Any] = {
+        "run_id": run_id,
+        "host": host,
+        "users": users,
+        "spawn_rate": spawn_rate,
+        "duration_s": planned_s,
+        "shape": shape,
+        "processes": processes,
+        "client_policy": client_policy,
+        "policy": _policy_doc(client_policy),
+        "scenario": {k: v for k, v in _fields(scenario).items() if k != "admin_token"},
+        "stages": [s.to_dict() for s in stages],
+        "started_at_ms": int(time.time() * 1000),
+        **(meta or {}),
+    }
+    _write_meta(client, run_dir, meta_doc)
+    command = _locust_command(
+        host=host,
+        redis_url=redis_url,
+        users=users,
+        spawn_rate=spawn_rate,
+        planned_s=planned_s,
+        shape=shape,
+        processes=processes,
+        client_policy=client_policy,
+        run_id=run_id,
+        run_dir=run_dir,
+        scenario=scenario,
+    )
+    (run_dir / "command.txt").write_text(" ".join(command) + "\n")
+    proc, returncode = _run_locust(
+        command,
+        run_dir=run_dir,
+        cpu_affinity=cpu_affinity,
+        planned_s=planned_s,
+        client=client,
+        run_id=run_id,
+        progress=progress,
+        on_start=on_start,
+    )
+    meta_doc.update(ended_at_ms=int(time.time() * 1000), returncode=returncode)
+    _write_meta(client, run_dir, meta_doc)
+    counters = read_counters(client, run_id=run_id)
+    (run_dir / "counters.json").write_text(json.dumps(counters, indent=2) + "\n")
+    summary = summarize(client, run_id=run_id, run_dir=run_dir, meta=meta_doc, counters=counters)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    client.close()
+    return SwarmResult(
+        run_id=run_id,
+        run_dir=run_dir,
+        summary=summary,
+        returncode=returncode,
+        stages=stages,
+        pid=proc.pid,
+    )
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _check_params(
+    *, users: int, spawn_rate: float, duration_s: float, processes: int, client_policy: str
+) -> None:
+    if users < 1:
+        raise UserError(f"--users must be at least 1, got {users}")
+    if spawn_rate <= 0:
+        raise UserError(f"--spawn-rate must be positive, got {spawn_rate}")
+    if not 0 < duration_s <= 24 * 3600:
+        raise UserError(f"--duration must be within 1 s..24 h, got {duration_s} s")
+    if not 1 <= processes <= (os.cpu_count() or 1) * 4:
+        raise UserError(f"--processes must be within 1..{(os.cpu_count() or 1) * 4}")
+    _policy_doc(client_policy)
+
+
+def _policy_doc(client_policy: str) -> dict[str, Any] | str:
+    if client_policy == "server":
+        return "server"
+    try:
+        return load_policy(client_policy).to_dict()
+    except PolicyError as exc:
+        raise UserError(f"--client-policy: {exc} (or 'server')") from None
+
+
+def _write_meta(client: redis.Redis, run_dir: Path, meta_doc: dict[str, Any]) -> None:
+    (run_dir / "meta.json").write_text(json.dumps(meta_doc, indent=2, default=str) + "\n")
+    client.hset(
+        meta_key(meta_doc["run_id"]),
+        mapping={k: json.dumps(v, default=str) for k, v in meta_doc.items()},
+    )
+
+
+def _locust_command(
+    *,
+    host: str,
+    redis_url: str,
+    users: int,
+    spawn_rate: float,
+    planned_s: float,
+    shape: str,
+    processes: int,
+    client_policy: str,
+    run_id: str,
+    run_dir: Path,
+    scenario: ScenarioParams,
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(spawn_rate),
+        "--run-time",
+        f"{max(1, round(planned_s))}s",
+        "--csv",
+        str(run_dir / "locust"),
+        "--csv-full-history",
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--logfile",
+        str(run_dir / "locust.log"),
+        "--loglevel",
+        "INFO",
+        f"--run-id={run_id}",
+        f"--redis-url={redis_url}",
+        f"--client-policy={client_policy}",
+        f"--shape={shape}",
+        *scenario.to_args(),
+    ]
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    return command
+
+
+def _run_locust(
+    command: list[str],
+    *,
+    run_dir: Path,
+    cpu_affinity: Sequence[int] | None,
+    planned_s: float,
+    client: redis.Redis,
+    run_id: str,
+    progress: Callable[[SwarmProgress], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    cpus = set(cpu_affinity) if cpu_affinity else None
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # type: ignore[arg-type]
+    with open(run_dir / "locust.out", "wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    if on_start is not None:
+        on_start(proc.pid)
+    started = time.monotonic()
+    deadline = started + planned_s + GRACE_S
+    last_polls, last_t = 0, started
+    try:
+        while proc.poll() is None:
+            time.sleep(PROGRESS_PERIOD_S)
+            now = time.monotonic()
+            if now > deadline:
+                _stop(proc)
+                raise UserError(f"the swarm overran its {planned_s:.0f} s plan; see {run_dir}")
+            if progress is not None:
+                users, polls = _live(client, run_id)
+                rps = (polls - last_polls) / max(now - last_t, 1e-6) if last_polls else 0.0
+                last_polls, last_t = polls, now
+                progress(
+                    SwarmProgress(
+                        elapsed_s=now - started, planned_s=planned_s, users=users, rps=rps
+                    )
+                )
+    except BaseException:
+        _stop(proc)
+        raise
+    if proc.returncode not in (0,):
+        tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
+        raise UserError(
+            f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"
+            f" {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+        )
+    return proc, proc.returncode
+
+
+def _live(client: redis.Redis, run_id: str) -> tuple[int, int]:
+    """(users across processes, polls so far) from the recorders' live fields."""
+    try:
+        live = client.hgetall(live_key(run_id))
+        polls = client.hget(f"run:{run_id}:counters", "polls")
+    except redis.RedisError:
+        return 0, 0
+    users = sum(int(v) for k, v in live.items() if k.startswith(b"users:"))
+    return users, int(polls or 0)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT the swarm's process group (Locust writes its CSVs), then SIGKILL if needed."""
+    if proc.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
