@@ -40,7 +40,7 @@ from analysis.response_model import ResponseModel
 from target_service.policy import ThresholdPolicy
 
 SECONDS_PER_MONTH = 30 * 86_400
-CACHE_MODES = ("seed", "off", "invalidate")
+CACHE_MODES = ("seed", "fresh", "off")  # only the seed cache can hide a new message
 QUANTILES = (0.50, 0.95, 0.99)
 CHUNK_POLICIES = 1000
 

@@ -79,7 +79,7 @@ def recorded_run_from_data(
             capacity_rps=capacity,
         ),
         background_rps=np.maximum(chosen["rps"].to_numpy(dtype=np.float64) - poll_rps, 0.0),
-        cache_mode="seed" if ttl else "off",
+        cache_mode=str(data.meta.get("cache_mode") or ("seed" if ttl else "off")),
         cache_ttl_s=float(ttl or 0.0),
         price_per_million_usd=float(
             data.meta.get("price_per_million_usd") or DEFAULT_PRICE_PER_MILLION_USD

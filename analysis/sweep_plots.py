@@ -5,17 +5,24 @@ Draws what :class:`analysis.sweep.SweepResult` holds and computes nothing new.
 
 from __future__ import annotations
 
-import numpy as np
+import io
 
-from analysis.plots import _figure, _png
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
 from analysis.sweep import SweepResult
 
 PRESET_MARKERS = {"fixed-2s": "s", "seed-dynamic": "^", "seed-optimal": "D"}
+FIG_SIZE_IN = (7.5, 4.2)
+DPI = 110
 
 
 def pareto_figure(result: SweepResult) -> bytes:
     """All policies (grey), the Pareto front (line), the presets and the pick, and the SLO."""
-    fig, ax = _figure()
+    fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
     table = result.table
     ok = np.isfinite(table["delivery_p95_ms"]) & ~table["preset"]
     ax.scatter(
@@ -70,4 +77,7 @@ def pareto_figure(result: SweepResult) -> bytes:
     ax.set_ylabel("p95 delivery latency (s)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
-    return _png(fig)
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
