@@ -9,6 +9,7 @@ Latency percentiles come from the Redis samples, which every process wrote.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ import numpy as np
 import pandas as pd
 import redis
 
+from loadtests.names import DELIVERY, POLL_NAME
 from loadtests.samples import percentiles_ms, read_samples
 
-DELIVERY = "DELIVERY"
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
 
 
@@ -30,14 +31,14 @@ def summarize(
     meta: dict[str, Any],
     counters: dict[str, int],
 ) -> dict[str, Any]:
-    stats = _read_csv(run_dir / "locust_stats.csv")
-    history = _read_csv(run_dir / "locust_stats_history.csv")
+    stats = read_csv(run_dir / "locust_stats.csv")
+    history = read_csv(run_dir / "locust_stats_history.csv")
     polls = read_samples(client, run_id=run_id, sample_type="poll")
     messages = read_samples(client, run_id=run_id, sample_type="message")
     notes = read_samples(client, run_id=run_id, sample_type="notification")
     requests, errors = request_totals(stats)
     rps, window_s = steady_rps(history)
-    poll_rps, _ = steady_rps(history, name="/api/chat/[channel]/messages")
+    poll_rps, _ = steady_rps(history, name=POLL_NAME, method="GET")
     polls_done = max(counters.get("polls", 0), 1)
     return {
         "run_id": run_id,
@@ -69,7 +70,7 @@ def _pct(latency_ms: np.ndarray) -> dict[str, float | None]:
     return {k: v for k, v in percentiles_ms(latency_ms).items() if k != "max"}
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path) -> pd.DataFrame:
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
     return pd.read_csv(path)
@@ -83,18 +84,43 @@ def request_totals(stats: pd.DataFrame) -> tuple[int, int]:
     return int(rows["Request Count"].sum()), int(rows["Failure Count"].sum())
 
 
-def steady_rps(history: pd.DataFrame, *, name: str | None = None) -> tuple[float, float]:
-    """(requests/s, window length s) on the final user plateau of a full-history CSV.
+@dataclass(frozen=True, slots=True)
+class SteadyWindow:
+    """The settled part of the final user plateau: epoch seconds and the request rate in it."""
 
-    ``name`` restricts to one request name; otherwise every non-delivery request.
+    start_s: float
+    end_s: float
+    rps: float
+
+    @property
+    def span_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def steady_rps(
+    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
+) -> tuple[float, float]:
+    """(requests/s, window length s) on the final user plateau of a full-history CSV."""
+    window = steady_window(history, name=name, method=method)
+    return (0.0, 0.0) if window is None else (window.rps, window.span_s)
+
+
+def steady_window(
+    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
+) -> SteadyWindow | None:
+    """The final plateau of a full-history CSV, minus ``SETTLE_S`` at its start.
+
+    ``name``/``method`` restrict the rate to one request; otherwise every non-delivery one.
     """
     if history.empty:
-        return 0.0, 0.0
+        return None
     rows = history[(history["Name"] != "Aggregated") & (history["Type"] != DELIVERY)]
     if name is not None:
         rows = rows[rows["Name"] == name]
+    if method is not None:
+        rows = rows[rows["Type"] == method]
     if rows.empty:
-        return 0.0, 0.0
+        return None
     per_t = rows.groupby("Timestamp").agg(
         count=("Total Request Count", "sum"), users=("User Count", "max")
     )
@@ -114,5 +140,6 @@ def steady_rps(history: pd.DataFrame, *, name: str | None = None) -> tuple[float
         first = begin
     span_s = float(times[end] - times[first])
     if span_s <= 0:
-        return 0.0, 0.0
-    return round(float(counts[end] - counts[first]) / span_s, 2), span_s
+        return None
+    rps = round(float(counts[end] - counts[first]) / span_s, 2)
+    return SteadyWindow(start_s=float(times[first]), end_s=float(times[end]), rps=rps)

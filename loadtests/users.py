@@ -31,12 +31,10 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from loadtests.leanhttp import LeanConnection
 from loadtests.loss import SeqTracker
+from loadtests.names import DELIVERY, NOTIFICATIONS_NAME, POLL_NAME, SEND_NAME
 from loadtests.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
 from loadtests.scenario import Scenario, scenario_for
 
-POLL_NAME = "/api/chat/[channel]/messages"
-NOTIFICATIONS_NAME = "/api/notifications/unread"
-DELIVERY = "DELIVERY"
 MAX_CATCHUP_PAGES = 100
 SERVER_DEFAULT_INTERVAL_MS = 2000
 REQUEST_TIMEOUT_S = 30.0
@@ -274,7 +272,7 @@ class ChatUser(FastHttpUser):
             f"/api/chat/{self.channel}/messages",
             json=body,
             headers=self.auth,
-            name="/api/chat/[channel]/messages",
+            name=SEND_NAME,
             catch_response=True,
         ) as resp:
             if resp.status_code != 201:

@@ -1,0 +1,173 @@
+"""The generator bench: does one Locust process hold N 2-second pollers; what does recording cost?
+
+Two swarms, side by side in one invocation, identical but for recording (samples
+and counters to Redis on, then off). For each: the steady-state chat poll rate
+against the intended one (users / 2 s), and the generator's CPU measured from
+outside with psutil on the Locust process tree (Locust's own CPU warning only
+says "high"). The service runs pinned to other cores so the generator has its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from loadtests.names import POLL_NAME
+from loadtests.summary import read_csv, steady_window
+from loadtests.swarm import ScenarioParams, SwarmProgress, run_swarm
+
+CPU_SAMPLE_PERIOD_S = 0.5
+
+
+@dataclass
+class CpuWatch:
+    """Samples (epoch s, CPU s) of a process tree from outside, in a thread."""
+
+    pid: int
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        procs: dict[int, psutil.Process] = {}
+        done_cpu: dict[int, float] = {}
+        while not self._stop.is_set():
+            try:
+                for child in [root, *root.children(recursive=True)]:
+                    procs.setdefault(child.pid, child)
+            except psutil.NoSuchProcess:
+                break
+            for pid, proc in procs.items():
+                try:
+                    t = proc.cpu_times()
+                    done_cpu[pid] = t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass  # keep its last reading
+            self.samples.append((time.time(), sum(done_cpu.values())))
+            self._stop.wait(CPU_SAMPLE_PERIOD_S)
+
+    def cores_between(self, start_s: float, end_s: float) -> float | None:
+        """Mean CPU cores used between two epoch times (None without enough samples)."""
+        inside = [(t, c) for t, c in self.samples if start_s <= t <= end_s]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return None
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+@dataclass(frozen=True, slots=True)
+class BenchArm:
+    record: bool
+    run_id: str
+    chat_users: int
+    intended_poll_rps: float
+    poll_rps: float
+    held_ratio: float
+    generator_cores: float | None
+    cpu_us_per_request: float | None
+    poll_p50_ms: float | None
+    errors: int
+
+
+def run_arm(
+    *,
+    record: bool,
+    host: str,
+    redis_url: str,
+    users: int,
+    spawn_rate: float,
+    duration_s: float,
+    runs_dir: Path,
+    cpu_affinity: list[int] | None,
+    scenario: ScenarioParams,
+    progress: Callable[[SwarmProgress], None] | None = None,
+) -> BenchArm:
+    """One swarm of the bench with recording on or off, measured from outside."""
+    watch: dict[str, CpuWatch] = {}
+
+    def on_start(pid: int) -> None:
+        watch["w"] = CpuWatch(pid=pid)
+        watch["w"].start()
+
+    params = _with_record(scenario, record)
+    try:
+        result = run_swarm(
+            host=host,
+            redis_url=redis_url,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration_s=duration_s,
+            runs_dir=runs_dir,
+            cpu_affinity=cpu_affinity,
+            scenario=params,
+            progress=progress,
+            on_start=on_start,
+            meta={"bench": "generator", "record": record},
+        )
+    finally:
+        if "w" in watch:
+            watch["w"].stop()
+    history = read_csv(result.run_dir / "locust_stats_history.csv")
+    poll_window = steady_window(history, name=POLL_NAME, method="GET")
+    all_window = steady_window(history)
+    chat_users = users - 1  # one NotificationProducer
+    intended = chat_users / 2.0
+    cores = None
+    cpu_us = None
+    if poll_window is not None and "w" in watch:
+        cores = watch["w"].cores_between(poll_window.start_s, poll_window.end_s)
+        if cores is not None and all_window is not None and all_window.rps > 0:
+            cpu_us = cores / all_window.rps * 1e6
+    poll_rps = poll_window.rps if poll_window is not None else 0.0
+    return BenchArm(
+        record=record,
+        run_id=result.run_id,
+        chat_users=chat_users,
+        intended_poll_rps=intended,
+        poll_rps=poll_rps,
+        held_ratio=round(poll_rps / intended, 4) if intended else 0.0,
+        generator_cores=None if cores is None else round(cores, 3),
+        cpu_us_per_request=None if cpu_us is None else round(cpu_us, 1),
+        poll_p50_ms=result.summary["poll_latency_ms"]["p50"],
+        errors=result.summary["errors"],
+    )
+
+
+def _with_record(scenario: ScenarioParams, record: bool) -> ScenarioParams:
+    fields = {name: getattr(scenario, name) for name in scenario.__dataclass_fields__}
+    fields["record"] = record
+    return ScenarioParams(**fields)
+
+
+def verdict(
+    on: BenchArm, off: BenchArm, *, min_held: float = 0.99, max_recording_share: float = 0.15
+) -> dict[str, Any]:
+    """The bench's figures and pass/fail against its targets (pure)."""
+    share = None
+    if on.generator_cores and off.generator_cores is not None:
+        share = round((on.generator_cores - off.generator_cores) / on.generator_cores, 4)
+    return {
+        "held_ratio_recording_on": on.held_ratio,
+        "held_ratio_recording_off": off.held_ratio,
+        "recording_cpu_share": share,
+        "held_ok": on.held_ratio >= min_held,
+        "recording_ok": share is not None and share <= max_recording_share,
+    }

@@ -1,0 +1,6 @@
+"""Request names as Locust's stats show them (shared by the users and the summaries)."""
+
+POLL_NAME = "/api/chat/[channel]/messages"
+SEND_NAME = "/api/chat/[channel]/messages"  # POST; Locust keys stats by (method, name)
+NOTIFICATIONS_NAME = "/api/notifications/unread"
+DELIVERY = "DELIVERY"  # request_type of delivery-latency rows (not requests)
