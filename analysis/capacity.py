@@ -200,8 +200,13 @@ def _nodes(load: float, per_node: float) -> int | None:
 
 
 def _cross(u0: float, u1: float, v0: float, v1: float, limit: float) -> float:
-    """Users where a metric rising from v0 to v1 crosses ``limit``; u1 if it never does."""
-    if not (np.isfinite(v0) and np.isfinite(v1)) or v1 <= limit:
+    """Users where a metric rising from v0 to v1 crosses ``limit``; u1 if it never does.
+
+    A step without data (NaN) gives no evidence either way: capacity stays at u0.
+    """
+    if not (np.isfinite(v0) and np.isfinite(v1)):
+        return u0
+    if v1 <= limit:
         return u1
     if v1 == v0:
         return u0

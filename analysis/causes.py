@@ -1,6 +1,7 @@
 """Why delivery latency sits above the polling floor, step by step.
 
-A poller with interval T sees a new message after a uniformly distributed
+A poller with interval T (the policy's nominal interval when it is fixed, else
+the interval measured between a user's polls) sees a new message after a uniformly distributed
 wait in [0, T) plus the response time, so the floor of the *median* delivery
 latency is T/2 + median response time (the max is T + response time). A step
 whose median is well above it has a cause the report must name:
@@ -30,6 +31,7 @@ LATE_POLL_FACTOR = 1.2
 @dataclass(frozen=True, slots=True)
 class StepCause:
     users: int
+    interval_ms: float
     floor_p50_ms: float
     delivery_p50_ms: float
     excess_ms: float
@@ -66,28 +68,30 @@ def summarize(causes: list[StepCause]) -> str:
 
 def _one(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
          nominal_interval_ms: float | None, cpu_busy: float) -> StepCause:
-    interval_ms = row.get("poll_interval_ms", math.nan)
+    interval_ms = nominal_interval_ms or row.get("poll_interval_ms", math.nan)
     floor_ms = interval_ms / 2.0 + row.get("req_p50_ms", math.nan)
     median_ms = row.get("delivery_p50_ms", math.nan)
-    users = int(row["users"])
-    if not (math.isfinite(floor_ms) and math.isfinite(median_ms)):
-        return StepCause(users, floor_ms, median_ms, math.nan, "no data",
-                         "no poll or delivery samples in the steady window")
     excess = median_ms - floor_ms
+
+    def verdict(cause: str, evidence: str) -> StepCause:
+        return StepCause(users=int(row["users"]), interval_ms=interval_ms, floor_p50_ms=floor_ms,
+                         delivery_p50_ms=median_ms, excess_ms=excess, cause=cause,
+                         evidence=evidence)
+
+    if not math.isfinite(excess):
+        return verdict("no data", "no poll or delivery samples in the steady window")
     if median_ms <= floor_ms * EXCESS_TOLERANCE or excess <= EXCESS_MIN_MS:
-        return StepCause(users, floor_ms, median_ms, excess, "at floor",
-                         f"median {median_ms:.0f} ms vs floor {floor_ms:.0f} ms")
+        return verdict("at floor", f"median {median_ms:.0f} ms vs floor {floor_ms:.0f} ms")
     overload = _overload_evidence(row, baseline_p95=baseline_p95,
                                   nominal_interval_ms=nominal_interval_ms, cpu_busy=cpu_busy)
     if overload:
-        return StepCause(users, floor_ms, median_ms, excess, "overload", "; ".join(overload))
+        return verdict("overload", "; ".join(overload))
     if cache_ttl_s:
-        return StepCause(users, floor_ms, median_ms, excess, "cache staleness",
-                         f"service healthy, +{excess:.0f} ms over the floor, within the "
-                         f"{cache_ttl_s:g} s response cache TTL that hides new messages")
-    return StepCause(users, floor_ms, median_ms, excess, "unexplained",
-                     f"+{excess:.0f} ms with no cache and no overload signal; check clocks "
-                     "and writer lag")
+        return verdict("cache staleness",
+                       f"service healthy, +{excess:.0f} ms over the floor, within the "
+                       f"{cache_ttl_s:g} s response cache TTL that hides new messages")
+    return verdict("unexplained", f"+{excess:.0f} ms with no cache and no overload signal; "
+                                  "check clocks and writer lag")
 
 
 def _overload_evidence(row: dict, *, baseline_p95: float, nominal_interval_ms: float | None,

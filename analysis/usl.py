@@ -141,12 +141,15 @@ def validate_usl(
     fit = fit_usl(n_arr[:train], x_arr[:train])
     predicted = fit.predict(n_arr[train:])
     actual = x_arr[train:]
-    errors = np.abs(predicted - actual) / np.where(actual > 0, actual, np.nan) * 100.0
+    positive = actual > 0
+    if not positive.any():
+        return None
+    errors = np.abs(predicted[positive] - actual[positive]) / actual[positive] * 100.0
     return UslValidation(
         train_points=train,
         test_points=len(actual),
-        mean_abs_error_pct=float(np.nanmean(errors)),
-        max_abs_error_pct=float(np.nanmax(errors)),
+        mean_abs_error_pct=float(np.mean(errors)),
+        max_abs_error_pct=float(np.max(errors)),
         fit=fit,
     )
 
@@ -197,7 +200,15 @@ def _solve(n: FloatArray, x: FloatArray, *, starts: list[FloatArray] | None = No
             if result.cost < best_cost:
                 best, best_cost = result.x, float(result.cost)
     assert best is not None
-    return np.asarray(best, dtype=np.float64)
+    return _snap(np.asarray(best, dtype=np.float64))
+
+
+def _snap(params: FloatArray) -> FloatArray:
+    """Round σ, κ that sit on their zero bound (solver residue like 1e-26) to exactly 0."""
+    snapped = params.copy()
+    snapped[0] = 0.0 if snapped[0] < 1e-12 else snapped[0]
+    snapped[1] = 0.0 if snapped[1] < 1e-18 else snapped[1]
+    return snapped
 
 
 _SIGMA_KAPPA_STARTS = ((0.05, 1e-4), (0.01, 1e-6), (0.3, 1e-3), (0.001, 0.0))
