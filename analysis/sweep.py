@@ -51,11 +51,18 @@ class SweepResult:
         return self.table[self.table["pareto"]].sort_values("request_rate_rps")
 
     def top(self, k: int) -> list[ThresholdPolicy]:
-        """The ``k`` cheapest policies that meet the SLO (the pick first)."""
+        """The ``k`` cheapest policies that meet the SLO (the pick first).
+
+        Policies predicted to behave identically (same rate and p95, e.g. differing
+        only in a cap never reached) count once: verifying both would teach nothing.
+        """
         ok = self.table[self.table["meets_slo"]].sort_values(
-            ["cost_per_month_usd", "delivery_p95_ms"]
+            ["cost_per_month_usd", "delivery_p95_ms"], kind="stable"
         )
-        return [self.policies[name] for name in ok["name"].head(k)]
+        distinct = ok.round({"request_rate_rps": 3, "delivery_p95_ms": 1}).drop_duplicates(
+            ["request_rate_rps", "delivery_p95_ms"]
+        )
+        return [self.policies[name] for name in distinct["name"].head(k)]
 
 
 def run_sweep(

@@ -9,9 +9,12 @@ with the channel's users. Seeded; nothing here is measured.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis.response_model import ResponseModel
+from analysis.rundata import RunData
 from analysis.simulate import RecordedRun
+from analysis.usl import usl_throughput
 
 
 def synthetic_run(
@@ -70,3 +73,94 @@ def synthetic_run(
         cache_mode=cache_mode,
         price_per_million_usd=price_per_million_usd,
     )
+
+
+def synthetic_capacity_data(
+    *,
+    run_id: str = "synthetic-capacity",
+    users: tuple[int, ...] = (20, 40, 80, 160, 240, 320),
+    step_s: float = 30.0,
+    interval_ms: float = 2000.0,
+    n_channels: int = 10,
+    sigma: float = 0.004,
+    kappa: float = 1e-5,
+    lambda_: float = 1.0,
+    base_ms: float = 12.0,
+    messages_per_user_per_min: float = 0.6,
+    seed: int = 0,
+) -> RunData:
+    """A step-ramp capacity run as ``pollcap capacity`` would save it (``RunData``).
+
+    Users poll every ``interval_ms`` on a grid in a closed loop; the service's
+    throughput follows the USL in users, so past its knee each cycle stretches to
+    ``N / X(N)`` and the excess becomes response time. Delivery = wait for the
+    receiver's next poll + response time. Seeded; nothing measured.
+    """
+    rng = np.random.default_rng(seed)
+    t0_ms = 1_800_000_000_000
+    steps, polls, messages = [], [], []
+    for i, n in enumerate(users):
+        start, end = t0_ms + i * step_s * 1000, t0_ms + (i + 1) * step_s * 1000
+        x_rps = float(usl_throughput(n, sigma=sigma, kappa=kappa, lambda_=lambda_))
+        cycle_ms = max(interval_ms, n / x_rps * 1000.0)
+        queue_ms = cycle_ms - interval_ms
+        per_user = int(step_s * 1000 // cycle_ms)
+        t = start + rng.uniform(0, cycle_ms, n)[:, None] + np.arange(per_user) * cycle_ms
+        user = np.repeat(np.arange(n), per_user)
+        polls.append(
+            pd.DataFrame(
+                {
+                    "t_ms": t.ravel(),
+                    "user": [f"u{u}" for u in user],
+                    "n": np.tile(np.arange(per_user), n),
+                    "latency_ms": np.round(base_ms * rng.lognormal(0, 0.3, t.size) + queue_ms, 3),
+                    "channel": [f"c{u % n_channels}" for u in user],
+                }
+            )
+        )
+        n_msg = rng.poisson(n * messages_per_user_per_min * step_s / 60)
+        channel = rng.integers(0, n_channels, n_msg)
+        in_channel = np.bincount(np.arange(n) % n_channels, minlength=n_channels)
+        receivers = np.maximum(in_channel[channel] - 1, 0)  # everyone but the sender
+        msg = np.repeat(np.arange(n_msg), receivers)
+        first = np.repeat(np.cumsum(receivers) - receivers, receivers)
+        user = channel[msg] + n_channels * (1 + np.arange(msg.size) - first)
+        wait = rng.uniform(0, cycle_ms, msg.size) + base_ms + queue_ms
+        messages.append(
+            pd.DataFrame(
+                {
+                    "t_ms": rng.uniform(start, end, n_msg)[msg] + wait,
+                    "user": [f"u{u}" for u in user],
+                    "n": msg,
+                    "latency_ms": np.round(wait, 3),
+                    "channel": [f"c{c}" for c in channel[msg]],
+                    "seq": i * 100_000 + msg,
+                }
+            )
+        )
+        steps.append(
+            {
+                "users": n,
+                "start_ms": int(start),
+                "end_ms": int(end),
+                "requests": int(t.size * 1.1),
+                "failures": 0,
+                "lost": 0,
+                "duplicated": 0,
+            }
+        )
+    samples = {
+        name: pd.concat(frames).sort_values("t_ms", kind="stable").reset_index(drop=True)
+        for name, frames in (("poll", polls), ("message", messages))
+    }
+    for frame in samples.values():
+        frame["t_ms"] = np.rint(frame["t_ms"]).astype(np.int64)
+    meta = {
+        "policy": "fixed-2s",
+        "nominal_interval_ms": interval_ms,
+        "cache_mode": "fresh",
+        "cache_ttl_s": 0,
+        "slo_p95_ms": 3000,
+        "host": "127.0.0.1 (synthetic)",
+    }
+    return RunData(run_id=run_id, steps=pd.DataFrame(steps), samples=samples, meta=meta)
