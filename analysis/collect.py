@@ -192,11 +192,20 @@ def _fetch_plain(client: redis.Redis, *, key: str, pages: list[tuple[int, int]])
     pipe = client.pipeline(transaction=False)
     for start, stop in pages:
         pipe.execute_command("ZRANGE", key, start, stop, "WITHSCORES")
-    flat = [item for page in pipe.execute() for item in page]
-    if not flat:
-        return b""
-    lines = [b"%s:%s" % pair for pair in zip(flat[0::2], flat[1::2], strict=True)]
-    return b"\n".join(lines) + b"\n"
+    lines = [b"%s:%s" % (member, _score_bytes(score))
+             for page in pipe.execute() for member, score in _pairs(page)]
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+def _pairs(page: list[Any]) -> Iterable[tuple[bytes, Any]]:
+    """(member, score) pairs whether the client returned them flat or already paired."""
+    if page and isinstance(page[0], list | tuple):
+        return page
+    return zip(page[0::2], page[1::2], strict=True)
+
+
+def _score_bytes(score: Any) -> bytes:
+    return score if isinstance(score, bytes) else repr(float(score)).encode()
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
