@@ -20,6 +20,7 @@ from target_service.prom import PromMetrics
 from target_service.settings import Settings
 from target_service.store.backends import (
     RedisGuard,
+    close_redis,
     create_schema,
     open_redis,
 )
@@ -27,6 +28,7 @@ from target_service.store.cache import FreshChatCache
 from target_service.store.metrics import LatencyRecorder
 from target_service.store.notifications import Notifications
 from target_service.store.presence import Presence
+from target_service.store.resp import RespClient
 from target_service.store.users import TokenCache
 
 log = logging.getLogger("pollcap.service")
@@ -48,13 +50,19 @@ class AppState:
     db_queries: list[int] = field(default_factory=lambda: [0])
     seed_hits: list[int] = field(default_factory=lambda: [0, 0])  # hits, misses
     _task: asyncio.Task[None] | None = None
+    _intervals: dict[tuple[int, float, float], int] = field(default_factory=dict)
 
     def interval_ms(self, channel_id: str, active_users: int) -> int:
-        return self.policy.interval_ms(
-            active_users=active_users,
-            message_rate_per_s=self.presence.message_rate_per_s(channel_id),
-            server_load=self.load.load,
-        )
+        """The policy's answer, memoised: its inputs change once per flush, not per poll."""
+        key = (active_users, self.presence.message_rate_per_s(channel_id), self.load.load)
+        found = self._intervals.get(key)
+        if found is None:
+            if len(self._intervals) > 10_000:
+                self._intervals.clear()
+            found = self._intervals[key] = self.policy.interval_ms(
+                active_users=key[0], message_rate_per_s=key[1], server_load=key[2]
+            )
+        return found
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._background())
@@ -66,7 +74,7 @@ class AppState:
                 await self._task
         with contextlib.suppress(Exception):
             await self._tick()  # last flush of presence, versions and samples
-        await self.redis.client.aclose()
+        await close_redis(self.redis)
         await self.pool.close()
 
     async def _background(self) -> None:
@@ -103,7 +111,9 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         settings.redis_url, max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
     )
-    redis = RedisGuard(client, retry_s=settings.redis_retry_s)
+    fast = RespClient(settings.redis_url, timeout_s=settings.redis_timeout_s) if (
+        settings.redis_url.startswith("redis://")) else None
+    redis = RedisGuard(client, retry_s=settings.redis_retry_s, fast=fast)
     db_queries = [0]
 
     def count_query(_record: object) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from target_service import polling
-from target_service.deps import CurrentUser, StateDep
+from target_service import params, polling
+from target_service.deps import CurrentUser, StateDep, current_user
+from target_service.params import CHANNEL_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from target_service.state import AppState
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
-CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ChannelId = Annotated[str, Path(pattern=CHANNEL_PATTERN, description="[A-Za-z0-9_-]{1,64}")]
 JSON = "application/json"
 
@@ -40,20 +41,29 @@ async def post_message(
     return Response(b'{"message":%b}' % message.json, status_code=201, media_type=JSON)
 
 
-@router.get("/{channel_id}/messages")
-async def poll_messages(
-    channel_id: ChannelId,
-    user: CurrentUser,
-    state: StateDep,
-    after: Annotated[
-        str | None, Query(pattern=r"^[0-9]{1,18}$", description="the last message's id")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> Response:
+POLL_PARAMETERS = [
+    {"name": "channel_id", "in": "path", "required": True,
+     "schema": {"type": "string", "pattern": CHANNEL_PATTERN}},
+    {"name": "after", "in": "query", "required": False, "description": "the last message's id",
+     "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"}},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+]
+
+
+@router.get("/{channel_id}/messages", openapi_extra={"parameters": POLL_PARAMETERS})
+async def poll_messages(request: Request) -> Response:
+    """New messages after the cursor ``after``, ``activeUsers`` and ``pollIntervalMs``.
+
+    The hottest route, so it reads its parameters itself (:mod:`target_service.params`):
+    FastAPI's per-parameter validation costs more than the whole cached poll.
+    """
     started = time.perf_counter()
+    channel_id, after, limit = params.poll_params(request)
+    user = await current_user(request)
+    state: AppState = request.app.state.svc
     body, interval_ms = await polling.poll(
-        state, channel_id=channel_id, user=user,
-        after=None if after is None else int(after), limit=limit,
+        state, channel_id=channel_id, user=user, after=after, limit=limit
     )
     state.recorder.record("message", (time.perf_counter() - started) * 1000)
     return Response(body, media_type=JSON, headers={"X-Poll-Interval-Ms": str(interval_ms)})

@@ -21,6 +21,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from target_service.store.resp import RespClient, RespError
+
 T = TypeVar("T")
 
 SCHEMA_LOCK_ID = 7_345_001  # advisory lock: several workers create the schema at once
@@ -58,7 +60,9 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id, id) WHERE NOT read;
 """
 
-REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    RedisError, RespError, OSError, asyncio.TimeoutError,
+)
 
 
 class RedisDown(Exception):
@@ -68,8 +72,9 @@ class RedisDown(Exception):
 class RedisGuard:
     """A Redis client plus an up/down state shared by every caller in this process."""
 
-    def __init__(self, client: Redis, *, retry_s: float) -> None:
+    def __init__(self, client: Redis, *, retry_s: float, fast: RespClient | None = None) -> None:
         self.client = client
+        self.fast = fast
         self.retry_s = retry_s
         self.up = True
         self._retry_at = 0.0
@@ -96,10 +101,28 @@ class RedisGuard:
             self.mark_down()
             raise RedisDown(str(exc) or type(exc).__name__) from exc
         if not self.up:
-            self.up = True
-            for callback in self._on_up:
-                callback()
+            self._mark_up()
         return result
+
+    async def fast_call(self, *args: str | bytes | int) -> object:
+        """One command through the lean RESP connection (see ``resp.py``)."""
+        if self.fast is None:
+            return await self.call(lambda r: r.execute_command(*args))
+        if not self.usable:
+            raise RedisDown("redis is down")
+        try:
+            result = await self.fast.execute(*args)
+        except REDIS_ERRORS as exc:
+            self.mark_down()
+            raise RedisDown(str(exc) or type(exc).__name__) from exc
+        if not self.up:
+            self._mark_up()
+        return result
+
+    def _mark_up(self) -> None:
+        self.up = True
+        for callback in self._on_up:
+            callback()
 
     def mark_down(self) -> None:
         self._retry_at = time.monotonic() + self.retry_s
@@ -115,6 +138,12 @@ class RedisGuard:
         except RedisDown:
             return False
         return True
+
+
+async def close_redis(guard: RedisGuard) -> None:
+    if guard.fast is not None:
+        guard.fast.close()
+    await guard.client.aclose()
 
 
 def open_redis(url: str, *, max_connections: int, timeout_s: float) -> Redis:

@@ -86,40 +86,41 @@ class VersionBatcher:
 
     def __init__(self, redis: RedisGuard) -> None:
         self.redis = redis
-        self._pending: dict[str, list[asyncio.Future[float | None]]] = {}
+        self._channels: set[str] = set()
+        self._next: asyncio.Future[dict[str, float | None]] | None = None
         self._running = False
         self.batches = 0
 
     async def get(self, channel_id: str) -> float | None:
         if not self.redis.usable:
             raise RedisDown("redis is down")
-        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(channel_id, []).append(future)
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        future = self._next
+        self._channels.add(channel_id)
         if not self._running:
             self._running = True
             asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        return (await future)[channel_id]
 
     async def _drain(self) -> None:
+        """Serve batches until none is waiting; each batch's read starts after its polls."""
         try:
-            while self._pending:
-                batch, self._pending = self._pending, {}
-                channels = list(batch)
+            while self._next is not None:
+                future, channels = self._next, list(self._channels)
+                self._next, self._channels = None, set()
                 self.batches += 1
                 try:
-                    scores = await self.redis.call(
-                        lambda r, keys=channels: r.zmscore(LATEST_KEY, keys)  # type: ignore[misc]
-                    )
+                    scores = await self.redis.fast_call("ZMSCORE", LATEST_KEY, *channels)
                 except Exception as exc:  # RedisDown or anything else: hand it to every poll
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(RedisDown(str(exc)))
+                    future.set_exception(RedisDown(str(exc)))
+                    future.exception()  # retrieved: no "never retrieved" warning if unawaited
                     continue
-                for channel, score in zip(channels, scores, strict=True):
-                    for future in batch[channel]:
-                        if not future.done():
-                            future.set_result(score)
+                assert isinstance(scores, list)
+                future.set_result({
+                    channel: None if score is None else float(score)
+                    for channel, score in zip(channels, scores, strict=True)
+                })
         finally:
             self._running = False
 
