@@ -92,7 +92,6 @@ def _register(module_name: str) -> None:
         if exc.name == module_name:
             return  # that part of the toolkit is not installed in this build
         raise
-    sys.exit(code if isinstance(code, int) else 0)
     commands: list[Callable[..., Any]] = getattr(module, "COMMANDS", [])
     for command in commands:
         app.command(name=command.__name__.replace("_", "-"))(command)

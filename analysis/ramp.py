@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from target_service.errors import UserError
+
 ERROR_RATE_STOP = 0.05
 DELIVERY_P95_STOP_FACTOR = 3.0
 THROUGHPUT_DROP_STOP = 0.9  # rps below 90% of the best step so far = falling
@@ -17,36 +19,49 @@ THROUGHPUT_DROP_STOP = 0.9  # rps below 90% of the best step so far = falling
 
 @dataclass(frozen=True, slots=True)
 class RampPlan:
-    """User counts of the steps and how long each is held (the first includes warm-up)."""
+    """A uniform step ramp: ``start``, ``start + step``, ... ``max_users``, each held ``hold_s``."""
 
-    users: tuple[int, ...]
+    start: int
+    step: int
+    max_users: int
     hold_s: float
     spawn_rate: float
+
+    @property
+    def users(self) -> tuple[int, ...]:
+        counts = list(range(self.start, self.max_users + 1, self.step))
+        if counts[-1] != self.max_users:
+            counts.append(self.max_users)
+        return tuple(counts)
 
     @property
     def duration_s(self) -> float:
         return self.hold_s * len(self.users)
 
+    def shape_spec(self) -> str:
+        """The ``--shape`` spec of ``loadtests.shapes`` playing this ramp."""
+        return (f"step:start={self.start},step={self.step},hold={self.hold_s:g}s,"
+                f"max={self.max_users}")
 
-DEFAULT_PLAN = RampPlan(users=(200, 600, 1200, 2000, 2800, 3600, 4400, 5200), hold_s=24.0, spawn_rate=400.0)
-QUICK_PLAN = RampPlan(users=(100, 400, 800, 1400, 2000), hold_s=12.0, spawn_rate=400.0)
+
+DEFAULT_PLAN = RampPlan(start=250, step=500, max_users=4750, hold_s=18.0, spawn_rate=500.0)
+QUICK_PLAN = RampPlan(start=100, step=400, max_users=1700, hold_s=12.0, spawn_rate=400.0)
 
 
-def make_plan(*, quick: bool, max_users: int | None, start_users: int | None = None,
+def make_plan(*, quick: bool, max_users: int | None = None, start_users: int | None = None,
               step_users: int | None = None, hold_s: float | None = None,
               spawn_rate: float | None = None) -> RampPlan:
-    """The default (or ``--quick``) ramp, cut at ``max_users`` or rebuilt from explicit steps."""
+    """The default (or ``--quick``) ramp with any of its parts overridden."""
     base = QUICK_PLAN if quick else DEFAULT_PLAN
-    users = list(base.users)
-    if start_users is not None or step_users is not None:
-        start = start_users or users[0]
-        step = step_users or max(start, 100)
-        top = max_users or users[-1]
-        users = list(range(start, top + 1, step)) or [start]
-    if max_users is not None:
-        users = [n for n in users if n < max_users] + [max_users]
-        users = sorted(set(users))
-    return RampPlan(users=tuple(users), hold_s=hold_s or base.hold_s,
+    start = start_users or base.start
+    top = max_users or max(base.max_users, start)
+    step = step_users or base.step
+    if start < 1 or step < 1 or top < start:
+        raise UserError(f"a ramp needs start >= 1, step >= 1 and max >= start "
+                        f"(got start={start}, step={step}, max={top})")
+    if hold_s is not None and hold_s < 4:
+        raise UserError(f"--hold must be at least 4 s to reach steady state, got {hold_s:g} s")
+    return RampPlan(start=start, step=step, max_users=top, hold_s=hold_s or base.hold_s,
                     spawn_rate=spawn_rate or base.spawn_rate)
 
 

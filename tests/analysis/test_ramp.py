@@ -11,9 +11,25 @@ def test_max_users_cuts_the_ramp_and_ends_on_it() -> None:
     assert plan.users[-1] == 1000 and all(n < 1000 for n in plan.users[:-1])
 
 
-def test_explicit_steps() -> None:
+def test_explicit_steps_and_shape_spec() -> None:
     plan = make_plan(quick=True, max_users=500, start_users=100, step_users=200, hold_s=5)
     assert plan.users == (100, 300, 500) and plan.hold_s == 5
+    assert plan.shape_spec() == "step:start=100,step=200,hold=5s,max=500"
+    from loadtests.shapes import parse_shape
+
+    stages = parse_shape(plan.shape_spec(), users=500, spawn_rate=100, duration_s=None)
+    assert [s.users for s in stages] == list(plan.users)
+
+
+def test_bad_ramps_are_user_errors() -> None:
+    import pytest
+
+    from target_service.errors import UserError
+
+    with pytest.raises(UserError):
+        make_plan(quick=True, max_users=10, start_users=100)
+    with pytest.raises(UserError):
+        make_plan(quick=True, hold_s=1)
 
 
 def test_no_stop_while_healthy() -> None:
