@@ -23,6 +23,7 @@ from rich.table import Table
 
 from loadtests.shapes import parse_timespan_s
 from loadtests.swarm import ScenarioParams, SwarmProgress, run_swarm
+from target_service.errors import UserError
 
 err = Console(stderr=True)
 RedisOpt = Annotated[
@@ -204,8 +205,17 @@ def bench_swarm(
     users: Annotated[int, typer.Option(help="2-second pollers in the one Locust process")] = 4000,
     duration: Annotated[str, typer.Option(help="Run time of each arm")] = "60s",
     spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 200.0,
-    workers: Annotated[int, typer.Option(help="Service uvicorn workers")] = 1,
-    host: Annotated[str | None, typer.Option(help="Target service; default: start one")] = None,
+    target_kind: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help=(
+                "stub: in-memory poll API server (measures the generator alone); "
+                "service: the reference service (then the service is usually the limit)"
+            ),
+        ),
+    ] = "stub",
+    workers: Annotated[int, typer.Option(help="Service uvicorn workers (--target service)")] = 1,
     redis_url: RedisOpt = None,
     database_url: DatabaseOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
@@ -214,20 +224,20 @@ def bench_swarm(
     """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside."""
     from loadtests.bench import run_arm, verdict
 
+    if target_kind not in ("stub", "service"):
+        raise UserError(f"--target must be stub or service, got {target_kind!r}")
     duration_s = parse_timespan_s(duration)
     cores = sorted(os.sched_getaffinity(0))
     generator_cpus = cores[:1]
-    service_cpus = cores[1:] or None
+    target_cpus = cores[1:] or None
     scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0)
     arms = []
-    with target(
-        host=host,
+    with bench_target(
+        kind=target_kind,
         redis_url=redis_url,
         database_url=database_url,
-        cache="fresh",
-        policy="fixed-2s",
         workers=workers,
-        cpu_affinity=service_cpus,
+        cpu_affinity=target_cpus,
     ) as (url, rurl):
         for record in (True, False):
             with progress_bar(err.is_terminal) as on_progress:
@@ -247,12 +257,46 @@ def bench_swarm(
                 )
     figures = {
         "users": users,
+        "target": target_kind,
         "generator_cpus": generator_cpus,
-        "service_cpus": service_cpus,
+        "target_cpus": target_cpus,
         "arms": [_arm(arm) for arm in arms],
         **verdict(arms[0], arms[1]),
     }
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    (runs_dir / f"bench-swarm-{arms[0].run_id}.json").write_text(json.dumps(figures, indent=2))
     typer.echo(json.dumps(figures, indent=2) if json_out else _bench_text(figures))
+
+
+@contextmanager
+def bench_target(
+    *,
+    kind: str,
+    redis_url: str | None,
+    database_url: str | None,
+    workers: int,
+    cpu_affinity: list[int] | None,
+) -> Iterator[tuple[str, str]]:
+    """(url, redis_url) of the bench's target: the stub or the reference service."""
+    if kind == "service":
+        with target(
+            host=None,
+            redis_url=redis_url,
+            database_url=database_url,
+            cache="fresh",
+            policy="fixed-2s",
+            workers=workers,
+            cpu_affinity=cpu_affinity,
+        ) as found:
+            yield found
+        return
+    from loadtests.benchtarget import run_bench_target
+    from target_service.runner import free_port
+    from target_service.stack import Stack
+
+    with Stack(redis_url=redis_url, database_url=database_url) as info:
+        with run_bench_target(port=free_port(), cpu_affinity=cpu_affinity) as url:
+            yield url, info.redis_url
 
 
 def _arm(arm: Any) -> dict[str, Any]:
@@ -261,8 +305,8 @@ def _arm(arm: Any) -> dict[str, Any]:
 
 def _bench_text(figures: dict[str, Any]) -> str:
     lines = [
-        f"generator bench: {figures['users']} users, generator on CPUs "
-        f"{figures['generator_cpus']}, service on {figures['service_cpus']}"
+        f"generator bench: {figures['users']} users against the {figures['target']},"
+        f" generator on CPUs {figures['generator_cpus']}, target on {figures['target_cpus']}"
     ]
     for arm in figures["arms"]:
         lines.append(

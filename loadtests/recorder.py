@@ -14,9 +14,11 @@ receive time in ms since the epoch and members
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
 
-and the counters hash ``run:{run}:counters``. ``n`` is the user's own sample
-number per type, so equal latencies never merge into one member (the source's
-``user:latency`` member does exactly that).
+the counters hash ``run:{run}:counters``, and ``run:{run}:live`` with each
+process's current user count (``users:{process}``) and samples shipped
+(``samples:{process}``), which shows every process of a multi-process swarm
+reporting. ``n`` is the user's own sample number per type, so equal latencies
+never merge into one member (the source's ``user:latency`` member does exactly that).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class Recorder:
         run_id: str,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         live: Callable[[], dict[str, str | int | float]] | None = None,
+        process: str = "main",
     ) -> None:
         if not 0 < flush_interval_s <= 1.0:
             raise ValueError("flush_interval_s must be within (0, 1] s")
@@ -102,6 +105,7 @@ class Recorder:
         self._notifications: list[NotificationRow] = []
         self._counters: Counter[str] = Counter()
         self._live_source = live
+        self.process = process
         self._users: list[bytes] = []
         self._loop: gevent.Greenlet | None = None
         self._dropped = 0
@@ -154,6 +158,8 @@ class Recorder:
                 pipe.hincrby(counters_key(run), field, int(n))
         if live:
             pipe.hset(live_key(run), mapping=live)
+        if sent:
+            pipe.hincrby(live_key(run), f"samples:{self.process}", sent)
         if users:
             pipe.sadd(users_key(run), *users)
         try:

@@ -178,13 +178,13 @@ def _build(environment: Environment) -> Scenario:
     is_master = isinstance(environment.runner, MasterRunner)
     recorder = None
     if opts.redis_url and not opts.no_record and not is_master:
-        process = f"users:{socket.gethostname()}-{os.getpid()}"
+        process = f"{socket.gethostname()}-{os.getpid()}"
 
         def live() -> dict[str, str | int | float]:
             runner = environment.runner
-            return {process: runner.user_count if runner is not None else 0}
+            return {f"users:{process}": runner.user_count if runner is not None else 0}
 
-        recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live)
+        recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)
     return Scenario(
         options=opts,
         run_id=run_id,
