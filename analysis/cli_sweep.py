@@ -59,9 +59,14 @@ def sweep(
     ] = False,
     verify_users: Annotated[
         int | None,
-        typer.Option(
-            help="Users of each verify swarm (default: the run's largest step that meets the SLO)."
-        ),
+        typer.Option(help="Users of each verify swarm (default: the run's largest selected step)."),
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Verify: use this Redis.")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="POLLCAP_DATABASE_URL", help="Verify: use this PostgreSQL."),
     ] = None,
     verify_duration_s: Annotated[
         float, typer.Option(help="Length of each verify swarm in s.")
@@ -86,13 +91,20 @@ def sweep(
     if verify:
         from analysis.sweep_verify import print_verification, verify_policies
 
+        if synthetic:
+            raise UserError(
+                "--verify needs a recorded run (--run): a synthetic run has no scenario"
+            )
+        chosen = result.top(top)
+        if not chosen:
+            raise UserError("--verify: no policy meets the SLO, nothing to verify")
         rows = verify_policies(
             recorded,
-            result.top(top),
+            chosen,
             users=verify_users,
             duration_s=verify_duration_s,
-            slo_p95_ms=slo_p95_ms,
-            run=run,
+            redis_url=redis_url,
+            database_url=database_url,
         )
         print_verification(console, rows)
         (out_dir / "verify.json").write_text(json.dumps(rows, indent=2) + "\n")

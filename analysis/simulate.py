@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ from analysis.response_model import ResponseModel
 from target_service.policy import ThresholdPolicy
 
 SECONDS_PER_MONTH = 30 * 86_400
-CACHE_MODES = ("seed", "fresh", "off")  # only the seed cache can hide a new message
+CACHE_MODES = ("seed", "fresh")  # as the service; only the seed cache hides new messages
 QUANTILES = (0.50, 0.95, 0.99)
 CHUNK_POLICIES = 1000
 
@@ -64,6 +65,7 @@ class RecordedRun:
     cache_mode: str = "seed"
     cache_ttl_s: float = 5.0
     price_per_million_usd: float = 0.20
+    meta: dict[str, Any] = field(default_factory=dict)  # the run's meta.json (scenario, ...)
     states: ChannelStates = field(init=False, repr=False)
     merged_states: ChannelStates = field(init=False, repr=False)
 

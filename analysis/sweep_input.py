@@ -28,7 +28,7 @@ from analysis.stats import WARMUP_FRACTION, step_table
 from analysis.usl import fit_usl
 from target_service.errors import UserError
 
-DEFAULT_CACHE_TTL_S = 5.0
+DEFAULT_CACHE_TTL_S = 5.0  # the source design's EX 5
 DEFAULT_PRICE_PER_MILLION_USD = 0.20
 
 
@@ -65,7 +65,8 @@ def recorded_run_from_data(
     channels = sorted(set(polls["channel"].astype(str)))
     users, poll_rps = _channel_users(polls, channels=channels, starts=starts, ends=ends)
     msg_channel, created = _message_events(messages, channels=channels)
-    ttl = data.meta.get("cache_ttl_s", DEFAULT_CACHE_TTL_S)
+    mode = data.meta.get("cache_mode") or ("seed" if data.meta.get("cache_ttl_s") else "fresh")
+    ttl = data.meta.get("cache_ttl_s") or DEFAULT_CACHE_TTL_S
     return RecordedRun(
         run_id=data.run_id,
         window_start_ms=starts.astype(np.float64),
@@ -79,11 +80,12 @@ def recorded_run_from_data(
             capacity_rps=capacity,
         ),
         background_rps=np.maximum(chosen["rps"].to_numpy(dtype=np.float64) - poll_rps, 0.0),
-        cache_mode=str(data.meta.get("cache_mode") or ("seed" if ttl else "off")),
-        cache_ttl_s=float(ttl or 0.0),
+        cache_mode=str(mode),
+        cache_ttl_s=float(ttl),
         price_per_million_usd=float(
             data.meta.get("price_per_million_usd") or DEFAULT_PRICE_PER_MILLION_USD
         ),
+        meta=dict(data.meta),
     )
 
 

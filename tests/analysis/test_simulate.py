@@ -28,7 +28,7 @@ def constant_run(
     *,
     users: list[int],
     messages: int = 3000,
-    cache_mode: str = "off",
+    cache_mode: str = "fresh",
     response: ResponseModel | None = None,
     background_rps: float = 0.0,
 ) -> RecordedRun:
@@ -129,7 +129,7 @@ def test_response_model_interpolates_then_queues() -> None:
     assert np.isinf(model.response_ms(1.0))
 
 
-@pytest.mark.parametrize("cache_mode", ["seed", "off"])
+@pytest.mark.parametrize("cache_mode", ["seed", "fresh"])
 def test_closed_form_matches_monte_carlo(cache_mode: str) -> None:
     run = synthetic_run(n_events=40_000, cache_mode=cache_mode, seed=3)
     table = evaluate_policies(run, list(PRESETS.values()))
@@ -166,7 +166,7 @@ def test_rate_thresholds_use_the_channel_message_rate() -> None:
         message_channel=np.zeros(600, dtype=int),  # 10 msg/s in channel 0, none in 1
         message_created_ms=rng.random(600) * 60_000,
         response=run.response,
-        cache_mode="off",
+        cache_mode="fresh",
     )
     policy = ThresholdPolicy(name="r", default_ms=5000, rate_thresholds=((1.0, 1000),))
     out = evaluate_policy(busy, policy)

@@ -171,7 +171,7 @@ def test_recorded_run_from_a_report_folder(tmp_path: Path) -> None:
     make_run_folder(tmp_path)
     run = load_recorded_run("rec", reports_dir=tmp_path, capacity_rps=100.0)
     assert run.channel_users.tolist() == [[4.0, 4.0], [8.0, 8.0]]
-    assert run.cache_mode == "off" and run.price_per_million_usd == 0.5
+    assert run.cache_mode == "fresh" and run.price_per_million_usd == 0.5
     out = evaluate_policy(run, PRESETS["fixed-2s"])
     # 4 then 8 users per channel, 2 channels, one poll per 2 s each
     assert out["poll_rate_rps"] == pytest.approx((8 / 2 + 16 / 2) / 2, rel=0.01)

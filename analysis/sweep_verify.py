@@ -1,0 +1,213 @@
+"""``pollcap sweep --verify``: run the top policies live and compare with the predictions.
+
+The prediction is made first, from the recorded run only: the step whose user
+count is closest to the verify swarm's (users per channel scaled to it when they
+differ), evaluated with the policy. Then, per policy, the reference service runs
+with that policy (clients obey its advertised ``pollIntervalMs``, so load-
+dependent policies act as deployed) and a constant swarm with the recorded run's
+scenario (channels, skew, senders, cache mode) measures, in its steady part:
+
+* chat polls per second (what the policy governs), against the predicted rate;
+* p95 delivery latency of chat messages, against the predicted p95.
+
+Errors are ``(predicted - measured) / measured`` in percent; targets 10% (rate)
+and 15% (p95).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from analysis.collect import read_samples
+from analysis.simulate import RecordedRun, evaluate_policy
+from target_service.policy import ThresholdPolicy
+
+RATE_TOLERANCE = 0.10
+P95_TOLERANCE = 0.15
+SETTLE_S = 12.0  # after the last user spawned: first polls + the first interval changes
+SPAWN_S = 5.0
+
+
+def prediction_run(recorded: RecordedRun, *, users: int) -> RecordedRun:
+    """The recorded step nearest ``users`` polling users, scaled to exactly that many."""
+    totals = recorded.channel_users.sum(axis=1)
+    w = int(np.argmin(np.abs(totals - users)))
+    scale = users / totals[w]
+    keep = (recorded.message_created_ms >= recorded.window_start_ms[w]) & (
+        recorded.message_created_ms < recorded.window_end_ms[w]
+    )
+    return dataclasses.replace(
+        recorded,
+        window_start_ms=recorded.window_start_ms[w : w + 1],
+        window_end_ms=recorded.window_end_ms[w : w + 1],
+        channel_users=np.round(recorded.channel_users[w : w + 1] * scale),
+        message_channel=recorded.message_channel[keep],
+        message_created_ms=recorded.message_created_ms[keep],
+        background_rps=recorded.background_rps[w : w + 1] * scale,
+    )
+
+
+def default_users(recorded: RecordedRun) -> int:
+    """The largest recorded step (its users are what the prediction is exact for)."""
+    return int(recorded.channel_users.sum(axis=1).max())
+
+
+def verify_policies(
+    recorded: RecordedRun,
+    policies: Sequence[ThresholdPolicy],
+    *,
+    users: int | None = None,
+    duration_s: float = 60.0,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    runs_dir: Path = Path("runs"),
+) -> list[dict[str, Any]]:
+    """Predict, then measure each policy live; one result row per policy."""
+    from target_service.stack import Stack
+
+    users = users or default_users(recorded)
+    predict_on = prediction_run(recorded, users=users)
+    rows = []
+    with Stack(redis_url=redis_url, database_url=database_url) as info:
+        for policy in policies:
+            predicted = evaluate_policy(predict_on, policy)
+            measured = measure_policy(
+                policy,
+                users=users,
+                duration_s=duration_s,
+                scenario=recorded.meta.get("scenario"),
+                cache_mode=recorded.cache_mode,
+                redis_url=info.redis_url,
+                database_url=info.database_url,
+                runs_dir=runs_dir,
+            )
+            rows.append(compare(policy=policy, users=users, predicted=predicted, measured=measured))
+    return rows
+
+
+def measure_policy(
+    policy: ThresholdPolicy,
+    *,
+    users: int,
+    duration_s: float,
+    scenario: dict[str, Any] | None,
+    cache_mode: str,
+    redis_url: str,
+    database_url: str,
+    runs_dir: Path,
+) -> dict[str, Any]:
+    """One live swarm against a fresh service running ``policy``; steady-state figures."""
+    from loadtests.swarm import ScenarioParams, run_swarm
+    from target_service.runner import run_service
+
+    known = {f.name for f in dataclasses.fields(ScenarioParams)}
+    params = ScenarioParams(**{k: v for k, v in (scenario or {}).items() if k in known})
+    with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
+        policy_path = Path(tmp) / "policy.json"
+        policy_path.write_text(policy.to_json())
+        with run_service(
+            redis_url=redis_url,
+            database_url=database_url,
+            policy=str(policy_path),
+            cache_mode=cache_mode,
+        ) as service:
+            result = run_swarm(
+                host=service.url,
+                redis_url=redis_url,
+                users=users,
+                spawn_rate=max(users / SPAWN_S, 1.0),
+                duration_s=duration_s,
+                client_policy="server",
+                scenario=params,
+                runs_dir=runs_dir,
+                meta={"verify_policy": policy.to_dict()},
+            )
+    meta = json.loads((result.run_dir / "meta.json").read_text())
+    start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
+    end_ms = meta["ended_at_ms"] - 2000
+    client = redis.Redis.from_url(redis_url)
+    try:
+        polls = read_samples(
+            client, run_id=result.run_id, sample_type="poll", start_ms=start_ms, end_ms=end_ms
+        )
+        messages = read_samples(
+            client, run_id=result.run_id, sample_type="message", start_ms=start_ms, end_ms=end_ms
+        )
+    finally:
+        client.close()
+    span_s = max((end_ms - start_ms) / 1000.0, 1e-9)
+    return {
+        "run_id": result.run_id,
+        "poll_rate_rps": len(polls) / span_s,
+        "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
+        if len(messages)
+        else float("nan"),
+        "delivery_samples": len(messages),
+        "errors": result.summary.get("errors"),
+    }
+
+
+def compare(
+    *, policy: ThresholdPolicy, users: int, predicted: dict[str, Any], measured: dict[str, Any]
+) -> dict[str, Any]:
+    """A result row with the errors in percent and whether both are within target."""
+
+    def error_pct(pred: float, meas: float) -> float:
+        return float((pred - meas) / meas * 100.0) if meas else float("nan")
+
+    rate_err = error_pct(predicted["poll_rate_rps"], measured["poll_rate_rps"])
+    p95_err = error_pct(predicted["delivery_p95_ms"], measured["delivery_p95_ms"])
+    return {
+        "policy": policy.name,
+        "users": users,
+        "predicted_poll_rps": round(float(predicted["poll_rate_rps"]), 2),
+        "measured_poll_rps": round(float(measured["poll_rate_rps"]), 2),
+        "rate_error_pct": round(rate_err, 1),
+        "predicted_p95_ms": round(float(predicted["delivery_p95_ms"]), 1),
+        "measured_p95_ms": round(float(measured["delivery_p95_ms"]), 1),
+        "p95_error_pct": round(p95_err, 1),
+        "delivery_samples": measured["delivery_samples"],
+        "within_target": bool(
+            abs(rate_err) <= RATE_TOLERANCE * 100 and abs(p95_err) <= P95_TOLERANCE * 100
+        ),
+        "verify_run_id": measured["run_id"],
+    }
+
+
+def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
+    for col in (
+        "policy",
+        "users",
+        "poll/s pred",
+        "poll/s meas",
+        "err %",
+        "p95 pred ms",
+        "p95 meas ms",
+        "err %",
+        "ok",
+    ):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for r in rows:
+        table.add_row(
+            r["policy"],
+            str(r["users"]),
+            f"{r['predicted_poll_rps']:.1f}",
+            f"{r['measured_poll_rps']:.1f}",
+            f"{r['rate_error_pct']:+.1f}",
+            f"{r['predicted_p95_ms']:.0f}",
+            f"{r['measured_p95_ms']:.0f}",
+            f"{r['p95_error_pct']:+.1f}",
+            "yes" if r["within_target"] else "no",
+        )
+    console.print(table)
