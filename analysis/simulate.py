@@ -38,6 +38,7 @@ from analysis.delivery import (
     stale_probability,
 )
 from analysis.response_model import ResponseModel
+from analysis.states import ChannelStates, channel_states, merge_states
 from target_service.policy import ThresholdPolicy
 
 SECONDS_PER_MONTH = 30 * 86_400
@@ -67,7 +68,6 @@ class RecordedRun:
     price_per_million_usd: float = 0.20
     meta: dict[str, Any] = field(default_factory=dict)  # the run's meta.json (scenario, ...)
     states: ChannelStates = field(init=False, repr=False)
-    merged_states: ChannelStates = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         starts = np.asarray(self.window_start_ms, dtype=np.float64)
@@ -83,61 +83,19 @@ class RecordedRun:
             raise ValueError(f"cache_mode must be one of {CACHE_MODES}, got {self.cache_mode!r}")
         bg = np.zeros(starts.size) if self.background_rps is None else self.background_rps
         object.__setattr__(self, "background_rps", np.asarray(bg, dtype=np.float64))
-        object.__setattr__(self, "states", _channel_states(self, starts, ends, users))
-        object.__setattr__(self, "merged_states", merge_by_users(self.states))
+        states = channel_states(
+            starts=starts,
+            ends=ends,
+            users=users,
+            message_channel=self.message_channel,
+            message_created_ms=self.message_created_ms,
+        )
+        object.__setattr__(self, "states", states)
 
     @property
     def stale_ms(self) -> float:
         """Longest time a cached answer can hide a message (0 unless ``seed`` cache mode)."""
         return self.cache_ttl_s * 1000.0 if self.cache_mode == "seed" else 0.0
-
-
-@dataclass(frozen=True)
-class ChannelStates:
-    """Per (window, channel) with users: the policy's inputs and the delivery weight."""
-
-    window: np.ndarray  # (S,) window index
-    users: np.ndarray  # (S,) active users
-    message_rate_per_s: np.ndarray  # (S,)
-    weight: np.ndarray  # (S,) messages x receivers: (message, receiver) pairs
-    window_s: np.ndarray  # (W,) window durations
-    indicator: np.ndarray  # (S, W) 1 where state s is in window w
-    message_state: np.ndarray  # (N,) state of each message, -1 if outside every state
-
-
-def _channel_states(
-    run: RecordedRun, starts: np.ndarray, ends: np.ndarray, users: np.ndarray
-) -> ChannelStates:
-    n_windows, n_channels = users.shape
-    created = np.asarray(run.message_created_ms, dtype=np.float64)
-    channel = np.asarray(run.message_channel, dtype=np.int64)
-    if created.shape != channel.shape:
-        raise ValueError("message_channel and message_created_ms must have the same length")
-    if channel.size and (channel.min() < 0 or channel.max() >= n_channels):
-        raise ValueError("message_channel out of range of channel_users")
-    window = np.searchsorted(starts, created, side="right") - 1
-    inside = (window >= 0) & (created < ends[np.clip(window, 0, None)])
-    flat = window[inside] * n_channels + channel[inside]
-    counts = np.bincount(flat, minlength=n_windows * n_channels).astype(np.float64)
-    flat_users = users.reshape(-1)
-    keep = np.flatnonzero(flat_users > 0)
-    window_s = (ends - starts) / 1000.0
-    state_window = keep // n_channels
-    indicator = np.zeros((keep.size, n_windows))
-    indicator[np.arange(keep.size), state_window] = 1.0
-    state_of_flat = np.full(n_windows * n_channels, -1)
-    state_of_flat[keep] = np.arange(keep.size)
-    message_state = np.full(created.size, -1)
-    message_state[inside] = state_of_flat[flat]
-    return ChannelStates(
-        window=state_window,
-        users=flat_users[keep],
-        message_rate_per_s=counts[keep] / window_s[state_window],
-        weight=counts[keep] * np.maximum(flat_users[keep] - 1.0, 0.0),
-        window_s=window_s,
-        indicator=indicator,
-        message_state=message_state,
-    )
 
 
 @dataclass(frozen=True)
@@ -231,31 +189,6 @@ def delivery_components(
     }
 
 
-def merge_by_users(states: ChannelStates) -> ChannelStates:
-    """States of one window with equal user counts, merged (weights summed).
-
-    Valid for policies that ignore the message rate (no ``rate_thresholds``): they
-    give such states the same interval, so hundreds of channels collapse into the
-    few distinct room sizes of each window.
-    """
-    keys = np.stack([states.window.astype(np.float64), states.users], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    window = uniq[:, 0].astype(np.int64)
-    users_sum = np.bincount(inverse, states.users, uniq.shape[0])
-    indicator = np.zeros((uniq.shape[0], states.window_s.size))
-    indicator[np.arange(uniq.shape[0]), window] = users_sum / uniq[:, 1]
-    return ChannelStates(
-        window=window,
-        users=uniq[:, 1],
-        message_rate_per_s=np.zeros(uniq.shape[0]),
-        weight=np.bincount(inverse, states.weight, uniq.shape[0]),
-        window_s=states.window_s,
-        indicator=indicator,
-        message_state=np.full(0, -1),
-    )
-
-
 def _codes(intervals_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct interval values and each entry's index among them (integer ms, so no sort)."""
     as_int = intervals_ms.astype(np.int64)
@@ -265,18 +198,26 @@ def _codes(intervals_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.astype(np.float64), lookup[as_int]
 
 
-def evaluate_policies(run: RecordedRun, policies: Sequence[ThresholdPolicy]) -> pd.DataFrame:
-    """One row per policy: request rate, load, response time, delivery p50/p95/p99, cost."""
+def evaluate_policies(
+    run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool = True
+) -> pd.DataFrame:
+    """One row per policy: request rate, load, response time, delivery p50/p95/p99, cost.
+
+    ``merge=False`` evaluates every channel-state separately (same answer, slower;
+    for checking :func:`analysis.states.merge_states`).
+    """
     frames = [
-        _evaluate_chunk(run, policies[i : i + CHUNK_POLICIES])
+        _evaluate_chunk(run, policies[i : i + CHUNK_POLICIES], merge=merge)
         for i in range(0, len(policies), CHUNK_POLICIES)
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _evaluate_chunk(run: RecordedRun, policies: Sequence[ThresholdPolicy]) -> pd.DataFrame:
-    uses_rate = any(p.rate_thresholds for p in policies)
-    states = run.states if uses_rate else run.merged_states
+def _evaluate_chunk(
+    run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool
+) -> pd.DataFrame:
+    edges = np.unique([above for p in policies for above, _ in p.rate_thresholds])
+    states = merge_states(run.states, rate_edges=edges) if merge else run.states
     sol = solve_load(run, policies, states)
     comps = delivery_components(run, states, sol)
     saturated = (sol.load >= 1.0).any(axis=1)

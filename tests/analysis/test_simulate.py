@@ -142,17 +142,23 @@ def test_closed_form_matches_monte_carlo(cache_mode: str) -> None:
 
 
 def test_merged_states_give_the_same_answer() -> None:
-    """Merging channels of equal size (policies without rate thresholds) changes nothing."""
+    """Merging channels of equal size and rate class changes nothing, with or without rates."""
     run = synthetic_run(n_events=20_000, seed=2)
-    policies = list(PRESETS.values())
-    merged = evaluate_policies(run, policies)
-    with_rate = [
-        ThresholdPolicy.from_dict({**p.to_dict(), "rate_thresholds": [[1e9, 100]]})
-        for p in policies
+    policies = list(PRESETS.values()) + [
+        ThresholdPolicy.from_dict(
+            {**p.to_dict(), "name": f"{p.name}-r{above}", "rate_thresholds": [[above, 1000]]}
+        )
+        for p in PRESETS.values()
+        for above in (0.02, 0.1, 0.5)
     ]
-    exact = evaluate_policies(run, with_rate)  # a never-firing rate threshold: unmerged path
+    merged = evaluate_policies(run, policies)
+    exact = evaluate_policies(run, policies, merge=False)
     cols = ["poll_rate_rps", "delivery_mean_ms", "delivery_p95_ms", "delivery_p99_ms"]
     np.testing.assert_allclose(merged[cols].to_numpy(), exact[cols].to_numpy(), rtol=1e-6)
+    # the rate thresholds fire somewhere: they change the answer
+    base = merged["poll_rate_rps"].to_numpy()[:4]
+    with_low_rate = merged["poll_rate_rps"].to_numpy()[4::3]  # above = 0.02 msg/s
+    assert (with_low_rate > base).any()
 
 
 def test_rate_thresholds_use_the_channel_message_rate() -> None:
