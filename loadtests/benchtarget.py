@@ -32,7 +32,9 @@ INTERVAL_MS = 2000
 class ChatMemory:
     """Users, channels of pre-encoded messages, and unread notifications, in dicts."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, gap_every: int = 0, repeat_every: int = 0) -> None:
+        self.gap_every = gap_every  # >0: never serve seq % gap_every == 0 (a lossy server)
+        self.repeat_every = repeat_every  # >0: serve seq % repeat_every == 0 twice
         self.tokens: dict[str, int] = {}
         self.channels: dict[str, list[bytes]] = {}
         self.unread: dict[int, dict[int, bytes]] = {}
@@ -91,11 +93,24 @@ class ChatMemory:
         after = int(params.get("after", ["0"])[0])
         limit = int(params.get("limit", ["50"])[0])
         page = log[after : after + limit]
+        if self.gap_every or self.repeat_every:
+            page = self._faulty(page, first_seq=after + 1)
         return 200, (
             b'{"messages":['
             + b",".join(page)
             + b'],"activeUsers":0,"pollIntervalMs":%d}' % INTERVAL_MS
         )
+
+    def _faulty(self, page: list[bytes], *, first_seq: int) -> list[bytes]:
+        """The page as a broken server would serve it (for the loss-detection test)."""
+        out = []
+        for seq, message in enumerate(page, start=first_seq):
+            if self.gap_every and seq % self.gap_every == 0:
+                continue
+            out.append(message)
+            if self.repeat_every and seq % self.repeat_every == 0:
+                out.append(message)
+        return out
 
 
 class _Protocol(asyncio.Protocol):
@@ -141,8 +156,7 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(head + payload)
 
 
-async def serve(port: int) -> None:
-    memory = ChatMemory()
+async def serve(port: int, memory: ChatMemory) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Protocol(memory), "127.0.0.1", port, backlog=4096)
     print(f"ready http://127.0.0.1:{port}", flush=True)
@@ -151,11 +165,27 @@ async def serve(port: int) -> None:
 
 
 @contextlib.contextmanager
-def run_bench_target(*, port: int, cpu_affinity: Sequence[int] | None = None) -> Iterator[str]:
+def run_bench_target(
+    *,
+    port: int,
+    cpu_affinity: Sequence[int] | None = None,
+    gap_every: int = 0,
+    repeat_every: int = 0,
+) -> Iterator[str]:
     """Start the bench target in a subprocess (optionally pinned); yield its URL; stop it."""
     cpus = set(cpu_affinity) if cpu_affinity else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.benchtarget", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "loadtests.benchtarget",
+            "--port",
+            str(port),
+            "--gap-every",
+            str(gap_every),
+            "--repeat-every",
+            str(repeat_every),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,  # type: ignore[misc]
@@ -184,7 +214,10 @@ def run_bench_target(*, port: int, cpu_affinity: Sequence[int] | None = None) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--gap-every", type=int, default=0, help="drop every Nth seq")
+    parser.add_argument("--repeat-every", type=int, default=0, help="repeat every Nth seq")
     args = parser.parse_args()
+    memory = ChatMemory(gap_every=args.gap_every, repeat_every=args.repeat_every)
     try:
         import uvloop
 
@@ -192,7 +225,7 @@ def main() -> None:
     except ImportError:
         pass
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port))
+        asyncio.run(serve(args.port, memory))
 
 
 if __name__ == "__main__":

@@ -131,13 +131,13 @@ def run_swarm(
     planned_s = total_duration_s(stages)
     scenario = scenario or ScenarioParams()
     run_id = run_id or new_run_id()
-    run_dir = Path(runs_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     client = redis.Redis.from_url(redis_url)
     try:
         client.ping()
     except redis.RedisError as exc:
         raise UserError(f"cannot reach Redis at {redis_url}: {exc}") from None
+    run_dir = Path(runs_dir) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
     meta_doc: dict[str, Any] = {
         "run_id": run_id,
         "host": host,

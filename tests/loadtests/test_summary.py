@@ -1,0 +1,73 @@
+"""Steady-state request rate from a Locust full-history CSV, and the request totals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from loadtests.summary import request_totals, steady_window
+
+POLL = "/api/chat/[channel]/messages"
+
+
+def history(users: list[int], per_s: list[float]) -> pd.DataFrame:
+    rows = []
+    total = 0.0
+    delivered = 0
+    for i, (u, rate) in enumerate(zip(users, per_s, strict=True)):
+        total += rate
+        delivered += 50
+        rows.append(
+            {
+                "Timestamp": 1000 + i,
+                "User Count": u,
+                "Type": "GET",
+                "Name": POLL,
+                "Total Request Count": int(total),
+            }
+        )
+        rows.append(
+            {
+                "Timestamp": 1000 + i,
+                "User Count": u,
+                "Type": "DELIVERY",
+                "Name": "message",
+                "Total Request Count": delivered,
+            }
+        )
+        rows.append(
+            {
+                "Timestamp": 1000 + i,
+                "User Count": u,
+                "Type": "",
+                "Name": "Aggregated",
+                "Total Request Count": int(total) + delivered,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_rate_on_the_final_plateau_ignores_ramp_stop_and_deliveries() -> None:
+    users = [0, 50, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 0, 0]
+    per_s = [0, 10, 20, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 0, 0]
+    window = steady_window(pd.DataFrame(history(users, per_s)))
+    assert window is not None
+    assert window.rps == pytest.approx(50.0)
+    assert window.start_s >= 1002 + 5 and window.end_s == 1012
+
+
+def test_rate_of_one_request_name_and_method() -> None:
+    frame = history([10] * 12, [5.0] * 12)
+    assert steady_window(frame, name=POLL, method="GET").rps == pytest.approx(5.0)
+    assert steady_window(frame, name=POLL, method="POST") is None
+
+
+def test_request_totals_leave_out_delivery_rows() -> None:
+    stats = pd.DataFrame(
+        [
+            {"Type": "GET", "Name": POLL, "Request Count": 100, "Failure Count": 2},
+            {"Type": "DELIVERY", "Name": "message", "Request Count": 900, "Failure Count": 0},
+            {"Type": "", "Name": "Aggregated", "Request Count": 1000, "Failure Count": 2},
+        ]
+    )
+    assert request_totals(stats) == (100, 2)

@@ -1,0 +1,130 @@
+"""Short real swarms: the reference service on the session's Valkey + PostgreSQL.
+
+One multi-process swarm checks samples, counters, the run folder and that both
+Locust processes reported; one swarm against a deliberately lossy server checks
+that gaps and repeats are caught end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from loadtests.benchtarget import run_bench_target
+from loadtests.recorder import latency_key, live_key
+from loadtests.swarm import ScenarioParams, run_swarm
+from target_service.errors import UserError
+from target_service.runner import ServiceHandle, free_port, run_service
+from target_service.stack import StackInfo
+
+MEMBER = {
+    "poll": re.compile(r"[^:]+:\d+:-?\d+\.\d{3}:[A-Za-z0-9_-]+"),
+    "message": re.compile(r"[^:]+:\d+:-?\d+\.\d{3}:[A-Za-z0-9_-]+:\d+"),
+    "notification": re.compile(r"[^:]+:\d+:-?\d+\.\d{3}"),
+}
+BUSY = ScenarioParams(
+    channels=3, sender_share=0.3, send_rate_per_min=30.0, notification_rate_per_s=2.0
+)
+
+
+@pytest.fixture
+def service(clean_backends: StackInfo) -> Iterator[ServiceHandle]:
+    with run_service(
+        redis_url=clean_backends.redis_url, database_url=clean_backends.database_url
+    ) as handle:
+        yield handle
+
+
+@pytest.mark.slow
+def test_two_process_swarm_records_everything(
+    clean_backends: StackInfo, service: ServiceHandle, tmp_path: Path
+) -> None:
+    result = run_swarm(
+        host=service.url,
+        redis_url=clean_backends.redis_url,
+        users=30,
+        spawn_rate=15,
+        duration_s=15,
+        processes=2,
+        runs_dir=tmp_path,
+        scenario=BUSY,
+    )
+    s = result.summary
+    assert result.returncode == 0
+    assert (s["lost"], s["duplicated"], s["reordered"], s["errors"]) == (0, 0, 0, 0)
+    assert s["messages_sent"] > 0 and s["messages_delivered"] > s["messages_sent"]
+    assert s["notifications_created"] > 0 and s["notifications_delivered"] > 0
+    assert s["samples"]["message"] == s["messages_delivered"]
+    assert s["samples"]["notification"] == s["notifications_delivered"]
+    assert s["samples"]["poll"] >= s["polls"] > 0
+    assert s["poll_rps"] > 0 and s["delivery_latency_ms"]["p50"] is not None
+
+    client = redis.Redis.from_url(clean_backends.redis_url)
+    try:
+        for kind, pattern in MEMBER.items():
+            members = client.zrange(latency_key(result.run_id, kind), 0, -1)
+            assert members and all(pattern.fullmatch(m.decode()) for m in members), kind
+        live = client.hgetall(live_key(result.run_id))
+    finally:
+        client.close()
+    per_process = [int(v) for k, v in live.items() if k.startswith(b"samples:")]
+    assert len(per_process) == 2 and min(per_process) > 0  # both processes reported
+
+    files = {p.name for p in result.run_dir.iterdir()}
+    assert {
+        "meta.json",
+        "counters.json",
+        "summary.json",
+        "locust_stats.csv",
+        "locust_stats_history.csv",
+        "locust_failures.csv",
+    } <= files
+    assert json.loads((result.run_dir / "summary.json").read_text()) == s
+    meta = json.loads((result.run_dir / "meta.json").read_text())
+    assert meta["stages"][0]["users"] == 30 and meta["ended_at_ms"] > meta["started_at_ms"]
+    assert "admin_token" not in meta["scenario"]
+    assert "DELIVERY,message" in (result.run_dir / "locust_stats.csv").read_text()
+
+
+@pytest.mark.slow
+def test_lossy_server_is_caught(clean_backends: StackInfo, tmp_path: Path) -> None:
+    """Every 4th seq never served (lost), every 5th served twice (duplicated)."""
+    one_channel = ScenarioParams(
+        channels=1, sender_share=1.0, send_rate_per_min=60.0, notification_rate_per_s=0.0
+    )
+    with run_bench_target(port=free_port(), gap_every=4, repeat_every=5) as url:
+        result = run_swarm(
+            host=url,
+            redis_url=clean_backends.redis_url,
+            users=8,
+            spawn_rate=8,
+            duration_s=10,
+            runs_dir=tmp_path,
+            scenario=one_channel,
+        )
+    s = result.summary
+    assert s["messages_sent"] >= 20
+    assert s["lost"] > 0 and s["duplicated"] > 0
+    assert s["lost"] >= s["duplicated"]  # floor(H/4) vs floor(H/5) - floor(H/20)
+
+
+def test_bad_parameters_are_user_errors(tmp_path: Path) -> None:
+    common = dict(
+        redis_url="redis://127.0.0.1:1/0", spawn_rate=1.0, duration_s=5, runs_dir=tmp_path
+    )
+    with pytest.raises(UserError, match="loopback"):
+        run_swarm(host="http://example.com", users=1, **common)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="users"):
+        run_swarm(host="http://127.0.0.1:9", users=0, **common)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="client-policy"):
+        run_swarm(host="http://127.0.0.1:9", users=1, client_policy="fastest", **common)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="shape"):
+        run_swarm(host="http://127.0.0.1:9", users=1, shape="zigzag", **common)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="Redis"):
+        run_swarm(host="http://127.0.0.1:9", users=1, **common)  # type: ignore[arg-type]
+    assert not any(tmp_path.iterdir())  # nothing half-written for a refused run
