@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -98,23 +99,23 @@ def resources_figure(table: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def _figure() -> tuple[Figure, object]:
+def _figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def _finish(ax: object, *, title: str, ylabel: str, twin: object | None = None) -> None:
-    ax.set_title(title, fontsize=11)  # type: ignore[attr-defined]
-    ax.set_xlabel("active users")  # type: ignore[attr-defined]
-    ax.set_ylabel(ylabel)  # type: ignore[attr-defined]
-    ax.grid(True, alpha=0.3)  # type: ignore[attr-defined]
-    handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
+def _finish(ax: Axes, *, title: str, ylabel: str, twin: Axes | None = None) -> None:
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("active users")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
     if twin is not None:
-        more_h, more_l = twin.get_legend_handles_labels()  # type: ignore[attr-defined]
+        more_h, more_l = twin.get_legend_handles_labels()
         handles, labels = handles + more_h, labels + more_l
     if handles:
-        ax.legend(handles, labels, fontsize=8, loc="best")  # type: ignore[attr-defined]
+        ax.legend(handles, labels, fontsize=8, loc="best")
 
 
 def _positive(table: pd.DataFrame, columns: list[str]) -> bool:

@@ -190,7 +190,7 @@ def _slo_at_target(capacity: SloCapacity, target: Any) -> tuple[bool | None, str
         return None, "no target user count given"
     target = int(target)
     if capacity.users is None:
-        return False, f"SLO fails at {target} users: {capacity.message}"
+        return False, f"SLO fails at {target} users: not met at any measured step"
     if capacity.status == "never_exceeded" and target > capacity.users:
         return False, f"SLO not shown at {target} users: the ramp stopped at {capacity.users:.0f}"
     held = target <= capacity.users

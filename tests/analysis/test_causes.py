@@ -28,9 +28,11 @@ def test_at_floor_staleness_and_overload_are_told_apart() -> None:
                                  "at 200 users; overload at 400 users.")
 
 
-def test_without_cache_an_unexplained_excess_is_reported_as_such() -> None:
+def test_an_excess_neither_cache_nor_overload_explains_is_reported_as_such() -> None:
     causes = diagnose(pd.DataFrame([_row(100, p50=2500.0)]), cache_ttl_s=None)
-    assert causes[0].cause == "unexplained"
+    assert causes[0].cause == "unexplained" and "no cache" in causes[0].evidence
+    causes = diagnose(pd.DataFrame([_row(100, p50=9000.0)]), cache_ttl_s=5)
+    assert causes[0].cause == "unexplained" and "more than the 5 s cache TTL" in causes[0].evidence
 
 
 def test_late_polls_and_errors_are_overload() -> None:
