@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 
 from loadtests.names import POLL_NAME
-from loadtests.summary import read_csv, steady_window
+from loadtests.recorder import latency_key
+from loadtests.summary import SteadyWindow, read_csv, steady_window
 from loadtests.swarm import ScenarioParams, SwarmProgress, run_swarm
 
 CPU_SAMPLE_PERIOD_S = 0.5
@@ -73,9 +75,27 @@ class CpuWatch:
         return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
+def sampled_rate(redis_url: str, *, run_id: str, window: SteadyWindow) -> float:
+    """Polls/s from the Redis samples' own ms timestamps inside ``window``.
+
+    Locust's history rows are stamped in whole seconds and slip when the process
+    is starved, which alone moves a 40 s rate by a few per cent; the samples are
+    stamped to the ms at receipt.
+    """
+    client = redis.Redis.from_url(redis_url)
+    try:
+        count = client.zcount(
+            latency_key(run_id, "poll"), window.start_s * 1000, window.end_s * 1000
+        )
+    finally:
+        client.close()
+    return round(count / window.span_s, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class BenchArm:
     record: bool
+    rate_source: str
     run_id: str
     chat_users: int
     intended_poll_rps: float
@@ -137,7 +157,12 @@ def run_arm(
         if cores is not None and all_window is not None and all_window.rps > 0:
             cpu_us = cores / all_window.rps * 1e6
     poll_rps = poll_window.rps if poll_window is not None else 0.0
+    rate_source = "locust history (1 s rows)"
+    if record and poll_window is not None:
+        poll_rps = sampled_rate(redis_url, run_id=result.run_id, window=poll_window)
+        rate_source = "redis poll samples (ms)"
     return BenchArm(
+        rate_source=rate_source,
         record=record,
         run_id=result.run_id,
         chat_users=chat_users,

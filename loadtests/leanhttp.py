@@ -102,7 +102,7 @@ class LeanConnection:
         return line
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int(self._read_line().split(b";")[0], 16)
             if size == 0:

@@ -79,7 +79,7 @@ class StageShape(LoadTestShape):
     def stages(self) -> list[Stage]:
         if self._stages is None:
             assert self.runner is not None
-            opts = self.runner.environment.parsed_options
+            opts: Any = self.runner.environment.parsed_options
             self._stages = parse_shape(
                 getattr(opts, "shape", "constant") or "constant",
                 users=int(getattr(opts, "num_users", None) or 1),

@@ -28,6 +28,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 import orjson
@@ -132,7 +133,7 @@ class Recorder:
 
     def random_user(self) -> object | None:
         """A random registered user id of the run (any process), or None before the first."""
-        raw = self._redis.srandmember(users_key(self.run_id))
+        raw: Any = self._redis.srandmember(users_key(self.run_id))
         return None if raw is None else orjson.loads(raw)
 
     # -- shipping ------------------------------------------------------------------
@@ -157,7 +158,7 @@ class Recorder:
             if n:
                 pipe.hincrby(counters_key(run), field, int(n))
         if live:
-            pipe.hset(live_key(run), mapping=live)
+            pipe.hset(live_key(run), mapping=dict(live))  # type: ignore[arg-type]
         if sent:
             pipe.hincrby(live_key(run), f"samples:{self.process}", sent)
         if users:

@@ -8,6 +8,7 @@ arrays; percentiles are pure functions over them, apart from any output.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -43,7 +44,7 @@ def read_samples(client: redis.Redis, *, run_id: str, sample_type: str) -> Sampl
     seq: list[int] = []
     offset = 0
     while True:
-        page = client.zrange(
+        page: Any = client.zrange(
             key, "-inf", "+inf", byscore=True, withscores=True, offset=offset, num=PAGE_SIZE
         )
         for member, score in page:

@@ -169,7 +169,7 @@ def scenario_for(environment: Environment) -> Scenario:
 
 
 def _build(environment: Environment) -> Scenario:
-    opts = environment.parsed_options
+    opts: Any = environment.parsed_options
     run_id = opts.run_id or new_run_id()
     opts.run_id = run_id  # so every later reader (and the web UI) sees the same id
     policy = None if opts.client_policy == SERVER_POLICY else load_policy(opts.client_policy)

@@ -341,8 +341,8 @@ def _run_locust(
 def _live(client: redis.Redis, run_id: str) -> tuple[int, int]:
     """(users across processes, polls so far) from the recorders' live fields."""
     try:
-        live = client.hgetall(live_key(run_id))
-        polls = client.hget(f"run:{run_id}:counters", "polls")
+        live: Any = client.hgetall(live_key(run_id))
+        polls: Any = client.hget(f"run:{run_id}:counters", "polls")
     except redis.RedisError:
         return 0, 0
     users = sum(int(v) for k, v in live.items() if k.startswith(b"users:"))
