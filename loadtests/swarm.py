@@ -68,8 +68,11 @@ class ScenarioParams:
     notification_rate_per_s: float = 1.0
     admin_token: str | None = None
     hidden_share: float = 0.0
+    hidden_mean_s: float = 30.0
     offline_share: float = 0.0
+    offline_mean_s: float = 15.0
     jitter: float = 0.05
+    page_limit: int = 50
     record: bool = True
     delivery_rows: bool = True
 
@@ -81,8 +84,11 @@ class ScenarioParams:
             f"--send-rate-per-min={self.send_rate_per_min}",
             f"--notification-rate-per-s={self.notification_rate_per_s}",
             f"--hidden-share={self.hidden_share}",
+            f"--hidden-mean-s={self.hidden_mean_s}",
             f"--offline-share={self.offline_share}",
+            f"--offline-mean-s={self.offline_mean_s}",
             f"--jitter={self.jitter}",
+            f"--page-limit={self.page_limit}",
         ]
         if self.admin_token:
             args.append(f"--admin-token={self.admin_token}")

@@ -382,6 +382,8 @@ class NotificationProducer(FastHttpUser):
     @task
     def produce(self) -> None:
         scn = scenario_for(self.environment)
+        if scn.options.notification_rate_per_s <= 0:
+            return  # Locust runs a task before the first wait: produce nothing at all
         user_id = scn.random_user()
         if user_id is None:
             return

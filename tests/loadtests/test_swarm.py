@@ -128,3 +128,36 @@ def test_bad_parameters_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="Redis"):
         run_swarm(host="http://127.0.0.1:9", users=1, **common)  # type: ignore[arg-type]
     assert not any(tmp_path.iterdir())  # nothing half-written for a refused run
+
+
+@pytest.mark.slow
+def test_hidden_and_offline_spells_catch_up_without_loss(
+    clean_backends: StackInfo, tmp_path: Path
+) -> None:
+    """Tabs away for seconds come back to more than a page of news and page through it."""
+    restless = ScenarioParams(
+        channels=1,
+        sender_share=0.5,
+        send_rate_per_min=120.0,
+        notification_rate_per_s=0.0,
+        hidden_share=0.3,
+        hidden_mean_s=3.0,
+        offline_share=0.2,
+        offline_mean_s=3.0,
+        page_limit=3,
+    )
+    with run_bench_target(port=free_port()) as url:
+        result = run_swarm(
+            host=url,
+            redis_url=clean_backends.redis_url,
+            users=12,
+            spawn_rate=12,
+            duration_s=12,
+            runs_dir=tmp_path,
+            scenario=restless,
+        )
+    s = result.summary
+    assert s["messages_sent"] >= 30
+    assert (s["lost"], s["duplicated"], s["errors"]) == (0, 0, 0)
+    assert s["samples"]["poll"] > s["polls"]  # catch-up pages beyond the scheduled polls
+    assert s["delivery_latency_ms"]["max"] > 2500  # some deliveries waited out a spell
