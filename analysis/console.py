@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from analysis.report import Analysis
 
 
+SHORT_CAUSE = {"at floor": "floor", "cache staleness": "cache", "unexplained": "?"}
+
+
 def steps_table(result: Analysis) -> Table:
     """Per-step table; delivery p95 over the SLO in red."""
     slo_ms = result.capacity.slo_p95_ms
-    table = Table(title=f"pollcap capacity: {result.run_id}", title_justify="left")
-    for name in ("users", "req/s", "req p95 ms", "deliv p50 ms", "deliv p95 ms", "errors",
-                 "lost", "dup", "CPU %", "cause"):
-        table.add_column(name, justify="left" if name == "cause" else "right")
-    causes = {c.users: c.cause for c in result.causes}
+    table = Table(title=f"pollcap capacity: {result.run_id}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("users", "req/s", "req p95", "dlv p50", "dlv p95", "err", "lost/dup", "CPU",
+                 "cause"):
+        table.add_column(name, justify="left" if name == "cause" else "right",
+                         no_wrap=True)
+    table.caption = "latencies in ms; dlv = delivery; CPU in % (100 = one core)"
+    causes = {c.users: SHORT_CAUSE.get(c.cause, c.cause) for c in result.causes}
     for row in result.table.to_dict("records"):
         p95 = row["delivery_p95_ms"]
         p95_text = _fmt(p95)
@@ -26,7 +33,7 @@ def steps_table(result: Analysis) -> Table:
         table.add_row(
             str(row["users"]), _fmt(row["rps"], 1), _fmt(row["req_p95_ms"]),
             _fmt(row["delivery_p50_ms"]), p95_text, _pct(row["error_rate"]),
-            _fmt(row["lost"]), _fmt(row["duplicated"]), _fmt(row["cpu_percent"]),
+            f"{_fmt(row['lost'])}/{_fmt(row['duplicated'])}", _fmt(row["cpu_percent"]),
             causes.get(int(row["users"]), ""),
         )
     return table
@@ -49,7 +56,7 @@ def headline(result: Analysis) -> list[str]:
                      f"{result.validation.mean_abs_error_pct:.1f}% mean error on the other "
                      f"{result.validation.test_points}")
     for row in result.plan.rows:
-        lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instances, "
+        lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instance(s), "
                      f"{row.requests_s:,.0f} req/s, ${row.cost_month_usd:,.0f}/month; "
                      f"limit: {row.limit}")
     lines.append(result.causes_summary)
@@ -70,4 +77,4 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
 
 
 def _pct(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.2%}"
+    return "–" if not math.isfinite(value) else f"{value:.1%}"
