@@ -10,7 +10,6 @@ from rich.table import Table
 
 from analysis.report import Analysis
 
-
 SHORT_CAUSE = {"at floor": "floor", "cache staleness": "cache", "unexplained": "?"}
 
 
