@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from target_service.middleware import ServiceMiddleware
+from target_service.middleware import PromMiddleware
 from target_service.prom import PromMetrics
 from target_service.routes import chat, notifications, ops, users
 from target_service.settings import Settings
@@ -37,13 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.stop()
 
-    app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan,
+                  max_body_size=settings.max_body_bytes)
     app.state.settings = settings
     for router in (users.router, chat.router, notifications.router, ops.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_middleware(ServiceMiddleware, prom=prom, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(PromMiddleware, prom=prom)
     return app
 
 

@@ -63,6 +63,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def service_env(
     *, redis_url: str, database_url: str, policy: str, cache_mode: str,
     env: dict[str, str] | None = None,
@@ -123,6 +131,8 @@ def run_service(
         raise UserError(f"workers must be at least 1, got {workers}")
     environ = service_env(redis_url=redis_url, database_url=database_url, policy=policy,
                           cache_mode=cache_mode, env=env)
+    if port:
+        check_port_free(host, port)
     port = port or free_port(host)
     temp_log = log_path is None  # a file, not a pipe: a full pipe would stall the service
     if log_path is None:
