@@ -96,27 +96,37 @@ class Plan:
 def slo_capacity(
     table: pd.DataFrame, *, slo_p95_ms: float = SLO_P95_MS, max_error_rate: float = MAX_ERROR_RATE
 ) -> SloCapacity:
-    """The SLO capacity of one instance from a step table (``stats.step_table``)."""
+    """The SLO capacity of one instance from a step table (``stats.step_table``).
+
+    A step without delivery samples and within the error limit says nothing about
+    the SLO (few users, nobody wrote) and is left out; one that errs fails.
+    """
     rows = table.sort_values("users", kind="stable").reset_index(drop=True)
+    errors_all = rows["error_rate"].fillna(0.0).to_numpy(dtype=np.float64)
+    evidence = np.isfinite(rows["delivery_p95_ms"].to_numpy(dtype=np.float64)) | (
+        errors_all > max_error_rate)
+    skipped = [int(u) for u in rows.loc[~evidence, "users"]]
+    rows = rows[evidence].reset_index(drop=True)
     users = rows["users"].to_numpy(dtype=np.float64)
     p95 = rows["delivery_p95_ms"].to_numpy(dtype=np.float64)
-    errors = rows["error_rate"].fillna(0.0).to_numpy(dtype=np.float64)
-    passes = (p95 <= slo_p95_ms) & (errors <= max_error_rate)  # NaN p95 fails
+    errors = errors_all[evidence]
+    passes = (p95 <= slo_p95_ms) & (errors <= max_error_rate)
     args = dict(slo_p95_ms=slo_p95_ms, max_error_rate=max_error_rate)
+    note = f" ({_users(skipped)} users: no delivery samples, ignored)" if skipped else ""
     if len(rows) == 0 or not passes[0]:
         first = int(users[0]) if len(rows) else None
         limited_by = None if first is None else (
             "error rate" if errors[0] > max_error_rate else "p95 delivery")
         return SloCapacity(users=None, status="never_met", limited_by=limited_by,
                            last_pass_users=None, first_fail_users=first,
-                           message=_never_met(users, **args), **args)
+                           message=_never_met(users, **args) + note, **args)
     fail = int(np.argmin(passes)) if not passes.all() else None
     if fail is None:
         return SloCapacity(
             users=float(users[-1]), status="never_exceeded", limited_by=None,
             last_pass_users=int(users[-1]), first_fail_users=None,
             message=f"SLO met at every step; capacity is at least {int(users[-1])} users "
-                    "(the ramp never reached the limit)", **args)
+                    f"(the ramp never reached the limit){note}", **args)
     lo, hi = fail - 1, fail
     crossings = {"p95 delivery": _cross(users[lo], users[hi], p95[lo], p95[hi], slo_p95_ms),
                  "error rate": _cross(users[lo], users[hi], errors[lo], errors[hi], max_error_rate)}
@@ -126,7 +136,11 @@ def slo_capacity(
         users=float(capacity), status="interpolated", limited_by=limited_by,
         last_pass_users=int(users[lo]), first_fail_users=int(users[hi]),
         message=f"~{capacity} users (interpolated between {int(users[lo])} and {int(users[hi])} "
-                f"users; limited by {limited_by})", **args)
+                f"users; limited by {limited_by}){note}", **args)
+
+
+def _users(users: list[int]) -> str:
+    return ", ".join(str(u) for u in users)
 
 
 def per_user_rates(table: pd.DataFrame, *, capacity: SloCapacity) -> PerUserRates:
@@ -202,10 +216,10 @@ def _nodes(load: float, per_node: float) -> int | None:
 def _cross(u0: float, u1: float, v0: float, v1: float, limit: float) -> float:
     """Users where a metric rising from v0 to v1 crosses ``limit``; u1 if it never does.
 
-    A step without data (NaN) gives no evidence either way: capacity stays at u0.
+    A metric without data (NaN) did not make the step fail: it never crosses (inf).
     """
     if not (np.isfinite(v0) and np.isfinite(v1)):
-        return u0
+        return math.inf
     if v1 <= limit:
         return u1
     if v1 == v0:
@@ -215,6 +229,6 @@ def _cross(u0: float, u1: float, v0: float, v1: float, limit: float) -> float:
 
 def _never_met(users: np.ndarray, *, slo_p95_ms: float, max_error_rate: float) -> str:
     if len(users) == 0:
-        return "no steps measured"
+        return "no step has delivery samples"
     return (f"SLO (p95 delivery <= {slo_p95_ms:.0f} ms, errors <= {max_error_rate:.0%}) not met "
             f"even at the first step ({int(users[0])} users)")

@@ -55,9 +55,14 @@ def test_never_met_says_so() -> None:
     assert "not met even at the first step (100 users)" in cap.message
 
 
-def test_missing_delivery_samples_fail_the_step() -> None:
-    cap = slo_capacity(_table([100, 200, 300], [1000, math.nan, 1000]))
-    assert (cap.first_fail_users, cap.users) == (200, 100)
+def test_steps_without_delivery_samples_are_ignored_unless_they_err() -> None:
+    cap = slo_capacity(_table([100, 200, 300], [math.nan, 1000, 1200]))
+    assert (cap.status, cap.users) == ("never_exceeded", 300)
+    assert "100 users: no delivery samples, ignored" in cap.message
+    # nothing delivered because everything failed: that step fails on errors
+    cap = slo_capacity(_table([100, 200, 300], [1000, 1200, math.nan], [0, 0, 0.5]))
+    assert (cap.status, cap.first_fail_users, cap.limited_by) == ("interpolated", 300, "error rate")
+    assert slo_capacity(_table([100], [math.nan])).message.startswith("no step has delivery")
 
 
 def test_per_user_rates_use_passing_steps_only() -> None:
