@@ -1,4 +1,4 @@
-"""``pollcap usl``, ``pollcap report`` and ``pollcap bench-collect``.
+"""``pollcap usl``, ``report``, ``bench-collect`` and ``bench-report``.
 
 Plain typer-annotated functions; ``analysis.cli`` registers ``COMMANDS``. User
 mistakes raise ``UserError`` (one line, exit 2); ``report`` exits 1 when the
@@ -97,6 +97,24 @@ def bench_collect(
         _print_bench(_bench_collect(info.redis_url, n=n))
 
 
+def bench_report(
+    samples: Annotated[
+        int, typer.Option(min=1_000, max=5_000_000, help="Poll samples in the synthetic run.")
+    ] = 1_000_000,
+) -> None:
+    """Time building a report from a synthetic run of N samples (target: <= 10 s)."""
+    import tempfile
+
+    from analysis.report import bench_report as _bench_report
+
+    with tempfile.TemporaryDirectory(prefix="pollcap-bench-report-") as tmp:
+        result = _bench_report(samples=samples, out_dir=Path(tmp))
+    verdict = "within" if result["ok"] else "OVER"
+    typer.echo(f"report from {result['samples']:,} samples: built in {result['build_s']:.2f} s "
+               f"({verdict} the {result['target_s']:.0f} s target, "
+               f"ratio {result['ratio_to_target']})")
+
+
 def _print_bench(result: dict[str, float | int | bool]) -> None:
     verdict = "within" if result["ok"] else "OVER"
     typer.echo(f"collect {result['samples']:,} samples: read {result['read_s']:.2f} s "
@@ -124,4 +142,4 @@ def _read_xy(file: Path, *, x: str | None, y: str | None) -> tuple[pd.Series, pd
     return values[x_name], values[y_name], str(x_name), str(y_name)
 
 
-COMMANDS = [usl, report, bench_collect]
+COMMANDS = [usl, report, bench_collect, bench_report]
