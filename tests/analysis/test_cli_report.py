@@ -6,6 +6,7 @@ helper below applies the same rule so each case checks the code a user sees.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from analysis.cli_report import COMMANDS
 from analysis.rundata import save_run_data
 from target_service.errors import UserError
+from target_service.stack import StackInfo
 
 DATA = Path(__file__).parent / "data"
 
@@ -85,3 +87,13 @@ def test_report_rebuilds_and_exit_code_follows_the_slo(tmp_path: Path) -> None:
 def test_report_user_errors_exit_2(tmp_path: Path) -> None:
     assert _invoke("report", "missing", "--reports-dir", str(tmp_path))[0] == 2
     assert _invoke("report", "x", "--headroom", "1.5")[0] == 2  # click range check
+
+
+def test_bench_collect_reads_back_what_it_wrote(clean_backends: StackInfo) -> None:
+    code, out = _invoke("bench-collect", "--n", "5000", "--redis-url", clean_backends.redis_url)
+    assert code == 0 and "collect 5,000 samples: read" in out
+
+
+def test_bench_report_builds_from_a_synthetic_run() -> None:
+    code, out = _invoke("bench-report", "--samples", "20000")
+    assert code == 0 and re.search(r"report from [\d,]+ samples: built in [\d.]+ s", out)
