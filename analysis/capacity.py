@@ -125,8 +125,8 @@ def slo_capacity(
         return SloCapacity(
             users=float(users[-1]), status="never_exceeded", limited_by=None,
             last_pass_users=int(users[-1]), first_fail_users=None,
-            message=f"SLO met at every step; capacity is at least {int(users[-1])} users "
-                    f"(the ramp never reached the limit){note}", **args)
+            message=f"One instance holds at least {int(users[-1])} users: the SLO held at every "
+                    f"step and the ramp never reached the limit{note}", **args)
     lo, hi = fail - 1, fail
     crossings = {"p95 delivery": _cross(users[lo], users[hi], p95[lo], p95[hi], slo_p95_ms),
                  "error rate": _cross(users[lo], users[hi], errors[lo], errors[hi], max_error_rate)}
@@ -135,8 +135,8 @@ def slo_capacity(
     return SloCapacity(
         users=float(capacity), status="interpolated", limited_by=limited_by,
         last_pass_users=int(users[lo]), first_fail_users=int(users[hi]),
-        message=f"~{capacity} users (interpolated between {int(users[lo])} and {int(users[hi])} "
-                f"users; limited by {limited_by}){note}", **args)
+        message=f"One instance holds ~{capacity} users (interpolated between {int(users[lo])} "
+                f"and {int(users[hi])} users; limited by {limited_by}){note}", **args)
 
 
 def _users(users: list[int]) -> str:
@@ -229,6 +229,6 @@ def _cross(u0: float, u1: float, v0: float, v1: float, limit: float) -> float:
 
 def _never_met(users: np.ndarray, *, slo_p95_ms: float, max_error_rate: float) -> str:
     if len(users) == 0:
-        return "no step has delivery samples"
-    return (f"SLO (p95 delivery <= {slo_p95_ms:.0f} ms, errors <= {max_error_rate:.0%}) not met "
-            f"even at the first step ({int(users[0])} users)")
+        return "No step has delivery samples"
+    return (f"The SLO (p95 delivery <= {slo_p95_ms:.0f} ms, errors <= {max_error_rate:.0%}) "
+            f"is not met even at the first step ({int(users[0])} users)")

@@ -24,6 +24,7 @@ import pandas as pd
 
 EXCESS_TOLERANCE = 1.2  # median within 20% of the floor counts as "at the floor"
 EXCESS_MIN_MS = 50.0
+BELOW_FLOOR_FACTOR = 0.8  # a median under 80% of the floor breaks its uniform-arrival premise
 CPU_BUSY_PERCENT = 85.0
 SLOWDOWN_FACTOR = 3.0
 LATE_POLL_FACTOR = 1.2
@@ -36,7 +37,7 @@ class StepCause:
     floor_p50_ms: float
     delivery_p50_ms: float
     excess_ms: float
-    cause: str  # "at floor", "overload", "cache staleness", "unexplained", "no data"
+    cause: str  # at floor, below floor, overload, cache staleness, unexplained, no data
     evidence: str
 
 
@@ -57,7 +58,7 @@ def diagnose(
 
 def summarize(causes: list[StepCause]) -> str:
     """One sentence naming the causes found across the run."""
-    above = [c for c in causes if c.cause not in ("at floor", "no data")]
+    above = [c for c in causes if c.cause not in ("at floor", "below floor", "no data")]
     if not above:
         return "Delivery latency stays at the polling floor (T/2 + response time) at every step."
     by_cause: dict[str, list[int]] = {}
@@ -81,6 +82,10 @@ def _one(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
 
     if not math.isfinite(excess):
         return verdict("no data", "no poll or delivery samples in the steady window")
+    if median_ms < floor_ms * BELOW_FLOOR_FACTOR:
+        return verdict("below floor",
+                       f"median {median_ms:.0f} ms < floor {floor_ms:.0f} ms: messages are not "
+                       "created independently of the receivers' polls (users polling in step?)")
     if median_ms <= floor_ms * EXCESS_TOLERANCE or excess <= EXCESS_MIN_MS:
         return verdict("at floor", f"median {median_ms:.0f} ms vs floor {floor_ms:.0f} ms")
     overload = _overload_evidence(row, baseline_p95=baseline_p95,

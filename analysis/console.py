@@ -10,7 +10,8 @@ from rich.table import Table
 
 from analysis.report import Analysis
 
-SHORT_CAUSE = {"at floor": "floor", "cache staleness": "cache", "unexplained": "?"}
+SHORT_CAUSE = {"at floor": "floor", "below floor": "below", "cache staleness": "cache",
+               "unexplained": "?"}
 
 
 def steps_table(result: Analysis) -> Table:

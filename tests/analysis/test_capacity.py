@@ -62,7 +62,7 @@ def test_steps_without_delivery_samples_are_ignored_unless_they_err() -> None:
     # nothing delivered because everything failed: that step fails on errors
     cap = slo_capacity(_table([100, 200, 300], [1000, 1200, math.nan], [0, 0, 0.5]))
     assert (cap.status, cap.first_fail_users, cap.limited_by) == ("interpolated", 300, "error rate")
-    assert slo_capacity(_table([100], [math.nan])).message.startswith("no step has delivery")
+    assert slo_capacity(_table([100], [math.nan])).message.startswith("No step has delivery")
 
 
 def test_per_user_rates_use_passing_steps_only() -> None:

@@ -48,3 +48,9 @@ def test_no_samples_is_no_data() -> None:
     causes = diagnose(pd.DataFrame([_row(100, p50=float("nan"))]), cache_ttl_s=5)
     assert causes[0].cause == "no data"
     assert summarize(causes).startswith("Delivery latency stays at the polling floor")
+
+
+def test_a_median_well_under_the_floor_is_flagged_not_blamed() -> None:
+    causes = diagnose(pd.DataFrame([_row(100, p50=600.0)]), cache_ttl_s=0, nominal_interval_ms=2000)
+    assert causes[0].cause == "below floor" and "not created independently" in causes[0].evidence
+    assert summarize(causes).startswith("Delivery latency stays at the polling floor")

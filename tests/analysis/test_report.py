@@ -78,7 +78,7 @@ def test_terminal_table_lists_steps_and_headline() -> None:
     console = Console(record=True, width=160)
     print_report(analyse(make_run_data(), bootstrap=0), console=console)
     text = console.export_text()
-    assert "1800" in text and "SLO capacity: ~" in text and "USL: σ=" in text
+    assert "1800" in text and "One instance holds ~" in text and "USL: σ=" in text
     assert "1,000,000 users" in text
 
 
