@@ -142,7 +142,7 @@ def run_swarm(
         client.ping()
     except redis.RedisError as exc:
         raise UserError(f"cannot reach Redis at {redis_url}: {exc}") from None
-    run_dir = Path(runs_dir) / run_id
+    run_dir = Path(runs_dir).resolve() / run_id  # Locust runs with the project as its cwd
     run_dir.mkdir(parents=True, exist_ok=True)
     meta_doc: dict[str, Any] = {
         "run_id": run_id,

@@ -92,8 +92,15 @@ def test_two_process_swarm_records_everything(
 
 
 @pytest.mark.slow
-def test_lossy_server_is_caught(clean_backends: StackInfo, tmp_path: Path) -> None:
-    """Every 4th seq never served (lost), every 5th served twice (duplicated)."""
+def test_lossy_server_is_caught(
+    clean_backends: StackInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every 4th seq never served (lost), every 5th served twice (duplicated).
+
+    Also run from another directory with a relative runs dir: the CSVs must land
+    beside the summary, not under the project (Locust's own cwd).
+    """
+    monkeypatch.chdir(tmp_path)
     one_channel = ScenarioParams(
         channels=1, sender_share=1.0, send_rate_per_min=60.0, notification_rate_per_s=0.0
     )
@@ -104,10 +111,12 @@ def test_lossy_server_is_caught(clean_backends: StackInfo, tmp_path: Path) -> No
             users=8,
             spawn_rate=8,
             duration_s=10,
-            runs_dir=tmp_path,
+            runs_dir=Path("runs"),
             scenario=one_channel,
         )
     s = result.summary
+    assert result.run_dir == tmp_path / "runs" / result.run_id
+    assert (result.run_dir / "locust_stats_history.csv").exists() and s["requests"] > 0
     assert s["messages_sent"] >= 20
     assert s["lost"] > 0 and s["duplicated"] > 0
     assert s["lost"] >= s["duplicated"]  # floor(H/4) vs floor(H/5) - floor(H/20)
