@@ -58,6 +58,8 @@ def diagnose(
 
 def summarize(causes: list[StepCause]) -> str:
     """One sentence naming the causes found across the run."""
+    if all(c.cause == "no data" for c in causes):
+        return "No step has both poll and delivery samples: the polling floor cannot be checked."
     above = [c for c in causes if c.cause not in ("at floor", "below floor", "no data")]
     if not above:
         return "Delivery latency stays at the polling floor (T/2 + response time) at every step."

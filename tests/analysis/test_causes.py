@@ -47,7 +47,7 @@ def test_late_polls_and_errors_are_overload() -> None:
 def test_no_samples_is_no_data() -> None:
     causes = diagnose(pd.DataFrame([_row(100, p50=float("nan"))]), cache_ttl_s=5)
     assert causes[0].cause == "no data"
-    assert summarize(causes).startswith("Delivery latency stays at the polling floor")
+    assert summarize(causes).startswith("No step has both poll and delivery samples")
 
 
 def test_a_median_well_under_the_floor_is_flagged_not_blamed() -> None:
