@@ -170,3 +170,28 @@ def test_hidden_and_offline_spells_catch_up_without_loss(
     assert (s["lost"], s["duplicated"], s["errors"]) == (0, 0, 0)
     assert s["samples"]["poll"] > s["polls"]  # catch-up pages beyond the scheduled polls
     assert s["delivery_latency_ms"]["max"] > 2500  # some deliveries waited out a spell
+
+
+@pytest.mark.slow
+def test_step_shape_is_played_by_locust(clean_backends: StackInfo, tmp_path: Path) -> None:
+    import pandas as pd
+
+    with run_bench_target(port=free_port()) as url:
+        result = run_swarm(
+            host=url,
+            redis_url=clean_backends.redis_url,
+            users=12,
+            spawn_rate=20,
+            duration_s=30,
+            shape="step:start=4,step=4,hold=4s,max=12",
+            runs_dir=tmp_path,
+            scenario=ScenarioParams(channels=2),
+        )
+    assert [s.users for s in result.stages] == [4, 8, 12]
+    assert result.summary["duration_s"] == 12.0  # the table, not --duration, sets the length
+    history = pd.read_csv(result.run_dir / "locust_stats_history.csv")
+    seen = history[history["Name"] == "Aggregated"]["User Count"].tolist()
+    plateaus = [n for i, n in enumerate(seen) if n and (i == 0 or n != seen[i - 1])]
+    assert plateaus == [4, 8, 12]
+    meta = json.loads((result.run_dir / "meta.json").read_text())
+    assert [s["users"] for s in meta["stages"]] == [4, 8, 12]
