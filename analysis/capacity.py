@@ -119,7 +119,7 @@ def slo_capacity(
             "error rate" if errors[0] > max_error_rate else "p95 delivery")
         return SloCapacity(users=None, status="never_met", limited_by=limited_by,
                            last_pass_users=None, first_fail_users=first,
-                           message=_never_met(users, **args) + note, **args)
+                           message=_never_met(users) + note, **args)
     fail = int(np.argmin(passes)) if not passes.all() else None
     if fail is None:
         return SloCapacity(
@@ -227,8 +227,8 @@ def _cross(u0: float, u1: float, v0: float, v1: float, limit: float) -> float:
     return u0 + (limit - v0) / (v1 - v0) * (u1 - u0)
 
 
-def _never_met(users: np.ndarray, *, slo_p95_ms: float, max_error_rate: float) -> str:
+def _never_met(users: np.ndarray) -> str:
     if len(users) == 0:
         return "No step has delivery samples"
-    return (f"The SLO (p95 delivery <= {slo_p95_ms:.0f} ms, errors <= {max_error_rate:.0%}) "
-            f"is not met even at the first step ({int(users[0])} users)")
+    return f"The SLO is not met even at the first step ({int(users[0])} users)"
+

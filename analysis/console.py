@@ -41,7 +41,9 @@ def steps_table(result: Analysis) -> Table:
 
 def headline(result: Analysis) -> list[str]:
     """The lines under the table: SLO capacity, USL, validation, plan, causes."""
-    lines = [f"SLO capacity: {result.capacity.message}"]
+    cap = result.capacity
+    lines = [f"SLO (p95 delivery <= {cap.slo_p95_ms:.0f} ms, errors <= {cap.max_error_rate:.0%}): "
+             f"{cap.message}"]
     if result.slo_at_target is not None:
         colour = "green" if result.slo_at_target else "red"
         lines.append(f"[{colour}]{result.slo_note}[/{colour}]")
