@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis.ramp import make_plan
-from analysis.rundata import REPORTS_DIR, run_dir, save_run_data
-from loadtests.swarm import ScenarioParams, SwarmProgress
 from target_service.errors import UserError
+
+REPORTS_DIR = Path("reports")  # analysis.rundata's default; that module loads pandas
 
 
 def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -26,66 +26,123 @@ def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise UserError(f"{option} takes core numbers like 0 or 0,1 (or 'any'), got {text!r}") from None
+        raise UserError(
+            f"{option} takes core numbers like 0 or 0,1 (or 'any'), got {text!r}"
+        ) from None
 
 
 def capacity(
     quick: Annotated[bool, typer.Option(help="A short ramp (about 90 s in all).")] = False,
-    max_users: Annotated[int | None, typer.Option(min=1, help="Stop the ramp at this many users.")] = None,
+    max_users: Annotated[
+        int | None, typer.Option(min=1, help="Stop the ramp at this many users.")
+    ] = None,
     start_users: Annotated[int | None, typer.Option(min=1, help="Users of the first step.")] = None,
     step_users: Annotated[int | None, typer.Option(min=1, help="Users added per step.")] = None,
-    hold: Annotated[float | None, typer.Option(help="Seconds each step is held [default 18, quick 12].")] = None,
-    slo_p95_ms: Annotated[float, typer.Option(min=1, help="p95 delivery-latency SLO in ms.")] = 3000.0,
+    hold: Annotated[
+        float | None, typer.Option(help="Seconds each step is held [default 18, quick 12].")
+    ] = None,
+    slo_p95_ms: Annotated[
+        float, typer.Option(min=1, help="p95 delivery-latency SLO in ms.")
+    ] = 3000.0,
     target_users: Annotated[
         int | None, typer.Option(min=1, help="Exit 1 unless the SLO holds at this many users.")
     ] = None,
-    headroom: Annotated[float, typer.Option(min=0.05, max=1.0, help="Planned utilisation of SLO capacity.")] = 0.7,
+    headroom: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="Planned utilisation of SLO capacity.")
+    ] = 0.7,
     price_per_million: Annotated[
         float, typer.Option(min=0, help="USD per million requests (serverless-style price).")
     ] = 0.20,
-    policy: Annotated[str, typer.Option(help="Service interval policy: preset name or JSON file.")] = "fixed-2s",
-    client_policy: Annotated[
-        str, typer.Option(help="How users pace polls: preset, JSON file, or 'server' (obey pollIntervalMs).")
+    policy: Annotated[
+        str, typer.Option(help="Service interval policy: preset name or JSON file.")
     ] = "fixed-2s",
-    cache: Annotated[str, typer.Option(help="Service cache mode: fresh or seed (the source's 5 s cache).")] = "fresh",
-    channels: Annotated[int, typer.Option(min=1, help="Chat channels users spread over (skewed).")] = 200,
+    client_policy: Annotated[
+        str,
+        typer.Option(
+            help="How users pace polls: preset, JSON file, or 'server' (obey pollIntervalMs)."
+        ),
+    ] = "fixed-2s",
+    cache: Annotated[
+        str, typer.Option(help="Service cache mode: fresh or seed (the source's 5 s cache).")
+    ] = "fresh",
+    channels: Annotated[
+        int, typer.Option(min=1, help="Chat channels users spread over (skewed).")
+    ] = 200,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers of the service.")] = 1,
-    service_cpus: Annotated[str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")] = "0",
+    service_cpus: Annotated[
+        str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")
+    ] = "0",
     generator_cpus: Annotated[str, typer.Option(help="Cores for Locust, e.g. 1 or any.")] = "1",
     processes: Annotated[int, typer.Option(min=1, help="Locust processes generating load.")] = 1,
-    host: Annotated[str | None, typer.Option(help="Measure this service instead of starting one.")] = None,
-    redis_url: Annotated[str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Use this Redis.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Measure this service instead of starting one.")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Use this Redis.")
+    ] = None,
     database_url: Annotated[
         str | None, typer.Option(envvar="POLLCAP_DATABASE_URL", help="Use this PostgreSQL.")
     ] = None,
-    allow_remote: Annotated[bool, typer.Option(help="Allow a --host that is not loopback.")] = False,
-    reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ is written.")] = REPORTS_DIR,
-    runs_dir: Annotated[Path, typer.Option(help="Where the swarm's runs/<run-id>/ is written.")] = Path("runs"),
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow a --host that is not loopback.")
+    ] = False,
+    reports_dir: Annotated[
+        Path, typer.Option(help="Where reports/<run-id>/ is written.")
+    ] = REPORTS_DIR,
+    runs_dir: Annotated[
+        Path, typer.Option(help="Where the swarm's runs/<run-id>/ is written.")
+    ] = Path("runs"),
 ) -> None:
     """The main job: step-ramp users to saturation, fit the USL, find SLO capacity, plan, report."""
     from analysis.console import print_report
     from analysis.report import build_report
+    from analysis.rundata import run_dir, save_run_data
     from analysis.runner import CapacityConfig, run_capacity
+    from loadtests.swarm import ScenarioParams, SwarmProgress
 
     if cache not in ("fresh", "seed"):
         raise UserError(f"--cache must be fresh or seed, got {cache!r}")
-    plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
-                     step_users=step_users, hold_s=hold)
+    plan = make_plan(
+        quick=quick,
+        max_users=max_users,
+        start_users=start_users,
+        step_users=step_users,
+        hold_s=hold,
+    )
     cfg = CapacityConfig(
-        plan=plan, slo_p95_ms=slo_p95_ms, target_users=target_users, headroom=headroom,
-        price_per_million_usd=price_per_million, policy=policy, client_policy=client_policy,
-        cache_mode=cache, workers=workers, service_cpus=_cpus(service_cpus, "--service-cpus"),
-        generator_cpus=_cpus(generator_cpus, "--generator-cpus"), processes=processes,
-        host=host, redis_url=redis_url, database_url=database_url, allow_remote=allow_remote,
-        scenario=ScenarioParams(channels=channels), runs_dir=runs_dir,
+        plan=plan,
+        slo_p95_ms=slo_p95_ms,
+        target_users=target_users,
+        headroom=headroom,
+        price_per_million_usd=price_per_million,
+        policy=policy,
+        client_policy=client_policy,
+        cache_mode=cache,
+        workers=workers,
+        service_cpus=_cpus(service_cpus, "--service-cpus"),
+        generator_cpus=_cpus(generator_cpus, "--generator-cpus"),
+        processes=processes,
+        host=host,
+        redis_url=redis_url,
+        database_url=database_url,
+        allow_remote=allow_remote,
+        scenario=ScenarioParams(channels=channels),
+        runs_dir=runs_dir,
     )
     console = Console(stderr=True)
     started = time.monotonic()
-    console.print(f"[bold]pollcap capacity[/]: steps {', '.join(map(str, plan.users))} users, "
-                  f"{plan.hold_s:g} s each; SLO p95 delivery ≤ {slo_p95_ms:g} ms")
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                  console=console, transient=False) as bar:
+    console.print(
+        f"[bold]pollcap capacity[/]: steps {', '.join(map(str, plan.users))} users, "
+        f"{plan.hold_s:g} s each; SLO p95 delivery ≤ {slo_p95_ms:g} ms"
+    )
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("starting", total=plan.duration_s, status="")
 
         def on_phase(message: str) -> None:

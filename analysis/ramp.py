@@ -40,33 +40,50 @@ class RampPlan:
 
     def shape_spec(self) -> str:
         """The ``--shape`` spec of ``loadtests.shapes`` playing this ramp."""
-        return (f"step:start={self.start},step={self.step},hold={self.hold_s:g}s,"
-                f"max={self.max_users}")
+        return (
+            f"step:start={self.start},step={self.step},hold={self.hold_s:g}s,max={self.max_users}"
+        )
 
 
 DEFAULT_PLAN = RampPlan(start=250, step=500, max_users=4750, hold_s=18.0, spawn_rate=500.0)
 QUICK_PLAN = RampPlan(start=100, step=400, max_users=1700, hold_s=12.0, spawn_rate=400.0)
 
 
-def make_plan(*, quick: bool, max_users: int | None = None, start_users: int | None = None,
-              step_users: int | None = None, hold_s: float | None = None,
-              spawn_rate: float | None = None) -> RampPlan:
+def make_plan(
+    *,
+    quick: bool,
+    max_users: int | None = None,
+    start_users: int | None = None,
+    step_users: int | None = None,
+    hold_s: float | None = None,
+    spawn_rate: float | None = None,
+) -> RampPlan:
     """The default (or ``--quick``) ramp with any of its parts overridden."""
     base = QUICK_PLAN if quick else DEFAULT_PLAN
     start = start_users or base.start
     top = max_users or max(base.max_users, start)
     step = step_users or base.step
     if start < 1 or step < 1 or top < start:
-        raise UserError(f"a ramp needs start >= 1, step >= 1 and max >= start "
-                        f"(got start={start}, step={step}, max={top})")
+        raise UserError(
+            f"a ramp needs start >= 1, step >= 1 and max >= start "
+            f"(got start={start}, step={step}, max={top})"
+        )
     if hold_s is not None and hold_s < 4:
         raise UserError(f"--hold must be at least 4 s to reach steady state, got {hold_s:g} s")
-    return RampPlan(start=start, step=step, max_users=top, hold_s=hold_s or base.hold_s,
-                    spawn_rate=spawn_rate or base.spawn_rate)
+    return RampPlan(
+        start=start,
+        step=step,
+        max_users=top,
+        hold_s=hold_s or base.hold_s,
+        spawn_rate=spawn_rate or base.spawn_rate,
+    )
 
 
 def saturation_reason(
-    *, rps: list[float], error_rate: list[float], delivery_p95_ms: list[float | None],
+    *,
+    rps: list[float],
+    error_rate: list[float],
+    delivery_p95_ms: list[float | None],
     slo_p95_ms: float,
 ) -> str | None:
     """Why the ramp should stop after the last step, or None to go on.
@@ -80,7 +97,9 @@ def saturation_reason(
         return f"errors {error_rate[-1]:.1%} > {ERROR_RATE_STOP:.0%}"
     p95 = delivery_p95_ms[-1]
     if p95 is not None and p95 > DELIVERY_P95_STOP_FACTOR * slo_p95_ms:
-        return f"p95 delivery {p95:.0f} ms > {DELIVERY_P95_STOP_FACTOR:g}x SLO ({slo_p95_ms:.0f} ms)"
+        return (
+            f"p95 delivery {p95:.0f} ms > {DELIVERY_P95_STOP_FACTOR:g}x SLO ({slo_p95_ms:.0f} ms)"
+        )
     if len(rps) >= 2 and rps[-1] < THROUGHPUT_DROP_STOP * max(rps[:-1]):
         return f"throughput fell to {rps[-1]:.0f} req/s from {max(rps[:-1]):.0f} req/s"
     return None

@@ -83,7 +83,8 @@ class StepTracker:
     current: Snapshot | None = None
     stop_reason: str | None = None
     _history: dict[str, list[Any]] = field(
-        default_factory=lambda: {"rps": [], "error_rate": [], "p95": []})
+        default_factory=lambda: {"rps": [], "error_rate": [], "p95": []}
+    )
 
     def observe(self, *, users: int) -> bool:
         """Feed the live user count; returns True when the run should stop now."""
@@ -116,12 +117,16 @@ class StepTracker:
         for key, value in (("rps", rps), ("error_rate", error_rate), ("p95", p95)):
             self._history[key].append(value)
         self.stop_reason = saturation_reason(
-            rps=self._history["rps"], error_rate=self._history["error_rate"],
-            delivery_p95_ms=self._history["p95"], slo_p95_ms=self.slo_p95_ms)
+            rps=self._history["rps"],
+            error_rate=self._history["error_rate"],
+            delivery_p95_ms=self._history["p95"],
+            slo_p95_ms=self.slo_p95_ms,
+        )
 
 
-def _counters_probe(client: redis.Redis, *, run_id: str, database_url: str | None
-                    ) -> Callable[[], dict[str, float]]:
+def _counters_probe(
+    client: redis.Redis, *, run_id: str, database_url: str | None
+) -> Callable[[], dict[str, float]]:
     def probe() -> dict[str, float]:
         raw = client.hgetall(f"run:{run_id}:counters")
         counts = {k.decode(): float(v) for k, v in raw.items()}
@@ -144,22 +149,28 @@ async def _pg_transactions(url: str) -> int:
 
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        return int(await conn.fetchval(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
-            "WHERE datname = current_database()"))
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+        )
     finally:
         await conn.close()
 
 
-def _step_reader(client: redis.Redis, *, run_id: str, probe_rows: list[dict[str, Any]]
-                 ) -> Callable[[float, float], tuple[float, float, float | None]]:
+def _step_reader(
+    client: redis.Redis, *, run_id: str, probe_rows: list[dict[str, Any]]
+) -> Callable[[float, float], tuple[float, float, float | None]]:
     """Live per-step figures for the stopping rule: poll rps, error rate, p95 delivery."""
 
     def read(lo_ms: float, end_ms: float) -> tuple[float, float, float | None]:
-        polls = read_samples(client, run_id=run_id, sample_type="poll", start_ms=lo_ms,
-                             end_ms=end_ms)
-        messages = read_samples(client, run_id=run_id, sample_type="message", start_ms=lo_ms,
-                                end_ms=end_ms)
+        polls = read_samples(
+            client, run_id=run_id, sample_type="poll", start_ms=lo_ms, end_ms=end_ms
+        )
+        messages = read_samples(
+            client, run_id=run_id, sample_type="message", start_ms=lo_ms, end_ms=end_ms
+        )
         span_s = max((end_ms - lo_ms) / 1000.0, 1e-3)
         row = probe_rows[-1] if probe_rows else {}
         requests = max(float(row.get("requests", 0.0)), 1.0)
@@ -171,14 +182,21 @@ def _step_reader(client: redis.Redis, *, run_id: str, probe_rows: list[dict[str,
 
 
 @contextlib.contextmanager
-def _service(cfg: CapacityConfig, *, redis_url: str, database_url: str,
-             log_path: Path) -> Iterator[tuple[str, Callable[[], list[int]]]]:
+def _service(
+    cfg: CapacityConfig, *, redis_url: str, database_url: str, log_path: Path
+) -> Iterator[tuple[str, Callable[[], list[int]]]]:
     if cfg.host:
         yield cfg.host, lambda: []
         return
-    with run_service(redis_url=redis_url, database_url=database_url, workers=cfg.workers,
-                     policy=cfg.policy, cache_mode=cfg.cache_mode,
-                     cpu_affinity=_usable(cfg.service_cpus), log_path=log_path) as handle:
+    with run_service(
+        redis_url=redis_url,
+        database_url=database_url,
+        workers=cfg.workers,
+        policy=cfg.policy,
+        cache_mode=cfg.cache_mode,
+        cpu_affinity=_usable(cfg.service_cpus),
+        log_path=log_path,
+    ) as handle:
         yield handle.url, lambda: handle.pids
 
 
@@ -198,8 +216,12 @@ class CapacityRun:
     stop_reason: str
 
 
-def run_capacity(cfg: CapacityConfig, *, on_progress: Callable[[SwarmProgress, str], None]
-                 | None = None, on_phase: Callable[[str], None] | None = None) -> CapacityRun:
+def run_capacity(
+    cfg: CapacityConfig,
+    *,
+    on_progress: Callable[[SwarmProgress, str], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> CapacityRun:
     """Run the whole measurement and return the report's inputs (nothing written yet)."""
     phase = on_phase or (lambda _msg: None)
     policy = load_policy(cfg.policy)
@@ -210,16 +232,26 @@ def run_capacity(cfg: CapacityConfig, *, on_progress: Callable[[SwarmProgress, s
     phase("starting Valkey + PostgreSQL")
     with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
         phase("starting the reference service")
-        with _service(cfg, redis_url=stack.redis_url, database_url=stack.database_url,
-                      log_path=run_dir / "service.log") as (url, service_pids):
+        with _service(
+            cfg,
+            redis_url=stack.redis_url,
+            database_url=stack.database_url,
+            log_path=run_dir / "service.log",
+        ) as (url, service_pids):
             client = redis.Redis.from_url(stack.redis_url)
             generator: list[int] = []
-            sampler = ResourceSampler(groups={
-                "service": service_pids, "generator": lambda: generator}).start()
-            probe = _counters_probe(client, run_id=run_id,
-                                    database_url=None if cfg.host else stack.database_url)
-            tracker = StepTracker(plan=cfg.plan, slo_p95_ms=cfg.slo_p95_ms, probe=probe,
-                                  read_step=lambda lo, hi: (0.0, 0.0, None))
+            sampler = ResourceSampler(
+                groups={"service": service_pids, "generator": lambda: generator}
+            ).start()
+            probe = _counters_probe(
+                client, run_id=run_id, database_url=None if cfg.host else stack.database_url
+            )
+            tracker = StepTracker(
+                plan=cfg.plan,
+                slo_p95_ms=cfg.slo_p95_ms,
+                probe=probe,
+                read_step=lambda lo, hi: (0.0, 0.0, None),
+            )
             tracker.read_step = _step_reader(client, run_id=run_id, probe_rows=tracker.steps)
             started_ms = time.time() * 1000
 
@@ -233,12 +265,20 @@ def run_capacity(cfg: CapacityConfig, *, on_progress: Callable[[SwarmProgress, s
             phase("ramping users")
             try:
                 swarm = run_swarm(
-                    host=url, redis_url=stack.redis_url, users=cfg.plan.max_users,
-                    spawn_rate=cfg.plan.spawn_rate, duration_s=cfg.plan.duration_s,
-                    shape=cfg.plan.shape_spec(), processes=cfg.processes,
-                    client_policy=cfg.client_policy, run_id=run_id, runs_dir=cfg.runs_dir,
-                    cpu_affinity=_usable(cfg.generator_cpus), progress=progress,
-                    allow_remote=cfg.allow_remote, scenario=cfg.scenario,
+                    host=url,
+                    redis_url=stack.redis_url,
+                    users=cfg.plan.max_users,
+                    spawn_rate=cfg.plan.spawn_rate,
+                    duration_s=cfg.plan.duration_s,
+                    shape=cfg.plan.shape_spec(),
+                    processes=cfg.processes,
+                    client_policy=cfg.client_policy,
+                    run_id=run_id,
+                    runs_dir=cfg.runs_dir,
+                    cpu_affinity=_usable(cfg.generator_cpus),
+                    progress=progress,
+                    allow_remote=cfg.allow_remote,
+                    scenario=cfg.scenario,
                     meta={"service_policy": cfg.policy, "cache_mode": cfg.cache_mode},
                     on_start=generator.append,
                 )
@@ -246,31 +286,48 @@ def run_capacity(cfg: CapacityConfig, *, on_progress: Callable[[SwarmProgress, s
                 tracker.finish()
                 resources = sampler.stop()
             phase("collecting samples")
-            samples = {kind: read_samples(client, run_id=run_id, sample_type=kind)
-                       for kind in ("poll", "message", "notification")}
+            samples = {
+                kind: read_samples(client, run_id=run_id, sample_type=kind)
+                for kind in ("poll", "message", "notification")
+            }
             client.close()
     if not tracker.steps:
         raise UserError(f"the swarm completed no step (see {swarm.run_dir}/locust.log)")
     stop_reason = tracker.stop_reason or f"reached the last step ({cfg.plan.max_users} users)"
     gen_cpu = resources.get("generator_cpu_percent", pd.Series(dtype=float))
     meta = {
-        "slo_p95_ms": cfg.slo_p95_ms, "target_users": cfg.target_users, "headroom": cfg.headroom,
-        "price_per_million_usd": cfg.price_per_million_usd, "policy": cfg.policy,
-        "client_policy": cfg.client_policy, "cache_mode": cfg.cache_mode,
+        "slo_p95_ms": cfg.slo_p95_ms,
+        "target_users": cfg.target_users,
+        "headroom": cfg.headroom,
+        "price_per_million_usd": cfg.price_per_million_usd,
+        "policy": cfg.policy,
+        "client_policy": cfg.client_policy,
+        "cache_mode": cfg.cache_mode,
         "nominal_interval_ms": _nominal_interval_ms(cfg.client_policy, policy.name),
         "cache_ttl_s": 5 if cfg.cache_mode == "seed" else 0,
-        "warmup_fraction": WARMUP_FRACTION, "started_at_ms": int(started_ms),
-        "ended_at_ms": int(time.time() * 1000), "host": url,
+        "warmup_fraction": WARMUP_FRACTION,
+        "started_at_ms": int(started_ms),
+        "ended_at_ms": int(time.time() * 1000),
+        "host": url,
         "service_cores": len(_usable(cfg.service_cpus) or os.sched_getaffinity(0)),
-        "service_workers": cfg.workers, "generator_processes": cfg.processes,
+        "service_workers": cfg.workers,
+        "generator_processes": cfg.processes,
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
-        "stop_reason": stop_reason, "plan": cfg.plan.shape_spec(),
-        "swarm_run_dir": str(swarm.run_dir), "swarm_summary": swarm.summary,
+        "stop_reason": stop_reason,
+        "plan": cfg.plan.shape_spec(),
+        "swarm_run_dir": str(swarm.run_dir),
+        "swarm_summary": swarm.summary,
     }
-    frame = resources.rename(columns={"service_cpu_percent": "cpu_percent",
-                                      "service_rss_bytes": "rss_bytes"})
-    data = RunData(run_id=run_id, steps=pd.DataFrame(tracker.steps), samples=samples,
-                   resources=frame, meta=meta)
+    frame = resources.rename(
+        columns={"service_cpu_percent": "cpu_percent", "service_rss_bytes": "rss_bytes"}
+    )
+    data = RunData(
+        run_id=run_id,
+        steps=pd.DataFrame(tracker.steps),
+        samples=samples,
+        resources=frame,
+        meta=meta,
+    )
     return CapacityRun(data=data, swarm=swarm, stop_reason=stop_reason)
 
 

@@ -52,7 +52,9 @@ def _package_dir(name: str) -> Path:
 
 
 def valkey_binary() -> Path:
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
     system = platform.system().lower()
     if system == "darwin" and machine == "aarch64":
         machine = "arm64"
@@ -117,7 +119,8 @@ def root_mode() -> str | None:
         return None
     if _root_mode is None:
         probe = subprocess.run(
-            ["true"], preexec_fn=_child_setup(death_signal=signal.SIGKILL, drop_root="userns"),
+            ["true"],
+            preexec_fn=_child_setup(death_signal=signal.SIGKILL, drop_root="userns"),
             check=False,
         )
         _root_mode = "userns" if probe.returncode == 0 else "nobody"
@@ -134,12 +137,31 @@ def start_valkey(*, run_dir: Path, port: int | None) -> Launched:
     port = port or free_port()
     log_path = run_dir / "valkey.log"
     args = [
-        str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", str(run_dir), "--protected-mode", "no",
-        "--logfile", str(log_path), "--daemonize", "no", "--maxclients", "10000",
+        str(binary),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(run_dir),
+        "--protected-mode",
+        "no",
+        "--logfile",
+        str(log_path),
+        "--daemonize",
+        "no",
+        "--maxclients",
+        "10000",
     ]
     popen = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=_child_setup(death_signal=signal.SIGTERM, drop_root=None),
     )
@@ -153,7 +175,11 @@ def _pg_popen(args: list[str], *, log_path: Path, mode: str | None) -> subproces
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
             preexec_fn=_child_setup(death_signal=signal.SIGQUIT, drop_root=mode),
         )
     finally:
@@ -170,10 +196,23 @@ def _chown_nobody(path: Path) -> None:
 
 def _server_args(bin_dir: Path, data_dir: Path, port: int) -> list[str]:
     return [
-        str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port),
-        "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-        "-c", "max_connections=400", "-c", "shared_buffers=256MB",
-        "-c", "logging_collector=off", "-c", "log_min_messages=warning",
+        str(bin_dir / "postgres"),
+        "-D",
+        str(data_dir),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=400",
+        "-c",
+        "shared_buffers=256MB",
+        "-c",
+        "logging_collector=off",
+        "-c",
+        "log_min_messages=warning",
     ]
 
 
@@ -195,9 +234,19 @@ def _ensure_template(*, template_dir: Path, db_name: str, db_user: str, mode: st
             _chown_nobody(template_dir)
         log_path = template_dir / "initdb.log"
         initdb = _pg_popen(
-            [str(bin_dir / "initdb"), "-D", str(work / "data"), "-U", db_user, "--auth=trust",
-             "--encoding=UTF8", "--no-sync", "--no-instructions"],
-            log_path=log_path, mode=mode,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(work / "data"),
+                "-U",
+                db_user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            log_path=log_path,
+            mode=mode,
         )
         if initdb.wait(timeout=120) != 0:
             raise UserError(f"initdb failed; see {log_path}")
@@ -232,7 +281,9 @@ def start_postgres(
     mode = root_mode()
     if port is not None:
         check_port_free(port)
-    template = _ensure_template(template_dir=template_dir, db_name=db_name, db_user=db_user, mode=mode)
+    template = _ensure_template(
+        template_dir=template_dir, db_name=db_name, db_user=db_user, mode=mode
+    )
     data = run_dir / "pgdata"
     shutil.copytree(template, data, symlinks=True)
     os.chmod(data, 0o700)
@@ -256,7 +307,9 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
-def wait_redis(url: str, *, deadline: float, launched: bool, popen: subprocess.Popen[bytes] | None = None) -> None:
+def wait_redis(
+    url: str, *, deadline: float, launched: bool, popen: subprocess.Popen[bytes] | None = None
+) -> None:
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
@@ -286,13 +339,19 @@ async def _pg_ping(url: str) -> None:
 
 
 def wait_postgres(
-    url: str, *, deadline: float, launched: bool, popen: subprocess.Popen[bytes] | None = None,
+    url: str,
+    *,
+    deadline: float,
+    launched: bool,
+    popen: subprocess.Popen[bytes] | None = None,
     log_path: Path | None = None,
 ) -> None:
     while True:
         if popen is not None and popen.poll() is not None:
             tail = _log_tail(log_path) if log_path else ""
-            raise UserError(f"PostgreSQL exited while starting (code {popen.returncode}) {tail}".strip())
+            raise UserError(
+                f"PostgreSQL exited while starting (code {popen.returncode}) {tail}".strip()
+            )
         try:
             asyncio.run(_pg_ping(url))
             return
@@ -311,8 +370,13 @@ def wait_ready(launched: Launched, *, deadline: float) -> None:
     if launched.kind == "valkey":
         wait_redis(launched.url, deadline=deadline, launched=True, popen=launched.popen)
     else:
-        wait_postgres(launched.url, deadline=deadline, launched=True, popen=launched.popen,
-                      log_path=launched.log_path)
+        wait_postgres(
+            launched.url,
+            deadline=deadline,
+            launched=True,
+            popen=launched.popen,
+            log_path=launched.log_path,
+        )
 
 
 def _redact(url: str) -> str:

@@ -28,7 +28,9 @@ from target_service import procs
 from target_service.errors import UserError
 from target_service.procs import Launched
 
-STACKS_DIR = Path(os.environ.get("POLLCAP_STACKS_DIR", Path.home() / ".cache" / "pollcap" / "stacks"))
+STACKS_DIR = Path(
+    os.environ.get("POLLCAP_STACKS_DIR", Path.home() / ".cache" / "pollcap" / "stacks")
+)
 TEMPLATE_DIR = STACKS_DIR.parent / "pg-template"
 DB_NAME = "pollcap"
 DB_USER = "pollcap"
@@ -73,7 +75,10 @@ class Stack:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -95,7 +100,9 @@ class Stack:
             procs.wait_postgres(self.database_url, deadline=deadline, launched=False)
         if self.redis_url is None or self.database_url is None:
             reap_leftovers()
-        run_dir = self._make_run_dir() if (self.redis_url is None or self.database_url is None) else None
+        run_dir = (
+            self._make_run_dir() if (self.redis_url is None or self.database_url is None) else None
+        )
         redis_url = self.redis_url
         redis_pid = postgres_pid = None
         if redis_url is None:
@@ -108,8 +115,11 @@ class Stack:
         if database_url is None:
             assert run_dir is not None
             launched = procs.start_postgres(
-                run_dir=run_dir, port=self._postgres_port, template_dir=TEMPLATE_DIR,
-                db_name=DB_NAME, db_user=DB_USER,
+                run_dir=run_dir,
+                port=self._postgres_port,
+                template_dir=TEMPLATE_DIR,
+                db_name=DB_NAME,
+                db_user=DB_USER,
             )
             self._launched.append(launched)
             procs.write_pids(run_dir, self._launched)
@@ -118,8 +128,11 @@ class Stack:
         for launched in self._launched:
             procs.wait_ready(launched, deadline=deadline)
         return StackInfo(
-            redis_url=redis_url, database_url=database_url, run_dir=run_dir,
-            redis_pid=redis_pid, postgres_pid=postgres_pid,
+            redis_url=redis_url,
+            database_url=database_url,
+            run_dir=run_dir,
+            redis_pid=redis_pid,
+            postgres_pid=postgres_pid,
         )
 
     def _make_run_dir(self) -> Path:

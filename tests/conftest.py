@@ -18,10 +18,16 @@ from target_service.stack import Stack, StackInfo
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pollcap")
-    group.addoption("--redis-url", default=os.environ.get("POLLCAP_REDIS_URL"),
-                    help="use this Redis/Valkey instead of the embedded one (it is FLUSHALLed)")
-    group.addoption("--database-url", default=os.environ.get("POLLCAP_DATABASE_URL"),
-                    help="use this PostgreSQL instead of the embedded one (schema public is reset)")
+    group.addoption(
+        "--redis-url",
+        default=os.environ.get("POLLCAP_REDIS_URL"),
+        help="use this Redis/Valkey instead of the embedded one (it is FLUSHALLed)",
+    )
+    group.addoption(
+        "--database-url",
+        default=os.environ.get("POLLCAP_DATABASE_URL"),
+        help="use this PostgreSQL instead of the embedded one (schema public is reset)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,9 @@ def test_leftovers_of_a_dead_owner_are_stopped(tmp_path: Path) -> None:
     procs.wait_ready(launched, deadline=time.monotonic() + 10)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (run_dir / procs.PIDS_FILE).write_text(f'{{"owner": {dead.pid}, "children": [[{launched.pid}, "valkey"]]}}')
+    (run_dir / procs.PIDS_FILE).write_text(
+        f'{{"owner": {dead.pid}, "children": [[{launched.pid}, "valkey"]]}}'
+    )
     killed = reap_leftovers(stacks_dir)
     launched.popen.wait(timeout=5)
     assert killed == [launched.pid]
@@ -112,7 +114,9 @@ def test_sigkilled_parent_leaves_no_servers(tmp_path: Path) -> None:
     env.pop("POLLCAP_DATABASE_URL", None)
     child = subprocess.Popen(
         [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "up"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     assert child.stdout is not None
     first = child.stdout.readline().decode()
@@ -137,7 +141,9 @@ def test_ctrl_c_stops_stack_up(tmp_path: Path) -> None:
     env.pop("POLLCAP_DATABASE_URL", None)
     child = subprocess.Popen(
         [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "up"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     assert child.stdout is not None
     redis_line = child.stdout.readline().decode()
@@ -155,8 +161,9 @@ def test_ctrl_c_stops_stack_up(tmp_path: Path) -> None:
 
 def test_unreachable_redis_url_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not answer"):
-        Stack(run_dir=tmp_path / "r", redis_url=f"redis://127.0.0.1:{procs.free_port()}/0",
-              environ={}).start()
+        Stack(
+            run_dir=tmp_path / "r", redis_url=f"redis://127.0.0.1:{procs.free_port()}/0", environ={}
+        ).start()
     assert not (tmp_path / "r").exists()  # nothing was launched
 
 
@@ -188,9 +195,18 @@ def test_missing_binary_is_a_user_error(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_cli_bad_url_exits_2_with_one_line() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "up",
-         "--redis-url", f"redis://127.0.0.1:{procs.free_port()}/0"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "from analysis.cli import main; main()",
+            "stack",
+            "up",
+            "--redis-url",
+            f"redis://127.0.0.1:{procs.free_port()}/0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "does not answer" in result.stderr
