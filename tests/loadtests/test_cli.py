@@ -17,7 +17,7 @@ from target_service.stack import StackInfo
 
 app = typer.Typer()
 for command in COMMANDS:
-    app.command(name=command.__name__.replace("_", "-"))(command)
+    app.command(name=command.__name__.replace("_", "-"))(command)  # type: ignore[type-var]
 
 
 def invoke(args: list[str]) -> tuple[int, str, BaseException | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -15,7 +17,7 @@ RUN = "t-rec"
 
 
 @pytest.fixture
-def client(clean_backends: StackInfo) -> redis.Redis:
+def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
     r = redis.Redis.from_url(clean_backends.redis_url)
     yield r
     r.close()
@@ -34,12 +36,13 @@ def test_samples_land_in_sorted_sets_with_unique_members(
     rec.count("lost", -1)
     assert rec.flush() == 4
 
-    polls = client.zrange(latency_key(RUN, "poll"), 0, -1, withscores=True)
+    polls: Any = client.zrange(latency_key(RUN, "poll"), 0, -1, withscores=True)
     assert [(m.decode(), s) for m, s in polls] == [
         ("42:1:3.500:c1", 1001.0),
         ("42:2:3.500:c1", 1002.0),
     ]
-    (message,) = client.zrange(latency_key(RUN, "message"), 0, -1)
+    messages: Any = client.zrange(latency_key(RUN, "message"), 0, -1)
+    (message,) = messages
     assert re.fullmatch(rb"42:1:812\.250:c1:7", message)
     assert client.zcard(latency_key(RUN, "notification")) == 1
     assert client.hget(counters_key(RUN), "lost") == b"2"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pytest
 
@@ -10,7 +12,7 @@ from loadtests.summary import request_totals, steady_window
 POLL = "/api/chat/[channel]/messages"
 
 
-def history(users: list[int], per_s: list[float]) -> pd.DataFrame:
+def history(users: Sequence[int], per_s: Sequence[float]) -> pd.DataFrame:
     rows = []
     total = 0.0
     delivered = 0
@@ -58,7 +60,8 @@ def test_rate_on_the_final_plateau_ignores_ramp_stop_and_deliveries() -> None:
 
 def test_rate_of_one_request_name_and_method() -> None:
     frame = history([10] * 12, [5.0] * 12)
-    assert steady_window(frame, name=POLL, method="GET").rps == pytest.approx(5.0)
+    window = steady_window(frame, name=POLL, method="GET")
+    assert window is not None and window.rps == pytest.approx(5.0)
     assert steady_window(frame, name=POLL, method="POST") is None
 
 

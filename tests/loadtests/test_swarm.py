@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -67,9 +68,9 @@ def test_two_process_swarm_records_everything(
     client = redis.Redis.from_url(clean_backends.redis_url)
     try:
         for kind, pattern in MEMBER.items():
-            members = client.zrange(latency_key(result.run_id, kind), 0, -1)
+            members: Any = client.zrange(latency_key(result.run_id, kind), 0, -1)
             assert members and all(pattern.fullmatch(m.decode()) for m in members), kind
-        live = client.hgetall(live_key(result.run_id))
+        live: Any = client.hgetall(live_key(result.run_id))
     finally:
         client.close()
     per_process = [int(v) for k, v in live.items() if k.startswith(b"samples:")]
