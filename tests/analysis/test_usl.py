@@ -29,20 +29,92 @@ def test_cisco_matches_book_values_quoted_by_usl4j() -> None:
     assert float(fit.predict(35)) == pytest.approx(12341, rel=2e-4)
 
 
-def test_specsdm91_matches_r_usl_summary() -> None:
-    fit = fit_usl(*_load("specsdm91.csv"))
-    assert fit.sigma == pytest.approx(2.773e-02, rel=5e-4)
-    assert fit.kappa == pytest.approx(1.044e-04, rel=5e-4)
-    assert fit.lambda_ == pytest.approx(90.00, rel=5e-4)
-    assert round(fit.r_squared, 4) == 0.9896
-    assert round(fit.peak_n) == 97  # signif(peak.scalability(u), 2)
+def _half_unit(printed: str) -> float:
+    """Half a unit in the last printed digit: the precision a printed number carries."""
+    mantissa, _, exponent = printed.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (-decimals + (int(exponent) if exponent else 0))
+
+
+def _assert_printed(value: float, printed: str, what: str) -> None:
+    assert abs(value - float(printed)) <= _half_unit(printed) * (1 + 1e-9), (what, value, printed)
+
+
+def _assert_all_printed(values: np.ndarray, printed: str, what: str) -> None:
+    """Each value against one number of an R vector printout (same order, same length)."""
+    for value, text in zip(values, printed.split(), strict=True):
+        _assert_printed(float(value), text, what)
+
+
+def _gunther_transform_fit(n: np.ndarray, x: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """σ, κ and fitted X by the polynomial transform of *Guerrilla Capacity Planning* §5.5.
+
+    The R package's older releases fitted this way (X(1) as scale); their printed
+    results check the data transcription independently of our nonlinear fit.
+    """
+    capacity = x / x[0]
+    lin = n - 1.0
+    (a, b), *_ = np.linalg.lstsq(np.column_stack([lin**2, lin]), n / capacity - 1.0, rcond=None)
+    sigma, kappa = float(b - a), float(a)
+    return sigma, kappa, usl_throughput(n, sigma=sigma, kappa=kappa, lambda_=float(x[0]))
+
+
+def test_specsdm91_data_matches_r_usl_transform_results() -> None:
+    n, x = _load("specsdm91.csv")
+    sigma, kappa, fitted = _gunther_transform_fit(n, x)
+    # smoeding/usl tests/t08.Rout.save and t03.Rout.save (polynomial-transform era)
+    _assert_printed(sigma, "1.705e-02", "sigma")
+    _assert_printed(kappa, "7.892e-05", "kappa")
+    _assert_printed(1 - np.sum((x - fitted) ** 2) / np.sum((x - x.mean()) ** 2), "0.9624", "R2")
+    _assert_printed(math.sqrt(np.sum((x - fitted) ** 2) / (len(n) - 2)), "140.6", "RSE")
+    _assert_all_printed(x - fitted, "0.0 106.8 274.9 65.5 -47.2 -70.9 19.4", "residual")
+
+
+def test_specsdm91_matches_r_usl_printed_results() -> None:
+    n, x = _load("specsdm91.csv")
+    fit = fit_usl(n, x)
+    # summary.Rout.save
+    _assert_printed(fit.sigma, "2.773e-02", "alpha")
+    _assert_printed(fit.kappa, "1.044e-04", "beta")
+    _assert_printed(fit.lambda_, "9.000e+01", "gamma")
+    _assert_printed(fit.r_squared, "0.9896", "R2")
+    residuals = x - fit.predict(n)
+    _assert_printed(math.sqrt(np.sum(residuals**2) / (len(n) - 3)), "82.85", "RSE")
+    # usl-nlxb.Rout.save; gamma to 2e-6 instead of 5e-8: the float64 limit (SOURCES.md)
+    _assert_printed(fit.sigma, "0.0277285", "alpha")
+    _assert_printed(fit.kappa, "0.0001044", "beta")
+    assert fit.lambda_ == pytest.approx(89.9952330, abs=2e-6)
+    # fitted.Rout.save, residuals.Rout.save, efficiency.Rout.save
+    _assert_all_printed(fit.predict(n), "90 1078 1541 1850 1879 1822 1646", "fitted")
+    _assert_all_printed(residuals, "-25.10 -81.66 111.09 3.05 -49.99 -46.60 56.00", "residual")
+    efficiency = x / n / fit.lambda_
+    _assert_all_printed(efficiency, "0.7211 0.6148 0.5100 0.2860 0.1882 0.1370 0.0876", "eff")
+    # peak-, limit-, optimal-scalability.Rout.save (all.equal tolerance 1e-4, relative)
+    assert float(f"{fit.peak_n:.2g}") == 97
+    assert fit.lambda_ / fit.sigma == pytest.approx(3245.589, rel=1e-4)
+    assert 1 / fit.sigma == pytest.approx(36.06401, rel=1e-4)
+
+
+def test_raytracer_data_matches_r_usl_transform_results() -> None:
+    sigma, kappa, _ = _gunther_transform_fit(*_load("raytracer.csv"))
+    # smoeding/usl tests/t05.Rout.save
+    _assert_printed(sigma, "0.05002394", "sigma")
+    _assert_printed(kappa, "0.00000471", "kappa")
 
 
 def test_raytracer_matches_r_usl_with_kappa_on_its_bound() -> None:
     fit = fit_usl(*_load("raytracer.csv"))
-    assert fit.sigma == pytest.approx(0.0578, abs=5e-5)
-    assert fit.kappa == 0.0
-    assert fit.lambda_ == pytest.approx(21.8488, abs=5e-4)
+    # confint.Rout.save: coef(u) with digits=3, scipen=6
+    _assert_printed(fit.sigma, "0.0578", "alpha")
+    _assert_printed(fit.kappa, "0.0000", "beta")
+    _assert_printed(fit.lambda_, "21.8488", "gamma")
+    # confint(u) is estimate ± se·qt (R/confint.R): midpoints carry the estimates to ±5e-7
+    assert fit.sigma == pytest.approx((0.033677 + 0.081864) / 2, abs=5e-7)
+    assert fit.kappa == pytest.approx((-0.000214 + 0.000214) / 2, abs=5e-7)
+    assert fit.lambda_ == pytest.approx((17.868380 + 25.829306) / 2, abs=5e-7)
+    # usl-default.Rout.save with digits=1
+    _assert_printed(fit.sigma, "0.06", "alpha")
+    _assert_printed(fit.kappa, "0.00", "beta")
     assert math.isinf(fit.peak_n)
     assert fit.peak_x == pytest.approx(fit.lambda_ / fit.sigma)
 
