@@ -2,8 +2,9 @@
 
 Request counts come from Locust's CSVs minus the ``DELIVERY`` rows (those are
 delivery-latency samples shown in Locust's UI, not requests). The request rate is
-the steady-state one: from ``locust_stats_history.csv``, over the part of the run
-where the user count sat at its final plateau, after one settling period.
+the steady-state one: over the part of the run where the user count sat at its
+final plateau (from ``locust_stats_history.csv``), after one settling period,
+counted from the ms-stamped poll samples where they exist.
 Latency percentiles come from the Redis samples, which every process wrote.
 """
 
@@ -37,8 +38,7 @@ def summarize(
     messages = read_samples(client, run_id=run_id, sample_type="message")
     notes = read_samples(client, run_id=run_id, sample_type="notification")
     requests, errors = request_totals(stats)
-    rps, window_s = steady_rps(history)
-    poll_rps, _ = steady_rps(history, name=POLL_NAME, method="GET")
+    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls.t_ms)
     polls_done = max(counters.get("polls", 0), 1)
     return {
         "run_id": run_id,
@@ -95,6 +95,25 @@ class SteadyWindow:
     @property
     def span_s(self) -> float:
         return self.end_s - self.start_s
+
+
+def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float, float, float]:
+    """(requests/s, chat polls/s, window s) on the final plateau.
+
+    Locust's history counts move in steps (whole seconds; every 3 s with worker
+    processes), enough to bias a 30 s rate by 10%. When poll samples exist, the
+    poll rate is counted from their ms receive times inside the window, and the
+    request rate scaled by the same correction.
+    """
+    every = steady_window(history)
+    poll = steady_window(history, name=POLL_NAME, method="GET")
+    if every is None:
+        return 0.0, 0.0, 0.0
+    if poll is None or poll.rps <= 0 or poll_t_ms.size == 0:
+        return every.rps, 0.0 if poll is None else poll.rps, every.span_s
+    inside = (poll_t_ms >= poll.start_s * 1000) & (poll_t_ms <= poll.end_s * 1000)
+    precise = float(inside.sum()) / poll.span_s
+    return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
 
 
 def steady_rps(

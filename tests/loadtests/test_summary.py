@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,3 +75,17 @@ def test_request_totals_leave_out_delivery_rows() -> None:
         ]
     )
     assert request_totals(stats) == (100, 2)
+
+
+def test_poll_samples_correct_the_stepped_history() -> None:
+    """Worker processes report every 3 s: the history's counts move in steps."""
+    from loadtests.summary import steady_rates
+
+    users = [100] * 31
+    counts = [300.0 * (i // 3) for i in range(31)]  # 100/s, reported in 3 s steps
+    per_s = [counts[0]] + [counts[i] - counts[i - 1] for i in range(1, 31)]
+    frame = history(users, per_s)
+    samples = np.arange(1000_000.0, 1030_000.0, 10.0)  # exactly 100 polls/s, ms stamps
+    rps, poll_rps, span_s = steady_rates(frame, poll_t_ms=samples)
+    assert poll_rps == pytest.approx(100.0, rel=0.01)
+    assert span_s > 20
