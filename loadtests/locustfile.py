@@ -10,6 +10,7 @@ same file headless. Samples go to Redis only when ``--redis-url`` is given.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from locust import LoadTestShape, events
@@ -48,6 +49,7 @@ def _test_start(environment: Environment, **_kwargs: Any) -> None:
     if _recording_process(environment):
         recorder = scenario_for(environment).recorder
         if recorder is not None:
+            recorder.mark_test_start(time.time() * 1000)
             recorder.start()
 
 

@@ -136,6 +136,10 @@ class Recorder:
         raw: Any = self._redis.srandmember(users_key(self.run_id))
         return None if raw is None else orjson.loads(raw)
 
+    def mark_test_start(self, t_ms: float) -> None:
+        """Record when Locust's test (and its shape clock) started; the first process wins."""
+        self._redis.hsetnx(meta_key(self.run_id), "test_started_at_ms", str(int(t_ms)))
+
     # -- shipping ------------------------------------------------------------------
 
     def flush(self) -> int:

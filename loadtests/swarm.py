@@ -159,6 +159,7 @@ def run_swarm(
         "started_at_ms": int(time.time() * 1000),
         **(meta or {}),
     }
+    client.hdel(meta_key(run_id), "test_started_at_ms")  # a reused run id starts afresh
     _write_meta(client, run_dir, meta_doc)
     command = _locust_command(
         host=host,
@@ -185,6 +186,7 @@ def run_swarm(
         on_start=on_start,
     )
     meta_doc.update(ended_at_ms=int(time.time() * 1000), returncode=returncode)
+    meta_doc.update(_stage_windows(client, run_id=run_id, stages=stages))
     _write_meta(client, run_dir, meta_doc)
     counters = read_counters(client, run_id=run_id)
     (run_dir / "counters.json").write_text(json.dumps(counters, indent=2) + "\n")
@@ -199,6 +201,30 @@ def run_swarm(
         stages=stages,
         pid=proc.pid,
     )
+
+
+def _stage_windows(client: redis.Redis, *, run_id: str, stages: list[Stage]) -> dict[str, Any]:
+    """Planned stages on the wall clock, from when Locust's test actually started.
+
+    ``started_at_ms`` is when the subprocess was launched; Locust imports for a few
+    seconds before its shape clock starts, so steps are placed from the
+    ``test_started_at_ms`` the recorders stamp (absent when nothing was recorded).
+    """
+    raw: Any = client.hget(meta_key(run_id), "test_started_at_ms")
+    if raw is None:
+        return {}
+    start_ms = int(json.loads(raw))
+    windows, begin_s = [], 0.0
+    for stage in stages:
+        windows.append(
+            {
+                "users": stage.users,
+                "start_ms": int(start_ms + begin_s * 1000),
+                "end_ms": int(start_ms + stage.end_s * 1000),
+            }
+        )
+        begin_s = stage.end_s
+    return {"test_started_at_ms": start_ms, "stage_windows": windows}
 
 
 def _fields(obj: Any) -> dict[str, Any]:
@@ -335,7 +361,7 @@ def _run_locust(
     except BaseException:
         _stop(proc)
         raise
-    if proc.returncode not in (0,):
+    if proc.returncode not in (0, -signal.SIGINT, 128 + signal.SIGINT):  # SIGINT: stopped early
         tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
         raise UserError(
             f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"

@@ -196,3 +196,7 @@ def test_step_shape_is_played_by_locust(clean_backends: StackInfo, tmp_path: Pat
     assert plateaus == [4, 8, 12]
     meta = json.loads((result.run_dir / "meta.json").read_text())
     assert [s["users"] for s in meta["stages"]] == [4, 8, 12]
+    windows = meta["stage_windows"]
+    assert meta["started_at_ms"] < meta["test_started_at_ms"] == windows[0]["start_ms"]
+    assert windows[-1]["end_ms"] - windows[0]["start_ms"] == 12_000
+    assert meta["test_started_at_ms"] + 12_000 <= meta["ended_at_ms"]
