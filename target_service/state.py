@@ -95,14 +95,16 @@ class AppState:
         self.load.sample()
         if not self.redis.up:
             await self.redis.probe()
-        if self.redis.usable:
-            await self.chat.flush_versions()
-            await self.notifications.flush_pending()
-            started = asyncio.get_running_loop().time()
-            await self.presence.flush()
-            self.recorder.record("presence", (asyncio.get_running_loop().time() - started) * 1000)
-            if metrics:
-                await self.recorder.flush()
+        if not self.redis.up:
+            self.presence.forget()  # presence unknown while Redis is down
+            return
+        await self.chat.flush_versions()
+        await self.notifications.flush_pending()
+        started = asyncio.get_running_loop().time()
+        await self.presence.flush()
+        self.recorder.record("presence", (asyncio.get_running_loop().time() - started) * 1000)
+        if metrics:
+            await self.recorder.flush()
 
 
 async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:

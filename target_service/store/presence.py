@@ -55,6 +55,11 @@ class Presence:
     def watch(self, channel_id: str) -> None:
         self._watched[channel_id] = time.time() * 1000
 
+    def forget(self) -> None:
+        """Presence and rate unknown (Redis down): report 0 rather than stale figures."""
+        self._active.clear()
+        self._rate_per_s.clear()
+
     async def flush(self) -> None:
         """Write buffered presence, refresh the figures of watched channels."""
         seen, self._seen = self._seen, {}
@@ -85,8 +90,7 @@ class Presence:
         try:
             results = await self.redis.call(run)
         except RedisDown:
-            self._active.clear()  # presence unknown while Redis is down
-            self._rate_per_s.clear()
+            self.forget()
             return
         tail = results[2 * len(seen):]
         for i, channel in enumerate(channels):
