@@ -118,9 +118,17 @@ def bench_sweep(
         int, typer.Option(min=1, help="Message events in the synthetic run.")
     ] = 1_000_000,
     target_s: Annotated[float, typer.Option(help="Time budget (s).")] = 30.0,
+    cache_mode: Annotated[
+        str, typer.Option(help="fresh (closed form) or seed (cache simulated per channel).")
+    ] = "fresh",
+    n_channels: Annotated[int, typer.Option(min=1, help="Channels of the synthetic run.")] = 400,
 ) -> None:
     """Time a sweep of N policies over M message events against the 30 s target."""
-    figures = _bench(n_policies=n_policies, n_events=n_events)
+    if cache_mode not in ("fresh", "seed"):
+        raise UserError(f"--cache-mode must be fresh or seed, got {cache_mode!r}")
+    figures = _bench(
+        n_policies=n_policies, n_events=n_events, cache_mode=cache_mode, n_channels=n_channels
+    )
     figures["target_s"] = target_s
     figures["ratio_to_target"] = figures["elapsed_s"] / target_s
     typer.echo(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))

@@ -38,6 +38,7 @@ from analysis.delivery import (
     stale_probability,
 )
 from analysis.response_model import ResponseModel
+from analysis.seed_cache import seed_delivery, state_delays
 from analysis.states import ChannelStates, channel_states, merge_states
 from target_service.policy import ThresholdPolicy
 
@@ -67,6 +68,10 @@ class RecordedRun:
     cache_ttl_s: float = 5.0
     price_per_million_usd: float = 0.20
     meta: dict[str, Any] = field(default_factory=dict)  # the run's meta.json (scenario, ...)
+    seed_cache_model: str = "simulated"  # or "analytic": see analysis.seed_cache
+    seed_delays: dict[tuple[int, float], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # cache of analysis.seed_cache.state_delays; init=False: fresh after replace()
     states: ChannelStates = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +84,10 @@ class RecordedRun:
             raise ValueError("windows must be non-empty, ordered and non-overlapping")
         if users.ndim != 2 or users.shape[0] != starts.size or np.any(users < 0):
             raise ValueError("channel_users must be (windows, channels) and >= 0")
+        if self.seed_cache_model not in ("simulated", "analytic"):
+            raise ValueError(
+                f"seed_cache_model must be simulated or analytic, got {self.seed_cache_model!r}"
+            )
         if self.cache_mode not in CACHE_MODES:
             raise ValueError(f"cache_mode must be one of {CACHE_MODES}, got {self.cache_mode!r}")
         bg = np.zeros(starts.size) if self.background_rps is None else self.background_rps
@@ -217,13 +226,24 @@ def _evaluate_chunk(
     run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool
 ) -> pd.DataFrame:
     edges = np.unique([above for p in policies for above, _ in p.rate_thresholds])
-    states = merge_states(run.states, rate_edges=edges) if merge else run.states
+    simulated = run.stale_ms > 0 and run.seed_cache_model == "simulated"
+    states = merge_states(run.states, rate_edges=edges) if merge and not simulated else run.states
     sol = solve_load(run, policies, states)
-    comps = delivery_components(run, states, sol)
     saturated = (sol.load >= 1.0).any(axis=1)
-    comps["base_ms"] = np.where(saturated[:, None], 0.0, comps["base_ms"])
-    q = mixture_quantiles(**comps, stale_ms=run.stale_ms, quantiles=QUANTILES)
-    mean = mixture_mean(**comps, stale_ms=run.stale_ms)
+    if simulated:
+        q, mean = seed_delivery(
+            run,
+            fast_ms=sol.fast_ms,
+            slow_ms=sol.slow_ms,
+            slow_share=sol.slow_share,
+            response_ms=sol.response_ms,
+            quantiles=QUANTILES,
+        )
+    else:
+        comps = delivery_components(run, states, sol)
+        comps["base_ms"] = np.where(saturated[:, None], 0.0, comps["base_ms"])
+        q = mixture_quantiles(**comps, stale_ms=run.stale_ms, quantiles=QUANTILES)
+        mean = mixture_mean(**comps, stale_ms=run.stale_ms)
     q[saturated], mean[saturated] = np.inf, np.inf
     dur = run.states.window_s
     rate = sol.request_rps @ dur / dur.sum()
@@ -256,8 +276,9 @@ def simulate_deliveries(
 
     Each receiver polls with a uniform random phase; in a window hovering at the
     load threshold a receiver is on the slow interval with the window's slow share;
-    in ``seed`` cache mode a message is hidden by a live cache entry with the
-    stale probability. Used to check the closed-form quantiles, and for histograms.
+    in ``seed`` cache mode the delay is drawn from the cache simulation of the
+    pair's channel-state (or, analytic model, a live entry hides the message with
+    the stale probability). Used to check the quantile maths, and for histograms.
     """
     st = run.states
     sol = solve_load(run, [policy])
@@ -270,6 +291,16 @@ def simulate_deliveries(
     window = st.window[pair_state]
     slow = rng.random(pair_state.size) < sol.slow_share[0, window]
     interval = np.where(slow, sol.slow_ms[0, pair_state], sol.fast_ms[0, pair_state])
+    if run.stale_ms > 0 and run.seed_cache_model == "simulated":
+        out = sol.response_ms[0, window].copy()
+        combos, which = np.unique(
+            np.stack([pair_state, interval], axis=1), axis=0, return_inverse=True
+        )
+        for k, (state, interval_ms) in enumerate(combos):
+            picked = np.flatnonzero(which.ravel() == k)
+            delays = state_delays(run, state=int(state), interval_ms=float(interval_ms))
+            out[picked] += rng.choice(delays, size=picked.size)
+        return out
     q = stale_probability(
         polls_per_s=st.users[pair_state] * 1000.0 / interval, cache_ttl_s=run.stale_ms / 1000
     )

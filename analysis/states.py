@@ -25,6 +25,12 @@ class ChannelStates:
     window_s: np.ndarray  # (W,) window durations
     indicator: np.ndarray  # (S, W) 1 where state s is in window w
     message_state: np.ndarray  # (N,) state of each message, -1 if outside every state
+    message_order: np.ndarray  # message indices sorted by state
+    state_bounds: np.ndarray  # (S+1,) state s's messages: message_order[bounds[s]:bounds[s+1]]
+
+    def messages_of(self, state: int) -> np.ndarray:
+        """Indices of the messages of one channel-state."""
+        return self.message_order[self.state_bounds[state] : self.state_bounds[state + 1]]
 
 
 def channel_states(
@@ -65,6 +71,8 @@ def channel_states(
         window_s=window_s,
         indicator=indicator,
         message_state=message_state,
+        message_order=(order := np.argsort(message_state, kind="stable")),
+        state_bounds=np.searchsorted(message_state[order], np.arange(keep.size + 1)),
     )
 
 
@@ -93,4 +101,6 @@ def merge_states(states: ChannelStates, *, rate_edges: np.ndarray) -> ChannelSta
         window_s=states.window_s,
         indicator=indicator,
         message_state=np.full(0, -1),
+        message_order=np.zeros(0, dtype=np.int64),
+        state_bounds=np.zeros(n + 1, dtype=np.int64),
     )

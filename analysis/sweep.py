@@ -116,17 +116,26 @@ def cheapest_meeting_slo(table: pd.DataFrame) -> str | None:
 
 
 def bench_sweep(
-    n_policies: int = 10_000, n_events: int = 1_000_000, *, seed: int = 0
+    n_policies: int = 10_000,
+    n_events: int = 1_000_000,
+    *,
+    cache_mode: str = "fresh",
+    n_channels: int = 400,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Time a sweep of ``n_policies`` over a synthetic run of ``n_events`` messages.
 
     The clock covers building the run's channel-states from the raw events and the
     whole sweep (presets, front, pick); generating the synthetic events is excluded.
+    ``cache_mode="seed"`` adds the poll-by-poll cache simulation per used
+    (channel-state, interval): much slower, so size it down (fewer channels).
     """
     from analysis.synthetic import synthetic_run
 
     policies = expand_grid(BENCH_GRID)[:n_policies]
-    events = synthetic_run(n_channels=400, n_windows=10, n_events=n_events, seed=seed)
+    events = synthetic_run(
+        n_channels=n_channels, n_windows=10, n_events=n_events, cache_mode=cache_mode, seed=seed
+    )
     started = time.perf_counter()
     run = RecordedRun(
         run_id=events.run_id,

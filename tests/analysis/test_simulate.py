@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,9 @@ def test_two_intervals_mix_by_message_and_receiver_weight() -> None:
 
 
 def test_seed_cache_adds_expected_staleness() -> None:
-    run = constant_run(users=[10], cache_mode="seed")
+    run = dataclasses.replace(
+        constant_run(users=[10], cache_mode="seed"), seed_cache_model="analytic"
+    )
     out = evaluate_policy(run, fixed(2000))
     q = stale_probability(polls_per_s=np.array([10 / 2.0]), cache_ttl_s=5.0)[0]
     assert out["delivery_mean_ms"] == pytest.approx(1000 + RESPONSE_MS + q * 2500)
@@ -129,9 +133,13 @@ def test_response_model_interpolates_then_queues() -> None:
     assert np.isinf(model.response_ms(1.0))
 
 
-@pytest.mark.parametrize("cache_mode", ["seed", "fresh"])
-def test_closed_form_matches_monte_carlo(cache_mode: str) -> None:
+@pytest.mark.parametrize(
+    ("cache_mode", "seed_model"), [("seed", "analytic"), ("seed", "simulated"), ("fresh", "-")]
+)
+def test_closed_form_matches_monte_carlo(cache_mode: str, seed_model: str) -> None:
     run = synthetic_run(n_events=40_000, cache_mode=cache_mode, seed=3)
+    if seed_model != "-":
+        run = dataclasses.replace(run, seed_cache_model=seed_model)
     table = evaluate_policies(run, list(PRESETS.values()))
     for policy, row in zip(PRESETS.values(), table.itertuples(), strict=True):
         samples = simulate_deliveries(run, policy, seed=5)
