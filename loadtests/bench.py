@@ -196,3 +196,27 @@ def verdict(
         "held_ok": on.held_ratio >= min_held,
         "recording_ok": share is not None and share <= max_recording_share,
     }
+
+
+def arm_dict(arm: Any) -> dict[str, Any]:
+    return {name: getattr(arm, name) for name in arm.__dataclass_fields__}
+
+
+def bench_text(figures: dict[str, Any]) -> str:
+    lines = [
+        f"generator bench: {figures['users']} users against the {figures['target']},"
+        f" generator on CPUs {figures['generator_cpus']}, target on {figures['target_cpus']}"
+    ]
+    for arm in figures["arms"]:
+        lines.append(
+            f"  recording {'on ' if arm['record'] else 'off'}: poll rate {arm['poll_rps']:.1f}/s"
+            f" of {arm['intended_poll_rps']:.1f}/s intended ({arm['held_ratio']:.2%}),"
+            f" generator {arm['generator_cores']} cores, {arm['cpu_us_per_request']} us CPU"
+            f"/request, poll p50 {arm['poll_p50_ms']} ms, errors {arm['errors']}"
+        )
+    lines.append(
+        f"  recording share of generator CPU: {figures['recording_cpu_share']}"
+        f" (target <= 0.15: {'ok' if figures['recording_ok'] else 'MISSED'});"
+        f" rate held >= 99%: {'ok' if figures['held_ok'] else 'MISSED'}"
+    )
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from loadtests.shapes import parse_timespan_s
 from loadtests.swarm import ScenarioParams, SwarmProgress, run_swarm
+from loadtests.targets import bench_target, target
 from target_service.errors import UserError
 
 err = Console(stderr=True)
@@ -32,41 +33,6 @@ RedisOpt = Annotated[
 DatabaseOpt = Annotated[
     str | None, typer.Option(envvar="POLLCAP_DATABASE_URL", help="PostgreSQL for the service")
 ]
-
-
-@contextmanager
-def target(
-    *,
-    host: str | None,
-    redis_url: str | None,
-    database_url: str | None,
-    cache: str,
-    policy: str,
-    workers: int,
-    cpu_affinity: list[int] | None = None,
-) -> Iterator[tuple[str, str]]:
-    """(host, redis_url): the given host, or a stack and service started here for the run."""
-    from target_service.stack import Stack
-
-    if host is not None and redis_url is not None:
-        yield host, redis_url
-        return
-    with Stack(redis_url=redis_url, database_url=database_url) as info:
-        if host is not None:
-            yield host, info.redis_url
-            return
-        from target_service.runner import run_service
-
-        err.print(f"[dim]starting the service ({workers} worker(s), cache {cache})[/dim]")
-        with run_service(
-            redis_url=info.redis_url,
-            database_url=info.database_url,
-            workers=workers,
-            policy=policy,
-            cache_mode=cache,
-            cpu_affinity=cpu_affinity,
-        ) as service:
-            yield service.url, info.redis_url
 
 
 @contextmanager
@@ -222,7 +188,7 @@ def bench_swarm(
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
 ) -> None:
     """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside."""
-    from loadtests.bench import run_arm, verdict
+    from loadtests.bench import arm_dict, bench_text, run_arm, verdict
 
     if target_kind not in ("stub", "service"):
         raise UserError(f"--target must be stub or service, got {target_kind!r}")
@@ -260,67 +226,12 @@ def bench_swarm(
         "target": target_kind,
         "generator_cpus": generator_cpus,
         "target_cpus": target_cpus,
-        "arms": [_arm(arm) for arm in arms],
+        "arms": [arm_dict(arm) for arm in arms],
         **verdict(arms[0], arms[1]),
     }
     runs_dir.mkdir(parents=True, exist_ok=True)
     (runs_dir / f"bench-swarm-{arms[0].run_id}.json").write_text(json.dumps(figures, indent=2))
-    typer.echo(json.dumps(figures, indent=2) if json_out else _bench_text(figures))
-
-
-@contextmanager
-def bench_target(
-    *,
-    kind: str,
-    redis_url: str | None,
-    database_url: str | None,
-    workers: int,
-    cpu_affinity: list[int] | None,
-) -> Iterator[tuple[str, str]]:
-    """(url, redis_url) of the bench's target: the stub or the reference service."""
-    if kind == "service":
-        with target(
-            host=None,
-            redis_url=redis_url,
-            database_url=database_url,
-            cache="fresh",
-            policy="fixed-2s",
-            workers=workers,
-            cpu_affinity=cpu_affinity,
-        ) as found:
-            yield found
-        return
-    from loadtests.benchtarget import run_bench_target
-    from target_service.runner import free_port
-    from target_service.stack import Stack
-
-    with Stack(redis_url=redis_url, database_url=database_url) as info:
-        with run_bench_target(port=free_port(), cpu_affinity=cpu_affinity) as url:
-            yield url, info.redis_url
-
-
-def _arm(arm: Any) -> dict[str, Any]:
-    return {name: getattr(arm, name) for name in arm.__dataclass_fields__}
-
-
-def _bench_text(figures: dict[str, Any]) -> str:
-    lines = [
-        f"generator bench: {figures['users']} users against the {figures['target']},"
-        f" generator on CPUs {figures['generator_cpus']}, target on {figures['target_cpus']}"
-    ]
-    for arm in figures["arms"]:
-        lines.append(
-            f"  recording {'on ' if arm['record'] else 'off'}: poll rate {arm['poll_rps']:.1f}/s"
-            f" of {arm['intended_poll_rps']:.1f}/s intended ({arm['held_ratio']:.2%}),"
-            f" generator {arm['generator_cores']} cores, {arm['cpu_us_per_request']} us CPU"
-            f"/request, poll p50 {arm['poll_p50_ms']} ms, errors {arm['errors']}"
-        )
-    lines.append(
-        f"  recording share of generator CPU: {figures['recording_cpu_share']}"
-        f" (target <= 0.15: {'ok' if figures['recording_ok'] else 'MISSED'});"
-        f" rate held >= 99%: {'ok' if figures['held_ok'] else 'MISSED'}"
-    )
-    return "\n".join(lines)
+    typer.echo(json.dumps(figures, indent=2) if json_out else bench_text(figures))
 
 
 COMMANDS = [swarm, bench_swarm]

@@ -17,10 +17,11 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
+from loadtests.producer import NotificationProducer
 from loadtests.recorder import new_run_id
 from loadtests.scenario import add_arguments, scenario_for
 from loadtests.shapes import Stage, parse_shape, stage_at
-from loadtests.users import ChatUser, NotificationProducer
+from loadtests.users import ChatUser
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
 

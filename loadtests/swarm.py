@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +19,8 @@ from typing import Any
 
 import redis
 
-from loadtests.recorder import live_key, meta_key, new_run_id
+from loadtests.locustproc import SwarmProgress, locust_command, run_locust
+from loadtests.recorder import meta_key, new_run_id
 from loadtests.safety import check_host
 from loadtests.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
@@ -30,21 +28,9 @@ from loadtests.summary import summarize
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PROGRESS_PERIOD_S = 1.0
-GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
+__all__ = ["ScenarioParams", "SwarmProgress", "SwarmResult", "run_swarm"]
+
 CLIENT_POLICIES = ("fixed-2s", "seed-dynamic", "seed-optimal", "server")
-
-
-@dataclass(frozen=True, slots=True)
-class SwarmProgress:
-    """What a progress callback sees about once a second."""
-
-    elapsed_s: float
-    planned_s: float
-    users: int
-    rps: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +147,7 @@ def run_swarm(
     }
     client.hdel(meta_key(run_id), "test_started_at_ms")  # a reused run id starts afresh
     _write_meta(client, run_dir, meta_doc)
-    command = _locust_command(
+    command = locust_command(
         host=host,
         redis_url=redis_url,
         users=users,
@@ -172,10 +158,10 @@ def run_swarm(
         client_policy=client_policy,
         run_id=run_id,
         run_dir=run_dir,
-        scenario=scenario,
+        scenario_args=scenario.to_args(),
     )
     (run_dir / "command.txt").write_text(" ".join(command) + "\n")
-    proc, returncode = _run_locust(
+    proc, returncode = run_locust(
         command,
         run_dir=run_dir,
         cpu_affinity=cpu_affinity,
@@ -260,138 +246,3 @@ def _write_meta(client: redis.Redis, run_dir: Path, meta_doc: dict[str, Any]) ->
         meta_key(meta_doc["run_id"]),
         mapping={k: json.dumps(v, default=str) for k, v in meta_doc.items()},
     )
-
-
-def _locust_command(
-    *,
-    host: str,
-    redis_url: str,
-    users: int,
-    spawn_rate: float,
-    planned_s: float,
-    shape: str,
-    processes: int,
-    client_policy: str,
-    run_id: str,
-    run_dir: Path,
-    scenario: ScenarioParams,
-) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
-        host,
-        "--users",
-        str(users),
-        "--spawn-rate",
-        str(spawn_rate),
-        "--run-time",
-        f"{max(1, round(planned_s))}s",
-        "--csv",
-        str(run_dir / "locust"),
-        "--csv-full-history",
-        "--only-summary",
-        "--exit-code-on-error",
-        "0",
-        "--logfile",
-        str(run_dir / "locust.log"),
-        "--loglevel",
-        "INFO",
-        f"--run-id={run_id}",
-        f"--redis-url={redis_url}",
-        f"--client-policy={client_policy}",
-        f"--shape={shape}",
-        *scenario.to_args(),
-    ]
-    if processes > 1:
-        command += ["--processes", str(processes)]
-    return command
-
-
-def _run_locust(
-    command: list[str],
-    *,
-    run_dir: Path,
-    cpu_affinity: Sequence[int] | None,
-    planned_s: float,
-    client: redis.Redis,
-    run_id: str,
-    progress: Callable[[SwarmProgress], None] | None,
-    on_start: Callable[[int], None] | None,
-) -> tuple[subprocess.Popen[bytes], int]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    cpus = set(cpu_affinity) if cpu_affinity else None
-    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # type: ignore[arg-type]
-    with open(run_dir / "locust.out", "wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-    if on_start is not None:
-        on_start(proc.pid)
-    started = time.monotonic()
-    deadline = started + planned_s + GRACE_S
-    last_polls, last_t = 0, started
-    try:
-        while proc.poll() is None:
-            time.sleep(PROGRESS_PERIOD_S)
-            now = time.monotonic()
-            if now > deadline:
-                _stop(proc)
-                raise UserError(f"the swarm overran its {planned_s:.0f} s plan; see {run_dir}")
-            if progress is not None:
-                users, polls = _live(client, run_id)
-                rps = (polls - last_polls) / max(now - last_t, 1e-6) if last_polls else 0.0
-                last_polls, last_t = polls, now
-                progress(
-                    SwarmProgress(
-                        elapsed_s=now - started, planned_s=planned_s, users=users, rps=rps
-                    )
-                )
-    except BaseException:
-        _stop(proc)
-        raise
-    if proc.returncode not in (0, -signal.SIGINT, 128 + signal.SIGINT):  # SIGINT: stopped early
-        tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
-        raise UserError(
-            f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"
-            f" {tail.strip().splitlines()[-1] if tail.strip() else ''}"
-        )
-    return proc, proc.returncode
-
-
-def _live(client: redis.Redis, run_id: str) -> tuple[int, int]:
-    """(users across processes, polls so far) from the recorders' live fields."""
-    try:
-        live: Any = client.hgetall(live_key(run_id))
-        polls: Any = client.hget(f"run:{run_id}:counters", "polls")
-    except redis.RedisError:
-        return 0, 0
-    users = sum(int(v) for k, v in live.items() if k.startswith(b"users:"))
-    return users, int(polls or 0)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT the swarm's process group (Locust writes its CSVs), then SIGKILL if needed."""
-    if proc.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue

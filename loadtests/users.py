@@ -184,14 +184,7 @@ class ChatUser(FastHttpUser):
         if status != 200:
             self._failed(POLL_NAME, elapsed_ms, StatusError(f"HTTP {status}"))
             return None
-        self.fire(
-            request_type="GET",
-            name=POLL_NAME,
-            response_time=elapsed_ms,
-            response_length=len(body),
-            exception=None,
-            context={},
-        )
+        self._fired(POLL_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
         rec = self.scn.recorder
         if rec is not None:
@@ -248,14 +241,7 @@ class ChatUser(FastHttpUser):
                     seq=message["seq"],
                 )
             if self.rows:
-                self.fire(
-                    request_type=DELIVERY,
-                    name="message",
-                    response_time=latency_ms,
-                    response_length=0,
-                    exception=None,
-                    context={},
-                )
+                self._fired("message", latency_ms, 0, request_type=DELIVERY)
         if rec is not None:
             for field, n in (
                 ("lost", lost),
@@ -300,14 +286,7 @@ class ChatUser(FastHttpUser):
         if status != 200:
             self._failed(NOTIFICATIONS_NAME, elapsed_ms, StatusError(f"HTTP {status}"))
             return
-        self.fire(
-            request_type="GET",
-            name=NOTIFICATIONS_NAME,
-            response_time=elapsed_ms,
-            response_length=len(body),
-            exception=None,
-            context={},
-        )
+        self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
         fresh = [n for n in orjson.loads(body)["notifications"] if n["id"] not in self.seen_notes]
         if not fresh:
@@ -320,14 +299,7 @@ class ChatUser(FastHttpUser):
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
             if self.rows:
-                self.fire(
-                    request_type=DELIVERY,
-                    name="notification",
-                    response_time=latency_ms,
-                    response_length=0,
-                    exception=None,
-                    context={},
-                )
+                self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
         ids = [note["id"] for note in fresh]
         with self.client.post(
@@ -353,59 +325,29 @@ class ChatUser(FastHttpUser):
                 gevent.sleep(retry_delay_ms(attempt) / 1000)
         raise StopUser()
 
-    def _failed(self, name: str, elapsed_ms: float, exc: Exception) -> None:
+    def _fired(
+        self,
+        name: str,
+        elapsed_ms: float,
+        length: int,
+        *,
+        request_type: str = "GET",
+        exception: Exception | None = None,
+    ) -> None:
+        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency."""
         self.fire(
-            request_type="GET",
+            request_type=request_type,
             name=name,
             response_time=elapsed_ms,
-            response_length=0,
-            exception=exc,
+            response_length=length,
+            exception=exception,
             context={},
         )
+
+    def _failed(self, name: str, elapsed_ms: float, exc: Exception) -> None:
+        self._fired(name, elapsed_ms, 0, exception=exc)
         self._count("errors")
 
     def _count(self, field: str, n: int = 1) -> None:
         if self.scn.recorder is not None:
             self.scn.recorder.count(field, n)
-
-
-class NotificationProducer(FastHttpUser):
-    """The app's internal ``createNotification`` calls, via the admin route, Poisson-timed."""
-
-    fixed_count = 1
-    weight = 1
-
-    def wait_time(self) -> float:
-        rate = scenario_for(self.environment).options.notification_rate_per_s
-        return random.expovariate(rate) if rate > 0 else 3600.0
-
-    @task
-    def produce(self) -> None:
-        scn = scenario_for(self.environment)
-        if scn.options.notification_rate_per_s <= 0:
-            return  # Locust runs a task before the first wait: produce nothing at all
-        user_id = scn.random_user()
-        if user_id is None:
-            return
-        body = {
-            "userId": user_id,
-            "type": "mention",
-            "title": "You were mentioned",
-            "content": f"at {time.time():.3f}",
-            "link": "/chat",
-        }
-        headers = {"X-Admin-Token": scn.options.admin_token}
-        with self.client.post(
-            "/api/notifications",
-            json=body,
-            headers=headers,
-            name="/api/notifications [admin]",
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 201:
-                resp.failure(f"create notification: HTTP {resp.status_code}")
-                if scn.recorder is not None:
-                    scn.recorder.count("errors")
-                return
-        if scn.recorder is not None:
-            scn.recorder.count("notifications_created")
