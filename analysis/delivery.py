@@ -19,6 +19,7 @@ the same mixture per (message, receiver) to check the closed form.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def mixture_quantiles(
     n_q = qs.shape[1]
     lo = np.repeat(lo[:, None], n_q, axis=1)
     hi = np.repeat(hi[:, None], n_q, axis=1)
-    args = dict(
+    args: dict[str, Any] = dict(
         base_ms=base_ms,
         interval_ms=interval_ms,
         plain_w=plain_w,

@@ -241,7 +241,7 @@ def _evaluate_chunk(
         )
     else:
         comps = delivery_components(run, states, sol)
-        comps["base_ms"] = np.where(saturated[:, None], 0.0, comps["base_ms"])
+        comps["base_ms"] = np.where(saturated.reshape(-1, 1), 0.0, comps["base_ms"])
         q = mixture_quantiles(**comps, stale_ms=run.stale_ms, quantiles=QUANTILES)
         mean = mixture_mean(**comps, stale_ms=run.stale_ms)
     q[saturated], mean[saturated] = np.inf, np.inf

@@ -31,7 +31,7 @@ from typing import Any
 from target_service.policy import PolicyError, ThresholdPolicy
 
 MAX_GRID_POLICIES = 200_000
-SCALAR_AXES = {
+SCALAR_AXES: dict[str, list[float]] = {
     "default_ms": [2000],
     "load_threshold": [1.0],
     "load_factor": [1.0],
@@ -84,8 +84,10 @@ def expand_grid(doc: Any) -> list[ThresholdPolicy]:
     if size > MAX_GRID_POLICIES:
         raise GridError(f"grid has {size} policies, more than the limit {MAX_GRID_POLICIES}")
     policies: dict[ThresholdPolicy, None] = {}
-    for thresholds, rates, *values in itertools.product(sets, rate_sets, *axes.values()):
-        fields = dict(zip(axes, values, strict=True))
+    for (thresholds, rates), values in itertools.product(
+        itertools.product(sets, rate_sets), itertools.product(*axes.values())
+    ):
+        fields = {k: float(v) for k, v in zip(axes, values, strict=True)}
         if fields["floor_ms"] > fields["cap_ms"]:
             continue
         if fields["load_factor"] == 1.0:

@@ -53,7 +53,7 @@ def prediction_run(recorded: RecordedRun, *, users: int) -> RecordedRun:
         channel_users=np.round(recorded.channel_users[w : w + 1] * scale),
         message_channel=recorded.message_channel[keep],
         message_created_ms=recorded.message_created_ms[keep],
-        background_rps=recorded.background_rps[w : w + 1] * scale,
+        background_rps=np.asarray(recorded.background_rps)[w : w + 1] * scale,
     )
 
 
