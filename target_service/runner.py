@@ -53,8 +53,18 @@ class ServiceHandle:
     @property
     def worker_pids(self) -> list[int]:
         """The processes that serve requests (the master itself when workers=1)."""
-        pids = self.pids
-        return pids[1:] or pids[:1]
+        try:
+            children = psutil.Process(self.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        workers = []
+        for child in children:  # skip multiprocessing's resource tracker
+            try:
+                if any("spawn_main" in part for part in child.cmdline()):
+                    workers.append(child.pid)
+            except psutil.NoSuchProcess:
+                continue
+        return workers or [self.pid]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
