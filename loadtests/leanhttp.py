@@ -4,13 +4,15 @@ Locust's FastHttpSession costs 300-450 us of CPU per request (cookie jar, header
 merging, URL parsing, response wrappers, redirect handling); at 4,000 users
 polling every 2 s that is the whole core. A poll needs none of it: one socket per
 user, a request built from a few byte strings, a response read until its
-``Content-Length``. Chunked bodies are decoded too (rare, but valid HTTP).
+``Content-Length``. Chunked bodies are decoded too (rare, but valid HTTP), and
+https works (certificates unchecked, as FastHttpUser does by default).
 Sockets are gevent-cooperative because Locust monkey-patches ``socket``.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 from urllib.parse import urlsplit
 
 RECV_BYTES = 65536
@@ -25,10 +27,11 @@ class LeanConnection:
 
     def __init__(self, base_url: str, *, timeout_s: float) -> None:
         url = urlsplit(base_url)
-        if url.scheme != "http" or not url.hostname:
-            raise ValueError(f"LeanConnection needs an http:// base URL, got {base_url!r}")
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"LeanConnection needs an http(s):// base URL, got {base_url!r}")
         self.host = url.hostname
-        self.port = url.port or 80
+        self.tls = url.scheme == "https"
+        self.port = url.port or (443 if self.tls else 80)
         self.prefix = url.path.rstrip("/")
         self.timeout_s = timeout_s
         self._host_line = f"Host: {url.netloc}\r\n".encode()
@@ -62,8 +65,14 @@ class LeanConnection:
 
     def _exchange(self, request: bytes) -> tuple[int, bytes, int | None]:
         if self._sock is None:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls:  # like FastHttpUser's default (insecure=True): no certificate check
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                sock = context.wrap_socket(sock, server_hostname=self.host)
+            self._sock = sock
         self._sock.sendall(request)
         head = self._read_head()
         status, length, chunked, close, interval_ms = _parse_head(head)

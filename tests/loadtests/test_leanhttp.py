@@ -1,0 +1,68 @@
+"""The lean poll connection against small real servers: keep-alive, chunked, close, errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from loadtests.benchtarget import run_bench_target
+from loadtests.leanhttp import LeanConnection
+from target_service.runner import free_port
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    b'4\r\n{"a"\r\n3;ext=1\r\n:1}\r\n0\r\n\r\n'
+)
+
+
+@pytest.fixture
+def one_shot_server() -> Iterator[int]:
+    """Answers each connection once with CHUNKED, then closes it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.sendall(CHUNKED)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield port
+    listener.close()
+
+
+def test_chunked_body_and_connection_close(one_shot_server: int) -> None:
+    conn = LeanConnection(f"http://127.0.0.1:{one_shot_server}", timeout_s=5)
+    for _ in range(2):  # the second request needs a new connection
+        status, body, interval = conn.get("/x", {})
+        assert (status, body, interval) == (200, b'{"a":1}', None)
+    conn.close()
+
+
+def test_keep_alive_polls_and_interval_header() -> None:
+    with run_bench_target(port=free_port()) as url:
+        conn = LeanConnection(url, timeout_s=5)
+        status, body, _ = conn.get("/healthz", {})
+        assert status == 200 and body == b'{"status":"ok"}'
+        first = conn._sock
+        status, body, interval = conn.get("/api/chat/c1/messages", {"Authorization": "Bearer x"})
+        assert status == 401 and interval == 2000
+        assert conn._sock is first  # the same kept-alive socket
+        conn.close()
+
+
+def test_refused_connection_raises() -> None:
+    conn = LeanConnection(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    with pytest.raises(OSError):
+        conn.get("/", {})
+
+
+def test_only_http_urls() -> None:
+    with pytest.raises(ValueError):
+        LeanConnection("ftp://127.0.0.1", timeout_s=1)
