@@ -127,15 +127,21 @@ class StepTracker:
 def _counters_probe(
     client: redis.Redis, *, run_id: str, database_url: str | None
 ) -> Callable[[], dict[str, float]]:
+    probes = [0]
+
     def probe() -> dict[str, float]:
         raw = client.hgetall(f"run:{run_id}:counters")
         counts = {k.decode(): float(v) for k, v in raw.items()}
+        # Redis commands of the service alone: the server's total less the load
+        # generator's recorder and this probe (HGETALL + INFO; the count lags by <= 1 s).
+        probes[0] += 2
+        total = float(client.info("stats").get("total_commands_processed", 0))
         out = {
-            "requests": counts.get("polls", 0.0),
+            "requests": counts.get("requests", counts.get("polls", 0.0)),
             "failures": counts.get("errors", 0.0),
             "lost": counts.get("lost", 0.0),
             "duplicated": counts.get("duplicated", 0.0),
-            "redis_ops": float(client.info("stats").get("total_commands_processed", 0)),
+            "redis_ops": total - counts.get("recorder_commands", 0.0) - probes[0],
         }
         if database_url:
             out["pg_queries"] = float(asyncio.run(_pg_transactions(database_url)))

@@ -167,6 +167,8 @@ class Recorder:
             pipe.hincrby(live_key(run), f"samples:{self.process}", sent)
         if users:
             pipe.sadd(users_key(run), *users)
+        # The recorder's own load on Redis, so capacity plans can leave it out.
+        pipe.hincrby(counters_key(run), "recorder_commands", len(pipe.command_stack) + 1)
         try:
             pipe.execute()
         except redis.RedisError as exc:

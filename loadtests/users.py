@@ -335,6 +335,8 @@ class ChatUser(FastHttpUser):
         exception: Exception | None = None,
     ) -> None:
         """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency."""
+        if request_type != DELIVERY:
+            self._count("requests")
         self.fire(
             request_type=request_type,
             name=name,
