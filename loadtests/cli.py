@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,9 +22,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loadtests.shapes import parse_timespan_s
-from loadtests.swarm import ScenarioParams, SwarmProgress, run_swarm
 from loadtests.targets import bench_target, target
 from target_service.errors import UserError
+
+if TYPE_CHECKING:  # loadtests.swarm loads pandas; `pollcap --help` should not wait for it
+    from loadtests.swarm import SwarmProgress
 
 err = Console(stderr=True)
 RedisOpt = Annotated[
@@ -92,6 +94,8 @@ def swarm(
     """Run a bounded Locust swarm of simulated chat tabs and print its summary."""
     duration_s = parse_timespan_s(duration)
     rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
+    from loadtests.swarm import ScenarioParams, run_swarm
+
     scenario = ScenarioParams(
         channels=channels,
         sender_share=sender_share,
@@ -196,6 +200,8 @@ def bench_swarm(
     cores = sorted(os.sched_getaffinity(0))
     generator_cpus = cores[:1]
     target_cpus = cores[1:] or None
+    from loadtests.swarm import ScenarioParams
+
     scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0)
     arms = []
     with bench_target(
