@@ -83,6 +83,13 @@ def sweep(
     out_dir = reports_dir / recorded.run_id / "sweep"
     paths = write_sweep(result, out_dir=out_dir, policy_out=out)
     console = Console()
+    console.print(
+        f"run {recorded.run_id}: {recorded.window_start_ms.size} step(s), "
+        f"users {recorded.channel_users.sum(axis=1).astype(int).tolist()}, "
+        f"{recorded.message_channel.size} messages, cache {recorded.cache_mode}; capacity "
+        f"{recorded.response.capacity_rps:.0f} req/s "
+        f"({recorded.meta.get('capacity_source', 'synthetic')})"
+    )
     _print_result(console, result, top=top)
     for kind, path in paths.items():
         console.print(f"{kind:>10}: {path}")

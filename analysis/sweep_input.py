@@ -9,8 +9,9 @@ and message samples and the run's meta. From them:
 * background requests = the step's request rate minus its chat-poll rate (the
   notifications and sends a chat policy does not govern);
 * response time against throughput = the steps' mean poll latency and request
-  rate; capacity = the USL fit's peak throughput over users (``fit_usl``), or
-  ``capacity_rps`` when given (a run that never bent gives no peak).
+  rate; capacity = the USL fit's peak throughput over users (``fit_usl``), else
+  (a ramp that never bent) requests/s per busy core at the top step, or
+  ``capacity_rps`` when given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from target_service.errors import UserError
 
 DEFAULT_CACHE_TTL_S = 5.0  # the source design's EX 5
 DEFAULT_PRICE_PER_MILLION_USD = 0.20
+MIN_CPU_PERCENT = 2.0  # below this the CPU share is too noisy to extrapolate capacity
 
 
 def load_recorded_run(
@@ -53,18 +55,25 @@ def recorded_run_from_data(
     if polls is None or polls.empty:
         raise UserError(f"run {data.run_id} has no poll samples (samples/poll.parquet)")
     warmup = float(data.meta.get("warmup_fraction") or WARMUP_FRACTION)
-    table = step_table(steps=data.steps, samples=data.samples, warmup_fraction=warmup)
+    table = step_table(
+        steps=data.steps, samples=data.samples, resources=data.resources, warmup_fraction=warmup
+    )
     if steps is not None:
         bad = [s for s in steps if not 0 <= s < len(table)]
         if bad:
             raise UserError(f"--step {bad[0]} out of range: the run has {len(table)} steps")
-    capacity = capacity_rps or _capacity_rps(table, run_id=data.run_id)
+    workers = int(data.meta.get("service_workers") or 1)
+    capacity, source = (
+        (capacity_rps, "--capacity-rps")
+        if capacity_rps
+        else _capacity_rps(table, run_id=data.run_id, workers=workers)
+    )
     chosen = table if steps is None else table.iloc[sorted(set(steps))]
     starts = (chosen["start_ms"] + (chosen["end_ms"] - chosen["start_ms"]) * warmup).to_numpy()
     ends = chosen["end_ms"].to_numpy(dtype=np.float64)
     channels = sorted(set(polls["channel"].astype(str)))
-    users, poll_rps = _channel_users(polls, channels=channels, starts=starts, ends=ends)
-    msg_channel, created = _message_events(messages, channels=channels)
+    users, poll_rps = channel_users_from_polls(polls, channels=channels, starts=starts, ends=ends)
+    msg_channel, created = message_events(messages, channels=channels)
     mode = data.meta.get("cache_mode") or ("seed" if data.meta.get("cache_ttl_s") else "fresh")
     ttl = data.meta.get("cache_ttl_s") or DEFAULT_CACHE_TTL_S
     return RecordedRun(
@@ -85,26 +94,37 @@ def recorded_run_from_data(
         price_per_million_usd=float(
             data.meta.get("price_per_million_usd") or DEFAULT_PRICE_PER_MILLION_USD
         ),
-        meta=dict(data.meta),
+        meta={**data.meta, "capacity_source": source},
     )
 
 
-def _capacity_rps(table: pd.DataFrame, *, run_id: str) -> float:
+def _capacity_rps(table: pd.DataFrame, *, run_id: str, workers: int) -> tuple[float, str]:
+    """The USL peak; if the ramp never bent, requests/s per busy core at the top step.
+
+    A run that never saturated has no throughput peak; its CPU use still says how far
+    it was: a single-threaded worker saturates at one core (``cpu_percent`` 100).
+    """
     users = table["users"].to_numpy(dtype=np.float64)
     rps = table["rps"].to_numpy(dtype=np.float64)
     try:
         peak = fit_usl(users, rps).peak_x
-    except (ValueError, RuntimeError) as exc:
-        raise UserError(f"run {run_id}: cannot fit the USL ({exc}); pass --capacity-rps") from None
-    if not math.isfinite(peak) or peak <= 0:
-        raise UserError(
-            f"run {run_id}: the USL fit shows no throughput peak (the ramp never saturated); "
-            "pass --capacity-rps"
+    except (ValueError, RuntimeError):
+        peak = math.nan
+    if math.isfinite(peak) and peak > 0:
+        return float(peak), "USL peak X(N*)"
+    cpu = table["cpu_percent"].to_numpy(dtype=np.float64) if "cpu_percent" in table else None
+    if cpu is not None and len(cpu) and np.isfinite(cpu[-1]) and cpu[-1] >= MIN_CPU_PERCENT:
+        return (
+            float(rps[-1] / (cpu[-1] / 100.0) * workers),
+            f"top step's req/s per busy core (CPU {cpu[-1]:.0f}%, {workers} worker(s))",
         )
-    return float(peak)
+    raise UserError(
+        f"run {run_id}: no capacity from the USL (no throughput peak) nor from CPU use; "
+        "pass --capacity-rps"
+    )
 
 
-def _channel_users(
+def channel_users_from_polls(
     polls: pd.DataFrame, *, channels: list[str], starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct polling users per (window, channel), and each window's chat polls/s."""
@@ -126,7 +146,7 @@ def _channel_users(
     return users, poll_rps
 
 
-def _message_events(
+def message_events(
     messages: pd.DataFrame | None, *, channels: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One event per (channel, seq): created = earliest receive time - latency."""

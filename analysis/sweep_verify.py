@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import redis
 from rich.console import Console
 from rich.table import Table
 
 from analysis.collect import read_samples
 from analysis.simulate import RecordedRun, evaluate_policy
+from analysis.sweep_input import channel_users_from_polls, message_events
 from target_service.policy import ThresholdPolicy
 
 RATE_TOLERANCE = 0.10
@@ -62,6 +64,20 @@ def default_users(recorded: RecordedRun) -> int:
     return int(recorded.channel_users.sum(axis=1).max())
 
 
+def recorded_scenario(recorded: RecordedRun) -> dict[str, Any]:
+    """The recorded run's swarm scenario: its meta, else the swarm run folder's meta.json."""
+    scenario = recorded.meta.get("scenario")
+    if isinstance(scenario, dict):
+        return scenario
+    swarm_dir = recorded.meta.get("swarm_run_dir")
+    path = Path(str(swarm_dir)) / "meta.json" if swarm_dir else None
+    if path is not None and path.is_file():
+        found = json.loads(path.read_text()).get("scenario")
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
 def verify_policies(
     recorded: RecordedRun,
     policies: Sequence[ThresholdPolicy],
@@ -85,13 +101,24 @@ def verify_policies(
                 policy,
                 users=users,
                 duration_s=duration_s,
-                scenario=recorded.meta.get("scenario"),
+                scenario=recorded_scenario(recorded),
                 cache_mode=recorded.cache_mode,
                 redis_url=info.redis_url,
                 database_url=info.database_url,
                 runs_dir=runs_dir,
             )
-            rows.append(compare(policy=policy, users=users, predicted=predicted, measured=measured))
+            replay = evaluate_policy(
+                replay_run(
+                    recorded,
+                    polls=measured["polls"],
+                    messages=measured["messages"],
+                    start_ms=measured["start_ms"],
+                    end_ms=measured["end_ms"],
+                ),
+                policy,
+            )
+            row = compare(policy=policy, users=users, predicted=predicted, measured=measured)
+            rows.append({**row, **replay_columns(replay, measured)})
     return rows
 
 
@@ -148,12 +175,59 @@ def measure_policy(
     span_s = max((end_ms - start_ms) / 1000.0, 1e-9)
     return {
         "run_id": result.run_id,
+        "polls": polls,
+        "messages": messages,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
         "poll_rate_rps": len(polls) / span_s,
         "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
         if len(messages)
         else float("nan"),
         "delivery_samples": len(messages),
         "errors": result.summary.get("errors"),
+    }
+
+
+def replay_run(
+    recorded: RecordedRun,
+    *,
+    polls: pd.DataFrame,
+    messages: pd.DataFrame,
+    start_ms: float,
+    end_ms: float,
+) -> RecordedRun:
+    """The verify swarm's own inputs (who polled which channel, when messages were sent).
+
+    Channel membership and message times do not depend on the policy, but a swarm
+    draws them at random, so they differ from the recorded step's. Evaluating the
+    model on them separates the model's error from that scenario noise.
+    """
+    channels = sorted(set(polls["channel"].astype(str))) or ["-"]
+    starts, ends = np.array([float(start_ms)]), np.array([float(end_ms)])
+    users, _ = channel_users_from_polls(polls, channels=channels, starts=starts, ends=ends)
+    msg_channel, created = message_events(messages, channels=channels)
+    return dataclasses.replace(
+        recorded,
+        window_start_ms=starts,
+        window_end_ms=ends,
+        channel_users=users,
+        message_channel=msg_channel,
+        message_created_ms=created,
+        background_rps=np.zeros(1),
+    )
+
+
+def replay_columns(replay: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """The replay prediction and its errors (see :func:`replay_run`)."""
+
+    def error_pct(pred: float, meas: float) -> float:
+        return round(float((pred - meas) / meas * 100.0), 1) if meas else float("nan")
+
+    return {
+        "replay_poll_rps": round(float(replay["poll_rate_rps"]), 2),
+        "replay_rate_error_pct": error_pct(replay["poll_rate_rps"], measured["poll_rate_rps"]),
+        "replay_p95_ms": round(float(replay["delivery_p95_ms"]), 1),
+        "replay_p95_error_pct": error_pct(replay["delivery_p95_ms"], measured["delivery_p95_ms"]),
     }
 
 
@@ -185,8 +259,9 @@ def compare(
 
 
 def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
+    """Predicted (from the recorded run) vs measured; 'replay' = model on the swarm's inputs."""
     table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
-    for col in (
+    columns = (
         "policy",
         "users",
         "poll/s pred",
@@ -196,7 +271,9 @@ def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
         "p95 meas ms",
         "err %",
         "ok",
-    ):
+        "replay err % (rate, p95)",
+    )
+    for col in columns:
         table.add_column(col, justify="left" if col == "policy" else "right")
     for r in rows:
         table.add_row(
@@ -209,5 +286,7 @@ def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{r['measured_p95_ms']:.0f}",
             f"{r['p95_error_pct']:+.1f}",
             "yes" if r["within_target"] else "no",
+            f"{r.get('replay_rate_error_pct', float('nan')):+.1f}, "
+            f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
         )
     console.print(table)

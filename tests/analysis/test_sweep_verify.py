@@ -107,3 +107,6 @@ def test_live_verify_of_a_fixed_interval_policy(clean_backends: StackInfo, tmp_p
     assert row["delivery_samples"] > 50
     assert abs(row["rate_error_pct"]) <= 10.0, row
     assert abs(row["p95_error_pct"]) <= 15.0, row
+    # the model on the swarm's own inputs (channel membership, message times)
+    assert abs(row["replay_rate_error_pct"]) <= 10.0, row
+    assert abs(row["replay_p95_error_pct"]) <= 15.0, row
