@@ -86,19 +86,17 @@ async def post(state: AppState, *, channel_id: str, user: User, content: str) ->
     settings = state.settings
     rate_cutoff_ms = time.time() * 1000 - settings.rate_window_s * 1000
 
-    async def publish(r):  # type: ignore[no-untyped-def]
-        pipe = r.pipeline(transaction=False)
-        pipe.zadd(LATEST_KEY, {channel_id: seq}, gt=True)
-        pipe.zadd(recent_key(channel_id), {message.json: seq})
-        pipe.zremrangebyrank(recent_key(channel_id), 0, -(settings.recent_size + 1))
-        pipe.expire(recent_key(channel_id), settings.recent_ttl_s)
-        pipe.zadd(times_key(channel_id), {str(seq): created_at_ms})
-        pipe.zremrangebyscore(times_key(channel_id), "-inf", f"({rate_cutoff_ms}")
-        pipe.expire(times_key(channel_id), settings.rate_window_s + 1)
-        return await pipe.execute()
-
+    recent, times = recent_key(channel_id), times_key(channel_id)
     try:
-        await state.redis.call(publish)
+        await state.redis.fast_pipeline([
+            ("ZADD", LATEST_KEY, "GT", seq, channel_id),
+            ("ZADD", recent, seq, message.json),
+            ("ZREMRANGEBYRANK", recent, 0, -(settings.recent_size + 1)),
+            ("EXPIRE", recent, settings.recent_ttl_s),
+            ("ZADD", times, created_at_ms, seq),
+            ("ZREMRANGEBYSCORE", times, "-inf", f"({rate_cutoff_ms:.0f}"),
+            ("EXPIRE", times, settings.rate_window_s + 1),
+        ])
     except RedisDown:
         state.chat.note_version(channel_id, seq)  # replayed when Redis returns
     return message

@@ -32,6 +32,7 @@ from target_service.store.resp import RespClient
 from target_service.store.users import TokenCache
 
 log = logging.getLogger("pollcap.service")
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -50,6 +51,7 @@ class AppState:
     db_queries: list[int] = field(default_factory=lambda: [0])
     seed_hits: list[int] = field(default_factory=lambda: [0, 0])  # hits, misses
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
     _intervals: dict[tuple[int, float, float], int] = field(default_factory=dict)
 
     def interval_ms(self, channel_id: str, active_users: int) -> int:
@@ -68,14 +70,19 @@ class AppState:
         self._task = asyncio.get_running_loop().create_task(self._background())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
+            # A cancel can be swallowed by a client library that turns it into a timeout
+            # (seen with redis-py under Python 3.11); the flag ends the loop regardless.
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
         with contextlib.suppress(Exception):
             await self._tick()  # last flush of presence, versions and samples
         await close_redis(self.redis)
-        await self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self.pool.terminate()  # a connection still busy: do not hang the shutdown
 
     async def _background(self) -> None:
         """Flushes batched Redis writes and refreshes the figures polls read from memory."""
@@ -83,7 +90,7 @@ class AppState:
         ratio = self.settings.metrics_flush_ms / self.settings.presence_flush_ms
         metrics_every = max(1, round(ratio))
         tick = 0
-        while True:
+        while not self._stopping:
             await asyncio.sleep(period_s)
             tick += 1
             try:
@@ -153,6 +160,7 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         prom=prom,
         db_queries=db_queries,
     )
+    redis.on_down(state.presence.forget)  # presence unknown from the first failure on
     return state
 
 

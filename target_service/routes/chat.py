@@ -32,10 +32,11 @@ class MessageIn(BaseModel):
 
 
 @router.post("/{channel_id}/messages", status_code=201)
-async def post_message(
-    channel_id: ChannelId, body: MessageIn, user: CurrentUser, state: StateDep
-) -> Response:
+async def post_message(channel_id: ChannelId, body: MessageIn, request: Request) -> Response:
+    """Commit a message; ``seq`` is assigned in commit order (see store/messages.py)."""
     started = time.perf_counter()
+    user = await current_user(request)  # not Depends: see deps.current_user
+    state: AppState = request.app.state.svc
     message = await polling.post(state, channel_id=channel_id, user=user, content=body.content)
     state.recorder.record("message", (time.perf_counter() - started) * 1000)
     return Response(b'{"message":%b}' % message.json, status_code=201, media_type=JSON)
@@ -59,8 +60,8 @@ async def poll_messages(request: Request) -> Response:
     FastAPI's per-parameter validation costs more than the whole cached poll.
     """
     started = time.perf_counter()
-    channel_id, after, limit = params.poll_params(request)
     user = await current_user(request)
+    channel_id, after, limit = params.poll_params(request)
     state: AppState = request.app.state.svc
     body, interval_ms = await polling.poll(
         state, channel_id=channel_id, user=user, after=after, limit=limit

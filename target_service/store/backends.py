@@ -106,12 +106,22 @@ class RedisGuard:
 
     async def fast_call(self, *args: str | bytes | int) -> object:
         """One command through the lean RESP connection (see ``resp.py``)."""
+        return (await self.fast_pipeline([args]))[0]
+
+    async def fast_pipeline(self, commands: list[tuple[str | bytes | int, ...]]) -> list[object]:
+        """Commands in one write through the lean RESP connection; replies in order."""
         if self.fast is None:
-            return await self.call(lambda r: r.execute_command(*args))
+            async def run(r):  # type: ignore[no-untyped-def]
+                pipe = r.pipeline(transaction=False)
+                for args in commands:
+                    pipe.execute_command(*args)
+                return await pipe.execute()
+
+            return list(await self.call(run))
         if not self.usable:
             raise RedisDown("redis is down")
         try:
-            result = await self.fast.execute(*args)
+            result = await self.fast.pipeline(commands)
         except REDIS_ERRORS as exc:
             self.mark_down()
             raise RedisDown(str(exc) or type(exc).__name__) from exc

@@ -149,6 +149,22 @@ class RespClient:
     async def execute(self, *args: str | bytes | int) -> RespValue:
         return await self._send(await self._connection(), args)
 
+    async def pipeline(self, commands: list[tuple[str | bytes | int, ...]]) -> list[RespValue]:
+        """Several commands in one write; replies in order; the first error is raised."""
+        proto = await self._connection()
+        if proto.transport is None:
+            raise ConnectionError("redis connection lost")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[RespValue]] = [loop.create_future() for _ in commands]
+        proto.waiting.extend(futures)
+        proto.transport.write(b"".join(encode(*args) for args in commands))
+        timer = loop.call_later(self.timeout_s, _expire, futures[-1], proto)
+        try:
+            await futures[-1]  # replies come in order: the last one resolves last
+        finally:
+            timer.cancel()
+        return [future.result() for future in futures]
+
     def close(self) -> None:
         if self._proto is not None and self._proto.transport is not None:
             self._proto.transport.close()
