@@ -60,7 +60,7 @@ async def _seed_poll(
         cached = None
     if cached is not None:
         state.seed_hits[0] += 1
-        return bytes(cached)
+        return cached if isinstance(cached, bytes) else str(cached).encode()
     state.seed_hits[1] += 1
     if after is None:
         found = await store.latest_messages(state.pool, channel_id=channel_id, limit=limit)

@@ -24,7 +24,7 @@ could not be written while Redis was down are kept and replayed when it returns.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -199,7 +199,8 @@ class FreshChatCache:
             )
         except RedisDown:
             rows = []
-        found = _contiguous_from(after_seq + 1, [_from_recent(m, s) for m, s in rows])
+        pairs = cast(list[tuple[bytes, float]], rows)
+        found = _contiguous_from(after_seq + 1, [_from_recent(m, s) for m, s in pairs])
         if found and found[-1].seq >= required:
             return found
         return await store.messages_after(

@@ -13,6 +13,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -111,5 +112,6 @@ async def read_summary(redis: RedisGuard, *, kind: str, window_s: float) -> Late
     members = await redis.call(
         lambda r: r.zrangebyscore(latency_key(kind), f"({since_ms}", "+inf")
     )
-    values = np.array([float(m.rsplit(b":", 1)[1]) for m in members], dtype=np.float64)
+    raw = cast(list[bytes], members)
+    values = np.array([float(m.rsplit(b":", 1)[1]) for m in raw], dtype=np.float64)
     return summarise(values)
