@@ -28,7 +28,7 @@ def synthetic_run(
     capacity_rps: float | None = None,
     base_ms: float = 15.0,
     background_rps_per_user: float = 0.1,
-    cache_mode: str = "seed",
+    cache_mode: str = "fresh",
     price_per_million_usd: float = 0.20,
     seed: int = 0,
 ) -> RecordedRun:

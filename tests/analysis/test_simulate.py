@@ -149,9 +149,11 @@ def test_closed_form_matches_monte_carlo(cache_mode: str, seed_model: str) -> No
         assert row.delivery_mean_ms == pytest.approx(samples.mean(), rel=0.01)
 
 
-def test_merged_states_give_the_same_answer() -> None:
+@pytest.mark.parametrize("cache_mode", ["fresh", "seed"])
+def test_merged_states_give_the_same_answer(cache_mode: str) -> None:
     """Merging channels of equal size and rate class changes nothing, with or without rates."""
-    run = synthetic_run(n_events=20_000, seed=2)
+    run = synthetic_run(n_events=20_000, seed=2, cache_mode=cache_mode)
+    run = dataclasses.replace(run, seed_cache_model="analytic")  # simulated: never merged
     policies = list(PRESETS.values()) + [
         ThresholdPolicy.from_dict(
             {**p.to_dict(), "name": f"{p.name}-r{above}", "rate_thresholds": [[above, 1000]]}
