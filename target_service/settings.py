@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     seed_ttl_s: int = Field(default=5, ge=1, description="chat:{channel}:{after|all} EX 5")
     recent_ttl_s: int = Field(default=60, ge=1, description="level 1: chat:recent:{channel}")
     recent_size: int = Field(default=200, ge=10, le=10_000)
+    cache_max_channels: int = Field(default=10_000, ge=1, description="fresh cache, per worker")
     meta_ttl_s: int = Field(default=300, ge=1, description="level 2: chat:meta:{channel}")
     presence_window_s: float = Field(default=30.0, gt=0, description="level 3: online users")
     presence_flush_ms: int = Field(default=500, ge=10, le=10_000)

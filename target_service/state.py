@@ -145,7 +145,8 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
     await redis.probe()
     state = AppState(
         settings=settings, policy=policy, redis=redis, pool=pool,
-        chat=FreshChatCache(redis=redis, pool=pool, size=settings.recent_size),
+        chat=FreshChatCache(redis=redis, pool=pool, size=settings.recent_size,
+                            max_channels=settings.cache_max_channels),
         presence=Presence(redis=redis, window_s=settings.presence_window_s,
                           rate_window_s=settings.rate_window_s),
         notifications=Notifications(redis=redis, pool=pool,

@@ -112,15 +112,15 @@ class VersionBatcher:
                 self.batches += 1
                 try:
                     scores = await self.redis.fast_call("ZMSCORE", LATEST_KEY, *channels)
-                except Exception as exc:  # RedisDown or anything else: hand it to every poll
-                    future.set_exception(RedisDown(str(exc)))
+                    if not isinstance(scores, list) or len(scores) != len(channels):
+                        raise RedisDown(f"unexpected ZMSCORE reply {scores!r}")
+                    result = {channel: None if score is None else float(score)
+                              for channel, score in zip(channels, scores, strict=True)}
+                except Exception as exc:  # anything: every waiting poll must get an answer
+                    future.set_exception(exc if isinstance(exc, RedisDown) else RedisDown(str(exc)))
                     future.exception()  # retrieved: no "never retrieved" warning if unawaited
                     continue
-                assert isinstance(scores, list)
-                future.set_result({
-                    channel: None if score is None else float(score)
-                    for channel, score in zip(channels, scores, strict=True)
-                })
+                future.set_result(result)
         finally:
             self._running = False
 
@@ -128,10 +128,13 @@ class VersionBatcher:
 class FreshChatCache:
     """Per-worker recent messages per channel, validated against the channel version."""
 
-    def __init__(self, *, redis: RedisGuard, pool: asyncpg.Pool, size: int) -> None:
+    def __init__(
+        self, *, redis: RedisGuard, pool: asyncpg.Pool, size: int, max_channels: int = 10_000
+    ) -> None:
         self.redis = redis
         self.pool = pool
         self.size = size
+        self.max_channels = max_channels
         self.entries: dict[str, ChannelEntry] = {}
         self.versions = VersionBatcher(redis)
         self.pending_versions: dict[str, int] = {}
@@ -185,10 +188,20 @@ class FreshChatCache:
                 )
                 latest = fetched[-1].seq if fetched else 0
                 entry = ChannelEntry(latest_seq=latest, messages=fetched, size=self.size)
+                self._forget_oldest()
                 self.entries[channel_id] = entry
             else:
                 entry.extend(await self._newer(channel_id, entry.latest_seq, required))
             return entry
+
+    def _forget_oldest(self) -> None:
+        """Bound memory: drop the longest-cached channels (they refill on their next poll)."""
+        while len(self.entries) >= self.max_channels:
+            channel = next(iter(self.entries))
+            del self.entries[channel]
+            lock = self._locks.get(channel)
+            if lock is not None and not lock.locked():
+                del self._locks[channel]
 
     async def _newer(self, channel_id: str, after_seq: int, required: int) -> list[Message]:
         """Messages after ``after_seq``: from the Redis recent level if it covers the gap."""

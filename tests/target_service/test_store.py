@@ -105,3 +105,17 @@ def test_token_cache_is_bounded() -> None:
     for i in range(5):
         cache.put(f"t{i}", User(id=i, name="n", image=None))
     assert cache.get("t0") is None and cache.get("t4") == User(id=4, name="n", image=None)
+
+
+async def test_fresh_cache_keeps_a_bounded_number_of_channels(make_client) -> None:
+    from tests.target_service.conftest import signup
+
+    client = await make_client(cache_max_channels=3)
+    headers = await signup(client)
+    for i in range(6):
+        await client.post(f"/api/chat/c{i}/messages", json={"content": "x"}, headers=headers)
+        resp = await client.get(f"/api/chat/c{i}/messages", headers=headers)
+        assert [m["seq"] for m in resp.json()["messages"]] == [1]
+    assert len(client.app.state.svc.chat.entries) <= 3  # type: ignore[attr-defined]
+    resp = await client.get("/api/chat/c0/messages", headers=headers)  # refills from PostgreSQL
+    assert [m["content"] for m in resp.json()["messages"]] == ["x"]
