@@ -180,6 +180,7 @@ def measure_policy(
         "start_ms": start_ms,
         "end_ms": end_ms,
         "poll_rate_rps": len(polls) / span_s,
+        "request_rps": float(result.summary.get("rps") or float("nan")),
         "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
         if len(messages)
         else float("nan"),
@@ -251,6 +252,9 @@ def compare(
         "measured_p95_ms": round(float(measured["delivery_p95_ms"]), 1),
         "p95_error_pct": round(p95_err, 1),
         "delivery_samples": measured["delivery_samples"],
+        # all requests (polls, notifications, sends): predicted = polls + the step's rest
+        "predicted_request_rps": round(float(predicted.get("request_rate_rps", float("nan"))), 2),
+        "measured_request_rps": measured.get("request_rps"),
         "within_target": bool(
             abs(rate_err) <= RATE_TOLERANCE * 100 and abs(p95_err) <= P95_TOLERANCE * 100
         ),
