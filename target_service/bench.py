@@ -62,6 +62,8 @@ class BenchResult:
             "cache_mode": self.cache_mode, "pinned": self.pinned, "rounds": self.rounds,
             "median_rps": {s: self.median_rps(s) for s in self.rounds[0]},
             "ratios": {s: round(self.ratio(s), 3) for s in TARGETS if s in self.rounds[0]},
+            "cpu_ratios": {s: round(self.cpu_ratio(s), 3) for s in TARGETS
+                           if s in self.rounds[0]},
             "targets": {**TARGETS, "post_per_s": POST_TARGET_PER_S},
             "passed": self.verdicts(),
         }
@@ -160,10 +162,13 @@ def format_result(result: BenchResult) -> str:
     lines = [f"cache={result.cache_mode} service on one core "
              f"({'pinned' if result.pinned else 'NOT pinned: fewer than 2 CPUs'}), "
              f"{len(result.rounds)} round(s), medians",
-             f"{'scenario':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x ping':>8}  target"]
+             f"{'scenario':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us':>8}"
+             f"{'x ping':>8}{'x ping/CPU':>11}  target"]
     for name in result.rounds[0]:
         last = result.rounds[-1][name]
         ratio = result.ratio(name) if name != "ping" else 1.0
+        cpu_ratio = result.cpu_ratio(name) if name != "ping" else 1.0
+        cpu_us = statistics.median(r[name].get("cpu_us_per_request") or 0 for r in result.rounds)
         if name in TARGETS:
             target = f">= {TARGETS[name]}x  {'PASS' if verdicts[name] else 'FAIL'}"
         elif name == "post":
@@ -171,8 +176,12 @@ def format_result(result: BenchResult) -> str:
         else:
             target = "baseline"
         lines.append(f"{name:<12}{result.median_rps(name):>10.0f}{last['p50_ms']:>9.2f}"
-                     f"{last['p99_ms']:>9.2f}{ratio:>8.2f}  {target}")
+                     f"{last['p99_ms']:>9.2f}{cpu_us:>8.0f}{ratio:>8.2f}{cpu_ratio:>11.2f}"
+                     f"  {target}")
         bad = {k: v for k, v in last["statuses"].items() if not k.startswith("2")}
         if bad:
             lines.append(f"{'':<12}non-2xx answers: {bad}")
+    lines.append("x ping/CPU: the same ratio per CPU second of the service (requests per "
+                 "CPU-second), which neighbours' load on a shared machine does not move; "
+                 "verdicts use x ping.")
     return "\n".join(lines)
