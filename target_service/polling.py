@@ -52,7 +52,12 @@ async def poll(
 async def _seed_poll(
     state: AppState, *, channel_id: str, after: int | None, limit: int, active_users: int
 ) -> bytes:
-    """The source's route: whole answers cached under ``chat:{channel}:{after|all}`` EX 5."""
+    """The source's route: whole answers cached under ``chat:{channel}:{after|all}`` EX 5.
+
+    One deliberate difference in both modes: without a cursor the answer is the newest
+    ``limit`` messages (a client opening a channel), where the source's query returned
+    the oldest 50.
+    """
     key = seed_key(channel_id, after=after, limit=limit)
     try:
         cached = await state.redis.call(lambda r: r.get(key))

@@ -121,7 +121,12 @@ class RedisGuard:
         if not self.usable:
             raise RedisDown("redis is down")
         try:
-            result = await self.fast.pipeline(commands)
+            try:
+                result = await self.fast.pipeline(commands)
+            except ConnectionError:
+                # A connection that died unseen (Redis restarted): once more on a new one.
+                # Every command sent this way is idempotent (reads, ZADD GT, EXPIRE...).
+                result = await self.fast.pipeline(commands)
         except REDIS_ERRORS as exc:
             self.mark_down()
             raise RedisDown(str(exc) or type(exc).__name__) from exc
