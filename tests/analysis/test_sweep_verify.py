@@ -30,15 +30,13 @@ def two_step_run(**meta: object) -> RecordedRun:
     )
 
 
-def test_prediction_uses_the_nearest_step_scaled_to_the_users() -> None:
+def test_prediction_pools_the_steps_scaled_to_the_users() -> None:
     run = two_step_run()
-    exact = prediction_run(run, users=20)
-    assert exact.channel_users.tolist() == [[12.0, 8.0]]
-    assert exact.window_start_ms.tolist() == [60_000.0]
-    assert np.all(exact.message_created_ms >= 60_000.0)
-    scaled = prediction_run(run, users=40)
-    assert scaled.channel_users.tolist() == [[24.0, 16.0]]
-    assert scaled.background_rps.tolist() == [4.0]
+    pooled = prediction_run(run, users=20)
+    assert pooled.channel_users.tolist() == [[12.0, 8.0], [12.0, 8.0]]
+    assert pooled.background_rps.tolist() == [2.0, 2.0]
+    assert pooled.message_channel.size == run.message_channel.size
+    assert prediction_run(run, users=40).channel_users.tolist() == [[24.0, 16.0], [24.0, 16.0]]
 
 
 def test_compare_reports_signed_errors_against_the_targets() -> None:
