@@ -67,6 +67,9 @@ def _register_gauges(prom: PromMetrics, state: AppState) -> None:
     prom.gauge("cache_hits_total", lambda: state.chat.hits + state.seed_hits[0])
     prom.gauge("cache_misses_total", lambda: state.chat.misses + state.seed_hits[1])
     prom.gauge("version_batches_total", lambda: state.chat.versions.batches)
+    prom.gauge("cache_push_hits_total", lambda: state.chat.push_hits)
+    prom.gauge("push_subscribed", lambda: 1.0 if state.chat.pushes is not None
+               and state.chat.pushes.healthy() else 0.0)
     prom.gauge("notification_db_skips_total", lambda: state.notifications.db_skips)
     prom.gauge("db_queries_total", lambda: state.db_queries[0])
     prom.gauge("server_load", lambda: state.load.load)

@@ -14,6 +14,7 @@ from target_service.state import AppState
 from target_service.store import messages as store
 from target_service.store.backends import RedisDown
 from target_service.store.cache import LATEST_KEY, recent_key, seed_key
+from target_service.store.invalidation import CHANNEL as PUSH_CHANNEL
 from target_service.store.messages import Message, make_message
 from target_service.store.presence import times_key
 from target_service.store.users import User
@@ -101,7 +102,11 @@ async def post(state: AppState, *, channel_id: str, user: User, content: str) ->
             ("ZADD", times, created_at_ms, seq),
             ("ZREMRANGEBYSCORE", times, "-inf", f"({rate_cutoff_ms:.0f}"),
             ("EXPIRE", times, settings.rate_window_s + 1),
+            ("PUBLISH", PUSH_CHANNEL, f"{channel_id} {seq}"),
         ])
+        # The barrier: once PING is answered, Redis has written the PUBLISH to every
+        # subscriber's socket, so a poll arriving after our 201 finds it (invalidation.py).
+        await state.redis.fast_call("PING")
     except RedisDown:
         state.chat.note_version(channel_id, seq)  # replayed when Redis returns
     return message

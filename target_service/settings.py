@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     rate_window_s: int = Field(default=60, ge=1, description="message rate: messages/s over this")
     new_flag_ttl_s: int = Field(default=30, ge=1, description="notifications:new:{user} EX 30")
     token_cache_size: int = Field(default=100_000, ge=0)
+    push_invalidation: bool = Field(default=True, description="fresh: versions by pub/sub")
+    push_heartbeat_s: float = Field(default=0.1, gt=0)
+    push_stale_after_s: float = Field(default=0.5, gt=0)
 
     # own latency samples (metrics:{type}:latency)
     metrics_enabled: bool = True

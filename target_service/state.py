@@ -25,6 +25,7 @@ from target_service.store.backends import (
     open_redis,
 )
 from target_service.store.cache import FreshChatCache
+from target_service.store.invalidation import Invalidations
 from target_service.store.metrics import LatencyRecorder
 from target_service.store.notifications import Notifications
 from target_service.store.presence import Presence
@@ -68,6 +69,8 @@ class AppState:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._background())
+        if self.chat.pushes is not None:
+            self.chat.pushes.start()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -76,6 +79,8 @@ class AppState:
             # (seen with redis-py under Python 3.11); the flag ends the loop regardless.
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
+        if self.chat.pushes is not None:
+            await self.chat.pushes.stop()
         with contextlib.suppress(Exception):
             await self._tick()  # last flush of presence, versions and samples
         await close_redis(self.redis)
@@ -123,6 +128,10 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
     fast = RespClient(settings.redis_url, timeout_s=settings.redis_timeout_s) if (
         settings.redis_url.startswith("redis://")) else None
     redis = RedisGuard(client, retry_s=settings.redis_retry_s, fast=fast)
+    pushes = Invalidations(
+        settings.redis_url, heartbeat_s=settings.push_heartbeat_s,
+        stale_after_s=settings.push_stale_after_s, timeout_s=settings.redis_timeout_s,
+    ) if fast is not None and settings.push_invalidation else None
     db_queries = [0]
 
     def count_query(_record: object) -> None:
@@ -146,7 +155,7 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
     state = AppState(
         settings=settings, policy=policy, redis=redis, pool=pool,
         chat=FreshChatCache(redis=redis, pool=pool, size=settings.recent_size,
-                            max_channels=settings.cache_max_channels),
+                            max_channels=settings.cache_max_channels, pushes=pushes),
         presence=Presence(redis=redis, window_s=settings.presence_window_s,
                           rate_window_s=settings.rate_window_s),
         notifications=Notifications(redis=redis, pool=pool,

@@ -170,3 +170,31 @@ async def test_created_at_grows_with_seq(make_client: MakeClient) -> None:
     sent = [await post(client, headers, "t", f"m{i}") for i in range(10)]
     stamps = [m["createdAt"] for m in sent]
     assert stamps == sorted(stamps)
+
+
+async def test_fresh_polls_are_proven_by_pushes_without_redis_reads(
+    make_client: MakeClient,
+) -> None:
+    """With the push subscription up, cached polls skip the Redis version read, and a
+    write on another worker is still seen by the very next poll."""
+    reader = await make_client(cache_mode="fresh")
+    writer = await make_client(cache_mode="fresh")
+    chat = reader.app.state.svc.chat  # type: ignore[attr-defined]
+    for _ in range(100):
+        if chat.pushes.healthy():
+            break
+        await asyncio.sleep(0.02)
+    headers = await signup(writer)
+    await post(writer, headers, "pp", "m0")
+    await reader.get("/api/chat/pp/messages", headers=headers)  # fills the cache
+    batches, push_hits = chat.versions.batches, chat.push_hits
+    for i in range(1, 21):
+        resp = await reader.get("/api/chat/pp/messages", params={"after": str(i)},
+                                headers=headers)
+        assert resp.json()["messages"] == []
+        await post(writer, headers, "pp", f"m{i}")
+        resp = await reader.get("/api/chat/pp/messages", params={"after": str(i)},
+                                headers=headers)
+        assert [m["seq"] for m in resp.json()["messages"]] == [i + 1]
+    assert chat.push_hits - push_hits >= 20
+    assert chat.versions.batches - batches <= 20  # only refreshes after a write read Redis
