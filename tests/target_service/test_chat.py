@@ -198,3 +198,35 @@ async def test_fresh_polls_are_proven_by_pushes_without_redis_reads(
         assert [m["seq"] for m in resp.json()["messages"]] == [i + 1]
     assert chat.push_hits - push_hits >= 20
     assert chat.versions.batches - batches <= 20  # only refreshes after a write read Redis
+
+
+async def test_a_lost_push_subscription_falls_back_and_comes_back(
+    make_client: MakeClient, redis_url: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    reader = await make_client(cache_mode="fresh", push_heartbeat_s=0.05)
+    writer = await make_client(cache_mode="fresh", push_heartbeat_s=0.05)
+    pushes = reader.app.state.svc.chat.pushes  # type: ignore[attr-defined]
+    headers = await signup(writer)
+    await post(writer, headers, "lost", "m1")
+    await reader.get("/api/chat/lost/messages", headers=headers)
+    r = aioredis.from_url(redis_url)
+    try:
+        subscriptions = pushes.subscriptions
+        await r.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await post(writer, headers, "lost", "m2")  # announced to nobody
+        resp = await reader.get("/api/chat/lost/messages", params={"after": "1"},
+                                headers=headers)
+        assert [m["seq"] for m in resp.json()["messages"]] == [2]
+        for _ in range(100):
+            if pushes.subscriptions > subscriptions and pushes.healthy():
+                break
+            await asyncio.sleep(0.02)
+        assert pushes.healthy()
+        await post(writer, headers, "lost", "m3")
+        resp = await reader.get("/api/chat/lost/messages", params={"after": "2"},
+                                headers=headers)
+        assert [m["seq"] for m in resp.json()["messages"]] == [3]
+    finally:
+        await r.aclose()
