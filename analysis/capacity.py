@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-SLO_P95_MS = 3000.0
+from analysis.defaults import SLO_P95_MS  # noqa: E402  (re-exported)
+
 MAX_ERROR_RATE = 0.01
 HEADROOM = 0.7
 TARGET_USERS: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)

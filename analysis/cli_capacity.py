@@ -14,10 +14,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from analysis.defaults import REPORTS_DIR, RUNS_DIR, SLO_P95_MS
 from analysis.ramp import make_plan
 from target_service.errors import UserError
-
-REPORTS_DIR = Path("reports")  # analysis.rundata's default; that module loads pandas
 
 
 def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -43,7 +42,7 @@ def capacity(
     ] = None,
     slo_p95_ms: Annotated[
         float, typer.Option(min=1, help="p95 delivery-latency SLO in ms.")
-    ] = 3000.0,
+    ] = SLO_P95_MS,
     target_users: Annotated[
         int | None, typer.Option(min=1, help="Exit 1 unless the SLO holds at this many users.")
     ] = None,
@@ -91,7 +90,7 @@ def capacity(
     ] = REPORTS_DIR,
     runs_dir: Annotated[
         Path, typer.Option(help="Where the swarm's runs/<run-id>/ is written.")
-    ] = Path("runs"),
+    ] = RUNS_DIR,
 ) -> None:
     """The main job: step-ramp users to saturation, fit the USL, find SLO capacity, plan, report."""
     from analysis.console import print_report

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 
-from analysis.collect import bench_collect as _bench_collect
-from analysis.rundata import REPORTS_DIR, load_run_data, run_dir
+from analysis.defaults import REPORTS_DIR
+
+if TYPE_CHECKING:  # pandas loads only when a command runs
+    import pandas as pd
 from target_service.errors import UserError
 
 
@@ -35,8 +36,11 @@ def usl(
     except ValueError as exc:
         raise UserError(f"{file}: {exc}") from exc
     typer.echo(f"USL fit of {y_name} vs {x_name} ({fit.n_points} points)")
-    rows = [("sigma", fit.sigma, "sigma"), ("kappa", fit.kappa, "kappa"),
-            ("lambda", fit.lambda_, "lambda")]
+    rows = [
+        ("sigma", fit.sigma, "sigma"),
+        ("kappa", fit.kappa, "kappa"),
+        ("lambda", fit.lambda_, "lambda"),
+    ]
     for label, value, key in rows:
         ci = fit.ci.get(key)
         interval = f"  [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""
@@ -66,11 +70,16 @@ def report(
     """Rebuild reports/<run-id>/report.html and summary.json from the stored run data."""
     from analysis.console import print_report
     from analysis.report import build_report
+    from analysis.rundata import load_run_data, run_dir
 
     data = load_run_data(run_id, reports_dir=reports_dir)
     files = build_report(
-        data, out_dir=run_dir(run_id, reports_dir=reports_dir), slo_p95_ms=slo_p95_ms,
-        target_users=target_users, headroom=headroom, price_per_million_usd=price_per_million,
+        data,
+        out_dir=run_dir(run_id, reports_dir=reports_dir),
+        slo_p95_ms=slo_p95_ms,
+        target_users=target_users,
+        headroom=headroom,
+        price_per_million_usd=price_per_million,
     )
     print_report(files.analysis, console=Console())
     typer.echo(f"report: {files.html} ({files.elapsed_s:.1f} s); summary: {files.summary}")
@@ -88,6 +97,8 @@ def bench_collect(
     ] = None,
 ) -> None:
     """Time loading N samples from a Redis sorted set into pandas (target: 1M in <= 3 s)."""
+    from analysis.collect import bench_collect as _bench_collect
+
     if redis_url is not None:
         _print_bench(_bench_collect(redis_url, n=n))
         return
@@ -110,19 +121,25 @@ def bench_report(
     with tempfile.TemporaryDirectory(prefix="pollcap-bench-report-") as tmp:
         result = _bench_report(samples=samples, out_dir=Path(tmp))
     verdict = "within" if result["ok"] else "OVER"
-    typer.echo(f"report from {result['samples']:,} samples: built in {result['build_s']:.2f} s "
-               f"({verdict} the {result['target_s']:.0f} s target, "
-               f"ratio {result['ratio_to_target']})")
+    typer.echo(
+        f"report from {result['samples']:,} samples: built in {result['build_s']:.2f} s "
+        f"({verdict} the {result['target_s']:.0f} s target, "
+        f"ratio {result['ratio_to_target']})"
+    )
 
 
 def _print_bench(result: dict[str, float | int | bool]) -> None:
     verdict = "within" if result["ok"] else "OVER"
-    typer.echo(f"collect {result['samples']:,} samples: read {result['read_s']:.2f} s "
-               f"({verdict} the {result['target_s']:.0f} s target, "
-               f"ratio {result['ratio_to_target']}); write {result['write_s']:.2f} s")
+    typer.echo(
+        f"collect {result['samples']:,} samples: read {result['read_s']:.2f} s "
+        f"({verdict} the {result['target_s']:.0f} s target, "
+        f"ratio {result['ratio_to_target']}); write {result['write_s']:.2f} s"
+    )
 
 
 def _read_xy(file: Path, *, x: str | None, y: str | None) -> tuple[pd.Series, pd.Series, str, str]:
+    import pandas as pd
+
     if not file.is_file():
         raise UserError(f"{file}: no such file")
     try:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from analysis.rundata import REPORTS_DIR
-from analysis.sweep import DEFAULT_SLO_P95_MS, SweepResult, run_sweep
-from analysis.sweep import bench_sweep as _bench
+from analysis.defaults import REPORTS_DIR
+from analysis.defaults import SLO_P95_MS as DEFAULT_SLO_P95_MS
 from analysis.sweep_grid import DEFAULT_GRID, GridError, expand_grid, load_grid
-from analysis.sweep_report import write_sweep
+
+if TYPE_CHECKING:  # numpy/pandas/matplotlib load only when a command runs
+    import pandas as pd
+
+    from analysis.sweep import SweepResult
 from target_service.errors import UserError
 
 MAX_FRONT_ROWS = 20
@@ -79,6 +81,9 @@ def sweep(
         raise UserError("--slo-p95-ms must be positive")
     policies = _policies(grid)
     recorded = _recorded(run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=step)
+    from analysis.sweep import run_sweep
+    from analysis.sweep_report import write_sweep
+
     result = run_sweep(recorded, policies, slo_p95_ms=slo_p95_ms)
     out_dir = reports_dir / recorded.run_id / "sweep"
     paths = write_sweep(result, out_dir=out_dir, policy_out=out)
@@ -133,6 +138,8 @@ def bench_sweep(
     """Time a sweep of N policies over M message events against the 30 s target."""
     if cache_mode not in ("fresh", "seed"):
         raise UserError(f"--cache-mode must be fresh or seed, got {cache_mode!r}")
+    from analysis.sweep import bench_sweep as _bench
+
     figures = _bench(
         n_policies=n_policies, n_events=n_events, cache_mode=cache_mode, n_channels=n_channels
     )

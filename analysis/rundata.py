@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from analysis.collect import load_samples, write_samples
+from analysis.defaults import REPORTS_DIR  # noqa: E402  (re-exported)
 from analysis.stats import STEP_COLUMNS, steps_frame
 from target_service.errors import UserError
 
-REPORTS_DIR = Path("reports")
 RESOURCE_COLUMNS: tuple[str, ...] = ("t_ms", "cpu_percent", "rss_bytes")
 META_KEYS: dict[str, str] = {
     "slo_p95_ms": "p95 delivery latency SLO in ms (default 3000)",

@@ -21,7 +21,7 @@ from analysis.sweep_grid import expand_grid
 from target_service.policy import PRESETS, ThresholdPolicy
 
 BASELINE_PRESETS = ("fixed-2s", "seed-dynamic", "seed-optimal")
-DEFAULT_SLO_P95_MS = 3000.0
+from analysis.defaults import SLO_P95_MS as DEFAULT_SLO_P95_MS  # noqa: E402
 
 BENCH_GRID = {
     "threshold_levels": {
