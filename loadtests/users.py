@@ -67,7 +67,10 @@ class ChatUser(FastHttpUser):
         self.channel = self.scn.pick_channel(self.rng)
         self.limit = opts.page_limit
         self.path = f"/api/chat/{self.channel}/messages?limit={self.limit}"
-        self.tracker = SeqTracker()
+        # Set by the first answer: a tab that opens is shown the newest page, not history,
+        # so losses count from the first message it was shown (or from seq 1 when the
+        # channel was empty then, with the cursor pinned at 0 so nothing can be skipped).
+        self.tracker: SeqTracker | None = None
         policy = self.scn.policy
         self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
         self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
@@ -199,6 +202,10 @@ class ChatUser(FastHttpUser):
         data = orjson.loads(body)
         messages = data["messages"]
         self._next_interval(data, interval_header)
+        if self.tracker is None:
+            self.tracker = SeqTracker(first_seq=messages[0]["seq"] if messages else 1)
+            if not messages:
+                self.path = f"/api/chat/{self.channel}/messages?after=0&limit={self.limit}"
         if messages:
             self._deliver(messages, recv_ms)
             cursor = quote(str(messages[-1]["id"]), safe="")
@@ -220,8 +227,10 @@ class ChatUser(FastHttpUser):
         """Loss bookkeeping for every message; a delivery sample for each one new to us."""
         rec = self.scn.recorder
         lost = duplicated = reordered = delivered = 0
+        tracker = self.tracker
+        assert tracker is not None  # set by _fetch_page before any delivery
         for message in messages:
-            counts = self.tracker.observe(message["seq"])
+            counts = tracker.observe(message["seq"])
             lost += counts.lost
             duplicated += counts.duplicated
             reordered += counts.reordered

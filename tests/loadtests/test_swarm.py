@@ -200,3 +200,40 @@ def test_step_shape_is_played_by_locust(clean_backends: StackInfo, tmp_path: Pat
     assert meta["started_at_ms"] < meta["test_started_at_ms"] == windows[0]["start_ms"]
     assert windows[-1]["end_ms"] - windows[0]["start_ms"] == 12_000
     assert meta["test_started_at_ms"] + 12_000 <= meta["ended_at_ms"]
+
+
+def _post_history(url: str, channel: str, count: int) -> None:
+    import httpx
+
+    with httpx.Client(base_url=url) as http:
+        token = http.post("/api/users", json={"name": "history"}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for i in range(count):
+            assert (
+                http.post(
+                    f"/api/chat/{channel}/messages", json={"content": f"m{i}"}, headers=auth
+                ).status_code
+                == 201
+            )
+
+
+@pytest.mark.slow
+def test_joining_a_channel_with_history_is_not_loss(
+    clean_backends: StackInfo, service: ServiceHandle, tmp_path: Path
+) -> None:
+    """A tab opens on the newest page; the history before it is not counted as lost."""
+    run_id = "history-join"
+    _post_history(service.url, f"r{run_id.replace('-', '')}-c0", 120)  # > one page of 50
+    result = run_swarm(
+        host=service.url,
+        redis_url=clean_backends.redis_url,
+        users=8,
+        spawn_rate=8,
+        duration_s=8,
+        runs_dir=tmp_path,
+        run_id=run_id,
+        scenario=ScenarioParams(channels=1, sender_share=0.5, send_rate_per_min=30.0),
+    )
+    s = result.summary
+    assert s["messages_delivered"] > 0
+    assert (s["lost"], s["duplicated"]) == (0, 0)
