@@ -193,7 +193,15 @@ def _tail(popen: subprocess.Popen[bytes], log_path: Path | None) -> str:
 
 
 def stop_group(popen: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the service's process group, SIGKILL what is left after the timeout."""
+    """SIGTERM the service's process group, SIGKILL what is left after the timeout.
+
+    Returns once every process of the group is gone (workers orphaned by the master's
+    exit are reaped by init a moment later; callers count on them being gone).
+    """
+    try:
+        group = psutil.Process(popen.pid).children(recursive=True)
+    except psutil.Error:
+        group = []
     if popen.poll() is None:
         try:
             os.killpg(popen.pid, signal.SIGTERM)
@@ -209,3 +217,4 @@ def stop_group(popen: subprocess.Popen[bytes]) -> None:
         pass
     if popen.poll() is None:
         popen.wait(timeout=STOP_TIMEOUT_S)
+    psutil.wait_procs(group, timeout=STOP_TIMEOUT_S)
