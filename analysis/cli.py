@@ -75,6 +75,37 @@ def stack_up(
         wait_for_interrupt()
 
 
+@stack_app.command("bench")
+def stack_bench(
+    rounds: Annotated[int, typer.Option(min=1, max=50, help="Start/stop cycles to time.")] = 5,
+) -> None:
+    """Time embedded start-up (both servers answering) and stop; check nothing is left."""
+    import statistics
+    import time
+
+    from target_service import procs
+    from target_service.stack import Stack
+
+    ready_s: list[float] = []
+    stop_s: list[float] = []
+    left: list[int] = []
+    for _ in range(rounds):
+        stack = Stack(environ={})
+        started = time.perf_counter()
+        info = stack.start()
+        ready_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        stack.stop()
+        stop_s.append(time.perf_counter() - started)
+        left += [p for p, k in ((info.redis_pid, "valkey"), (info.postgres_pid, "postgres"))
+                 if p is not None and procs.pid_is(p, k)]
+    typer.echo(f"ready: median {statistics.median(ready_s):.2f} s, max {max(ready_s):.2f} s "
+               f"(target <= 3 s); stop: median {statistics.median(stop_s):.2f} s, "
+               f"max {max(stop_s):.2f} s (target <= 2 s); servers left running: {len(left)}")
+    if max(ready_s) > 3 or max(stop_s) > 2 or left:
+        raise typer.Exit(code=1)
+
+
 def wait_for_interrupt() -> None:
     """Block until SIGINT or SIGTERM; both end in a clean stop of what we started."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored when started with &
