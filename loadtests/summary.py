@@ -38,7 +38,7 @@ def summarize(
     messages = read_samples(client, run_id=run_id, sample_type="message")
     notes = read_samples(client, run_id=run_id, sample_type="notification")
     requests, errors = request_totals(stats)
-    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls.t_ms)
+    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
     polls_done = max(counters.get("polls", 0), 1)
     return {
         "run_id": run_id,
@@ -49,9 +49,9 @@ def summarize(
         "rps": rps,
         "poll_rps": poll_rps,
         "steady_window_s": window_s,
-        "poll_latency_ms": _pct(polls.latency_ms),
-        "delivery_latency_ms": percentiles_ms(messages.latency_ms),
-        "notification_latency_ms": percentiles_ms(notes.latency_ms),
+        "poll_latency_ms": _pct(polls["latency_ms"].to_numpy()),
+        "delivery_latency_ms": percentiles_ms(messages["latency_ms"].to_numpy()),
+        "notification_latency_ms": percentiles_ms(notes["latency_ms"].to_numpy()),
         "messages_sent": counters.get("messages_sent", 0),
         "messages_delivered": counters.get("messages_delivered", 0),
         "lost": counters.get("lost", 0),

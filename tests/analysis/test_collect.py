@@ -10,15 +10,8 @@ import pandas as pd
 import pytest
 import redis
 
-from analysis.collect import (
-    _fetch_plain,
-    load_samples,
-    parse_blob,
-    read_run,
-    read_samples,
-    sample_key,
-    write_samples,
-)
+from analysis.collect import load_samples, read_run, write_samples
+from loadtests.samples import _fetch_plain, parse_blob, read_samples, sample_key
 from target_service.stack import StackInfo
 
 RUN = "collect-test"
