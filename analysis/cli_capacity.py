@@ -67,6 +67,12 @@ def capacity(
     channels: Annotated[
         int, typer.Option(min=1, help="Chat channels users spread over (skewed).")
     ] = 200,
+    sender_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of users who also send messages.")
+    ] = 0.1,
+    send_rate_per_min: Annotated[
+        float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
+    ] = 6.0,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers of the service.")] = 1,
     service_cpus: Annotated[
         str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")
@@ -98,7 +104,15 @@ def capacity(
     from analysis.rundata import run_dir, save_run_data
     from analysis.runner import CapacityConfig, run_capacity
     from loadtests.swarm import ScenarioParams, SwarmProgress
+    from target_service.policy import PolicyError, load_policy
 
+    for option, spec in (("--policy", policy), ("--client-policy", client_policy)):
+        if option == "--client-policy" and spec == "server":
+            continue
+        try:
+            load_policy(spec)
+        except PolicyError as exc:
+            raise UserError(f"{option}: {exc}") from None
     if cache not in ("fresh", "seed"):
         raise UserError(f"--cache must be fresh or seed, got {cache!r}")
     plan = make_plan(
@@ -125,7 +139,9 @@ def capacity(
         redis_url=redis_url,
         database_url=database_url,
         allow_remote=allow_remote,
-        scenario=ScenarioParams(channels=channels),
+        scenario=ScenarioParams(
+            channels=channels, sender_share=sender_share, send_rate_per_min=send_rate_per_min
+        ),
         runs_dir=runs_dir,
     )
     console = Console(stderr=True)

@@ -231,7 +231,6 @@ def run_capacity(
     """Run the whole measurement and return the report's inputs (nothing written yet)."""
     phase = on_phase or (lambda _msg: None)
     policy = load_policy(cfg.policy)
-    load_policy(cfg.client_policy) if cfg.client_policy != "server" else None
     run_id = cfg.run_id or new_run_id()
     run_dir = cfg.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,100 @@
+"""``pollcap capacity`` end to end on a tiny ramp: files written and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from target_service.stack import StackInfo
+
+TINY = [
+    "--start-users",
+    "6",
+    "--step-users",
+    "6",
+    "--max-users",
+    "12",
+    "--hold",
+    "6",
+    "--channels",
+    "1",
+    "--sender-share",
+    "0.5",
+    "--send-rate-per-min",
+    "60",
+    "--service-cpus",
+    "any",
+    "--generator-cpus",
+    "any",
+]
+
+
+def _capacity(
+    args: list[str], *, tmp_path: Path, stack: StackInfo | None = None, timeout_s: float = 180
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if stack is not None:
+        env.update(POLLCAP_REDIS_URL=stack.redis_url, POLLCAP_DATABASE_URL=stack.database_url)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from analysis.cli import main; main()",
+            "capacity",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--policy", "bogus"], "--policy: unknown policy"),
+        (["--client-policy", "missing.json"], "--client-policy: policy file not found"),
+        (["--cache", "stale"], "--cache must be fresh or seed"),
+        (["--start-users", "50", "--max-users", "10"], "a ramp needs"),
+        (["--hold", "1"], "--hold must be at least 4 s"),
+        (["--service-cpus", "zero"], "--service-cpus takes core numbers"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = _capacity(args, tmp_path=tmp_path, timeout_s=60)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_the_report_and_exit_code_follows_the_slo(
+    clean_backends: StackInfo, tmp_path: Path
+) -> None:
+    held = _capacity([*TINY, "--target-users", "6"], tmp_path=tmp_path, stack=clean_backends)
+    assert held.returncode == 0, held.stderr[-2000:]
+    (folder,) = (tmp_path / "reports").iterdir()
+    assert {"report.html", "summary.json", "steps.csv", "resources.csv", "meta.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [s["users"] for s in summary["steps"]] == [6, 12]
+    assert summary["slo_at_target"] is True
+    assert all(s["lost"] == 0 and s["duplicated"] == 0 for s in summary["steps"])
+
+    failed = _capacity(
+        [*TINY, "--target-users", "6", "--slo-p95-ms", "1"], tmp_path=tmp_path, stack=clean_backends
+    )
+    assert failed.returncode == 1, failed.stderr[-2000:]
