@@ -107,7 +107,11 @@ class StepTracker:
         self.current = None
         if end_ms - start.t_ms < 2000:
             return  # a transient count while spawning, not a step
-        row = {"users": start.users, "start_ms": int(start.t_ms), "end_ms": int(end_ms)}
+        row: dict[str, Any] = {
+            "users": start.users,
+            "start_ms": int(start.t_ms),
+            "end_ms": int(end_ms),
+        }
         row.update({k: counters[k] - start.counters.get(k, 0.0) for k in counters})
         self.steps.append(row)
         if not check:
@@ -130,7 +134,7 @@ def _counters_probe(
     probes = [0]
 
     def probe() -> dict[str, float]:
-        raw = client.hgetall(f"run:{run_id}:counters")
+        raw: dict[bytes, bytes] = client.hgetall(f"run:{run_id}:counters")  # type: ignore[assignment]
         counts = {k.decode(): float(v) for k, v in raw.items()}
         # Redis commands of the service alone: the server's total less the load
         # generator's recorder and this probe (HGETALL + INFO; the count lags by <= 1 s).

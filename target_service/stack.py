@@ -70,6 +70,7 @@ class Stack:
         self._postgres_port = postgres_port
         self._launched: list[Launched] = []
         self.info: StackInfo | None = None
+        self._owned_dir: Path | None = None
 
     def __enter__(self) -> StackInfo:
         return self.start()
@@ -154,7 +155,7 @@ class Stack:
         for launched in reversed(self._launched):
             procs.stop(launched, timeout_s=STOP_TIMEOUT_S)
         self._launched.clear()
-        owned = getattr(self, "_owned_dir", None)
+        owned = self._owned_dir
         if owned is not None:
             shutil.rmtree(owned, ignore_errors=True)
             self._owned_dir = None
