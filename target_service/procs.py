@@ -217,8 +217,14 @@ def _server_args(bin_dir: Path, data_dir: Path, port: int) -> list[str]:
 
 
 def _ensure_template(*, template_dir: Path, db_name: str, db_user: str, mode: str | None) -> Path:
-    """An initialised data folder with the service's database, made once and copied per run."""
+    """An initialised data folder with the service's database, made once and copied per run.
+
+    Kept per PostgreSQL build (size and mtime of the server binary), so an upgraded
+    wheel never starts on a data folder of another version.
+    """
     bin_dir = postgres_bin_dir()
+    binary = (bin_dir / "postgres").stat()
+    template_dir = template_dir / f"pg-{binary.st_size}-{int(binary.st_mtime)}"
     data = template_dir / "data"
     if (data / "PG_VERSION").exists():
         return data
