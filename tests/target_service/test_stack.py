@@ -108,8 +108,9 @@ def test_leftovers_of_a_live_owner_are_kept(tmp_path: Path) -> None:
     assert run_dir.exists()
 
 
-def test_sigkilled_parent_leaves_no_servers(tmp_path: Path) -> None:
-    env = dict(os.environ, POLLCAP_STACKS_DIR=str(tmp_path / "stacks"))
+def _stack_up(stacks_dir: Path) -> tuple[subprocess.Popen[bytes], str, set[int]]:
+    """``pollcap stack up`` in a child with its own stacks folder: (child, redis URL, PIDs)."""
+    env = dict(os.environ, POLLCAP_STACKS_DIR=str(stacks_dir))
     env.pop("POLLCAP_REDIS_URL", None)
     env.pop("POLLCAP_DATABASE_URL", None)
     child = subprocess.Popen(
@@ -119,11 +120,16 @@ def test_sigkilled_parent_leaves_no_servers(tmp_path: Path) -> None:
         env=env,
     )
     assert child.stdout is not None
-    first = child.stdout.readline().decode()
-    assert first.startswith("redis: redis://127.0.0.1:")
+    redis_line = child.stdout.readline().decode()
+    assert redis_line.startswith("redis: redis://127.0.0.1:")
     child.stdout.readline()
-    started = _alive(_recorded_pids(tmp_path / "stacks"))
+    started = _alive(_recorded_pids(stacks_dir))
     assert len(started) == 2
+    return child, redis_line.split(" ", 1)[1].strip(), started
+
+
+def test_sigkilled_parent_leaves_no_servers(tmp_path: Path) -> None:
+    child, _, started = _stack_up(tmp_path / "stacks")
     child.send_signal(signal.SIGKILL)
     child.wait()
     deadline = time.monotonic() + 5
@@ -136,21 +142,8 @@ def test_sigkilled_parent_leaves_no_servers(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_stack_up(tmp_path: Path) -> None:
-    env = dict(os.environ, POLLCAP_STACKS_DIR=str(tmp_path / "stacks"))
-    env.pop("POLLCAP_REDIS_URL", None)
-    env.pop("POLLCAP_DATABASE_URL", None)
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "up"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    assert child.stdout is not None
-    redis_line = child.stdout.readline().decode()
-    child.stdout.readline()
-    started = _alive(_recorded_pids(tmp_path / "stacks"))
-    assert len(started) == 2
-    client = redis.Redis.from_url(redis_line.split(" ", 1)[1].strip())
+    child, redis_url, started = _stack_up(tmp_path / "stacks")
+    client = redis.Redis.from_url(redis_url)
     assert client.ping()
     client.close()
     child.send_signal(signal.SIGINT)
@@ -215,9 +208,18 @@ def test_cli_bad_url_exits_2_with_one_line() -> None:
 
 def test_stack_bench_reports_timings_and_no_leftovers() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "bench",
-         "--rounds", "1"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from analysis.cli import main; main()",
+            "stack",
+            "bench",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "servers left running: 0" in result.stdout
     assert result.returncode in (0, 1)  # 1 only when this busy machine misses a timing target
