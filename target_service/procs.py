@@ -75,18 +75,25 @@ def postgres_bin_dir() -> Path:
 # -- ports --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
-def check_port_free(port: int) -> None:
+def check_port_free(port: int, *, host: str = "127.0.0.1") -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise UserError(f"port {port} on 127.0.0.1 is already in use") from None
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"port {port} on {host} is already in use (cannot listen: {exc.strerror})"
+            ) from None
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """In a forked child: receive ``sig`` when the parent dies (so no server outlives us)."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 # -- child set-up (runs in the forked child, before exec) ---------------------------------
@@ -104,7 +111,7 @@ def _child_setup(*, death_signal: int, drop_root: str | None) -> Callable[[], No
             os.setgid(user.pw_gid)
             os.setuid(user.pw_uid)
         # After any credential change: a change clears the parent-death signal.
-        libc.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+        set_parent_death_signal(death_signal)
 
     return setup
 

@@ -9,10 +9,8 @@ whole process group (master and workers): no orphans, even after SIGKILL of the 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,10 +26,14 @@ import psutil
 
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
+from target_service.procs import (  # noqa: F401  (free_port re-exported for callers)
+    check_port_free,
+    free_port,
+    set_parent_death_signal,
+)
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +67,6 @@ class ServiceHandle:
             except psutil.NoSuchProcess:
                 continue
         return workers or [self.pid]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def service_env(
@@ -117,7 +105,7 @@ def _preexec(cpu_affinity: Sequence[int] | None):  # type: ignore[no-untyped-def
     def setup() -> None:
         if cpu_affinity:
             os.sched_setaffinity(0, set(cpu_affinity))
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        set_parent_death_signal(signal.SIGTERM)
 
     return setup
 
@@ -142,7 +130,7 @@ def run_service(
     environ = service_env(redis_url=redis_url, database_url=database_url, policy=policy,
                           cache_mode=cache_mode, env=env)
     if port:
-        check_port_free(host, port)
+        check_port_free(port, host=host)
     port = port or free_port(host)
     temp_log = log_path is None  # a file, not a pipe: a full pipe would stall the service
     if log_path is None:
