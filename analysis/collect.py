@@ -5,7 +5,7 @@ The writers (Locust users) store one sorted-set member per sample under
 member layouts are fixed by docs/internals.md (see ``SAMPLE_COLUMNS``).
 
 The Redis reader itself (a Lua page reader, ~2 s for 1M samples) lives in
-:mod:`loadtests.samples`, the layer that writes the keys.
+:mod:`loadtests.recording.samples`, the layer that writes the keys.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import redis
 
-from loadtests.samples import (  # noqa: F401  (re-exported for analysis callers)
+from loadtests.recording.samples import (  # noqa: F401  (re-exported for analysis callers)
     COLUMN_DTYPES,
     MEMBER_FIELDS,
     PAGE_SIZE,

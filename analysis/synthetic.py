@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.response_model import ResponseModel
-from analysis.rundata import RunData
-from analysis.simulate import RecordedRun
-from analysis.usl import usl_throughput
+from analysis.model.usl import usl_throughput
+from analysis.runs import RunData
+from analysis.sweep.response import ResponseModel
+from analysis.sweep.simulate import RecordedRun
 
 
 def synthetic_run(

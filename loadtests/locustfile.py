@@ -17,11 +17,11 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadtests.producer import NotificationProducer
-from loadtests.recorder import new_run_id
-from loadtests.scenario import add_arguments, scenario_for
+from loadtests.clients.chat_user import ChatUser
+from loadtests.clients.producer import NotificationProducer
+from loadtests.clients.scenario import add_arguments, scenario_for
+from loadtests.recording.recorder import new_run_id
 from loadtests.shapes import Stage, parse_shape, stage_at
-from loadtests.users import ChatUser
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
 

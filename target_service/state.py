@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from redis.asyncio import Redis
 
-from target_service.load import LoadMeter
+from target_service.cpu_load import LoadMeter
 from target_service.policy import ThresholdPolicy, load_policy
 from target_service.prom import PromMetrics
 from target_service.settings import Settings

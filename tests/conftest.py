@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from target_service.stack import Stack, StackInfo
+from target_service.embedded.stack import Stack, StackInfo
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from target_service import params, polling
+from target_service import chat as polling
+from target_service import params
 from target_service.deps import CurrentUser, StateDep, current_user
 from target_service.params import CHANNEL_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from target_service.state import AppState

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.rundata import RunData
-from analysis.usl import usl_throughput
+from analysis.model.usl import usl_throughput
+from analysis.runs import RunData
 
 T0_MS = 1_800_000_000_000
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.capacity import (
+from analysis.model.plan import (
     PerUserRates,
     SloCapacity,
     per_user_rates,

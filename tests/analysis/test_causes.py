@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.causes import diagnose, summarize
+from analysis.model.causes import diagnose, summarize
 
 
 def _row(users: int, *, p50: float, req_p50: float = 20.0, req_p95: float = 30.0,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from target_service.stack import StackInfo
+from target_service.embedded.stack import StackInfo
 
 TINY = [
     "--start-users",
@@ -44,7 +44,7 @@ def _capacity(
         [
             sys.executable,
             "-c",
-            "from analysis.cli import main; main()",
+            "from analysis.cli.app import main; main()",
             "capacity",
             "--reports-dir",
             str(tmp_path / "reports"),

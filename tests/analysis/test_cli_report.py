@@ -1,6 +1,6 @@
 """Exit codes and output of ``usl`` and ``report`` through a typer app built from COMMANDS.
 
-``analysis.cli.main`` turns ``UserError`` into one line on stderr and exit 2; the
+``analysis.cli.app.main`` turns ``UserError`` into one line on stderr and exit 2; the
 helper below applies the same rule so each case checks the code a user sees.
 """
 
@@ -14,10 +14,10 @@ import typer
 from capacity_run import make_run_data
 from typer.testing import CliRunner
 
-from analysis.cli_report import COMMANDS
-from analysis.rundata import save_run_data
+from analysis.cli.report import COMMANDS
+from analysis.runs import save_run_data
+from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
-from target_service.stack import StackInfo
 
 DATA = Path(__file__).parent / "data"
 

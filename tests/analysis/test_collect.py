@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from analysis.collect import load_samples, read_run, write_samples
-from loadtests.samples import _fetch_plain, parse_blob, read_samples, sample_key
-from target_service.stack import StackInfo
+from loadtests.recording.samples import _fetch_plain, parse_blob, read_samples, sample_key
+from target_service.embedded.stack import StackInfo
 
 RUN = "collect-test"
 

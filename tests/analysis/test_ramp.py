@@ -1,4 +1,4 @@
-from analysis.ramp import DEFAULT_PLAN, QUICK_PLAN, make_plan, saturation_reason
+from analysis.capacity.ramp import DEFAULT_PLAN, QUICK_PLAN, make_plan, saturation_reason
 
 
 def test_default_plans_fit_their_time_budgets() -> None:

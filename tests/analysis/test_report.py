@@ -10,9 +10,9 @@ import pytest
 from capacity_run import make_run_data
 from rich.console import Console
 
-from analysis.console import print_report
-from analysis.report import analyse, build_report
-from analysis.rundata import load_run_data, save_run_data
+from analysis.report.console import print_report
+from analysis.report.render import analyse, build_report
+from analysis.runs import load_run_data, save_run_data
 from target_service.errors import UserError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.seed_cache import seed_cache_delays
+from analysis.sweep.seed_cache import seed_cache_delays
 
 
 def test_without_a_cache_the_wait_is_uniform_over_one_interval() -> None:

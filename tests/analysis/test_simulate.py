@@ -7,9 +7,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from analysis.delivery import stale_probability
-from analysis.response_model import ResponseModel
-from analysis.simulate import RecordedRun, evaluate_policies, evaluate_policy, simulate_deliveries
+from analysis.sweep.delivery import stale_probability
+from analysis.sweep.response import ResponseModel
+from analysis.sweep.simulate import (
+    RecordedRun,
+    evaluate_policies,
+    evaluate_policy,
+    simulate_deliveries,
+)
 from analysis.synthetic import synthetic_run
 from target_service.policy import PRESETS, ThresholdPolicy
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import exact_percentiles, median_poll_interval_ms, step_table, steps_frame
+from analysis.model.stats import exact_percentiles, median_poll_interval_ms, step_table, steps_frame
 
 
 def test_exact_percentiles_match_numpy_on_every_sample() -> None:

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.rundata import RunData, save_run_data
-from analysis.simulate import evaluate_policy
-from analysis.sweep import BASELINE_PRESETS, pareto_mask, run_sweep
-from analysis.sweep_grid import DEFAULT_GRID, GridError, expand_grid
-from analysis.sweep_input import load_recorded_run
-from analysis.sweep_report import write_sweep
+from analysis.runs import RunData, save_run_data
+from analysis.sweep.grid import DEFAULT_GRID, GridError, expand_grid
+from analysis.sweep.outputs import write_sweep
+from analysis.sweep.recorded import load_recorded_run
+from analysis.sweep.run import BASELINE_PRESETS, pareto_mask, run_sweep
+from analysis.sweep.simulate import evaluate_policy
 from analysis.synthetic import synthetic_run
 from target_service.policy import PRESETS, ThresholdPolicy, load_policy
 
@@ -182,7 +182,7 @@ def test_recorded_run_from_a_report_folder(tmp_path: Path) -> None:
 
 def pollcap(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from analysis.cli import main; main()", *args],
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.response_model import ResponseModel
-from analysis.simulate import RecordedRun
-from analysis.sweep_verify import compare, prediction_run, verify_policies
+from analysis.sweep.response import ResponseModel
+from analysis.sweep.simulate import RecordedRun
+from analysis.sweep.verify import compare, prediction_run, verify_policies
+from target_service.embedded.stack import StackInfo
 from target_service.policy import ThresholdPolicy
-from target_service.stack import StackInfo
 
 
 def two_step_run(**meta: object) -> RecordedRun:

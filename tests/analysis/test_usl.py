@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.usl import fit_usl, usl_throughput, validate_usl
+from analysis.model.usl import fit_usl, usl_throughput, validate_usl
 
 DATA = Path(__file__).parent / "data"
 

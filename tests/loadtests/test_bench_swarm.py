@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.bench import BenchArm, CpuWatch, verdict
+from loadtests.bench.run import BenchArm, CpuWatch, verdict
 
 
 def arm(*, record: bool, held: float, cores: float | None) -> BenchArm:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadtests.benchtarget import run_bench_target
-from loadtests.leanhttp import LeanConnection
-from target_service.runner import free_port
+from loadtests.bench.stub_server import run_bench_target
+from loadtests.clients.leanhttp import LeanConnection
+from target_service.serve import free_port
 
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"

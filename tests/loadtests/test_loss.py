@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests.loss import SeqCounts, SeqTracker
+from loadtests.clients.loss import SeqCounts, SeqTracker
 
 
 def totals(seqs: list[int]) -> SeqCounts:

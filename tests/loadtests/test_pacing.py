@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from loadtests.pacing import Pacer, Spells, retry_delay_ms
+from loadtests.clients.pacing import Pacer, Spells, retry_delay_ms
 
 
 def test_late_response_does_not_shift_the_grid() -> None:

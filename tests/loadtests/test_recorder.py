@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import redis
 
-from loadtests.recorder import Recorder, counters_key, latency_key
-from loadtests.samples import percentiles_ms, read_counters, read_samples
-from target_service.stack import StackInfo
+from loadtests.recording.recorder import Recorder, counters_key, latency_key
+from loadtests.recording.samples import percentiles_ms, read_counters, read_samples
+from target_service.embedded.stack import StackInfo
 
 RUN = "t-rec"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.safety import check_host
+from loadtests.swarm.safety import check_host
 from target_service.errors import UserError
 
 

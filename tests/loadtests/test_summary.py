@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loadtests.summary import request_totals, steady_window
+from loadtests.swarm.summary import request_totals, steady_window
 
 POLL = "/api/chat/[channel]/messages"
 
@@ -79,7 +79,7 @@ def test_request_totals_leave_out_delivery_rows() -> None:
 
 def test_poll_samples_correct_the_stepped_history() -> None:
     """Worker processes report every 3 s: the history's counts move in steps."""
-    from loadtests.summary import steady_rates
+    from loadtests.swarm.summary import steady_rates
 
     users = [100] * 31
     counts = [300.0 * (i // 3) for i in range(31)]  # 100/s, reported in 3 s steps

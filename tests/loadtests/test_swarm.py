@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import redis
 
-from loadtests.benchtarget import run_bench_target
-from loadtests.recorder import latency_key, live_key
-from loadtests.swarm import ScenarioParams, run_swarm
+from loadtests.bench.stub_server import run_bench_target
+from loadtests.recording.recorder import latency_key, live_key
+from loadtests.swarm.run import ScenarioParams, run_swarm
+from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
-from target_service.runner import ServiceHandle, free_port, run_service
-from target_service.stack import StackInfo
+from target_service.serve import ServiceHandle, free_port, run_service
 
 MEMBER = {
     "poll": re.compile(r"[^:]+:\d+:-?\d+\.\d{3}:[A-Za-z0-9_-]+"),

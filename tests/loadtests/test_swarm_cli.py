@@ -9,11 +9,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from loadtests.benchtarget import run_bench_target
-from loadtests.cli import COMMANDS, swarm
+from analysis.cli.swarm import COMMANDS, swarm
+from loadtests.bench.stub_server import run_bench_target
+from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
-from target_service.runner import free_port
-from target_service.stack import StackInfo
+from target_service.serve import free_port
 
 app = typer.Typer()
 for command in COMMANDS:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from target_service.app import create_app
+from target_service.embedded.stack import StackInfo
 from target_service.settings import Settings
-from target_service.stack import StackInfo
 
 ADMIN = {"X-Admin-Token": "test-admin"}
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]

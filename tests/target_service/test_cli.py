@@ -13,10 +13,10 @@ import urllib.request
 import psutil
 import pytest
 
-from target_service.bench import bench_service, format_result
-from target_service.cli import COMMANDS, serve
+from analysis.cli.service import COMMANDS, serve
+from target_service.bench.run import bench_service, format_result
+from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
-from target_service.stack import StackInfo
 
 
 def test_commands_have_help_lines() -> None:
@@ -32,7 +32,7 @@ def test_serve_rejects_a_bad_cache_mode() -> None:
 
 def test_serve_prints_a_working_url_and_stops_on_ctrl_c(clean_backends: StackInfo) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from analysis.cli import main; main()", "serve", "--port", "0",
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", "serve", "--port", "0",
          "--redis-url", clean_backends.redis_url, "--database-url", clean_backends.database_url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "COLUMNS": "200"},

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from target_service.runner import run_service
-from target_service.stack import StackInfo
+from target_service.embedded.stack import StackInfo
+from target_service.serve import run_service
 
 WRITERS = 20
 PER_WRITER = 200

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from target_service.procs import free_port, valkey_binary
-from target_service.stack import StackInfo
+from target_service.embedded.procs import free_port, valkey_binary
+from target_service.embedded.stack import StackInfo
 from tests.target_service.conftest import ADMIN, MakeClient, signup_full
 
 

@@ -9,9 +9,9 @@ import urllib.request
 import psutil
 import pytest
 
+from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
-from target_service.runner import run_service
-from target_service.stack import StackInfo
+from target_service.serve import run_service
 
 
 def get_json(url: str) -> dict:
@@ -56,7 +56,7 @@ def test_user_mistakes_are_user_errors(clean_backends: StackInfo) -> None:
 
 
 def test_unreachable_database_is_a_user_error(clean_backends: StackInfo) -> None:
-    from target_service.procs import free_port
+    from target_service.embedded.procs import free_port
 
     with pytest.raises(UserError, match="exited while starting"):
         with run_service(redis_url=clean_backends.redis_url, ready_timeout_s=60,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from target_service import procs
+from target_service.embedded import procs
+from target_service.embedded.stack import Stack, StackInfo, reap_leftovers
 from target_service.errors import UserError
-from target_service.stack import Stack, StackInfo, reap_leftovers
 
 
 def _server_pids() -> set[int]:
@@ -114,7 +114,7 @@ def _stack_up(stacks_dir: Path) -> tuple[subprocess.Popen[bytes], str, set[int]]
     env.pop("POLLCAP_REDIS_URL", None)
     env.pop("POLLCAP_DATABASE_URL", None)
     child = subprocess.Popen(
-        [sys.executable, "-c", "from analysis.cli import main; main()", "stack", "up"],
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", "stack", "up"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -191,7 +191,7 @@ def test_cli_bad_url_exits_2_with_one_line() -> None:
         [
             sys.executable,
             "-c",
-            "from analysis.cli import main; main()",
+            "from analysis.cli.app import main; main()",
             "stack",
             "up",
             "--redis-url",
@@ -211,7 +211,7 @@ def test_stack_bench_reports_timings_and_no_leftovers() -> None:
         [
             sys.executable,
             "-c",
-            "from analysis.cli import main; main()",
+            "from analysis.cli.app import main; main()",
             "stack",
             "bench",
             "--rounds",

@@ -84,7 +84,7 @@ async def test_version_reads_are_batched_and_start_after_their_polls(clean_backe
 
 
 async def test_guard_turns_a_dead_redis_into_redis_down() -> None:
-    from target_service.procs import free_port
+    from target_service.embedded.procs import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     guard = RedisGuard(open_redis(url, max_connections=2, timeout_s=0.3), retry_s=60,

@@ -1,0 +1,82 @@
+"""The report's terminal view: a rich table of the steps and the headline numbers."""
+
+from __future__ import annotations
+
+import math
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from analysis.report.render import Analysis
+
+SHORT_CAUSE = {"at floor": "floor", "below floor": "below", "cache staleness": "cache",
+               "unexplained": "?"}
+
+
+def steps_table(result: Analysis) -> Table:
+    """Per-step table; delivery p95 over the SLO in red."""
+    slo_ms = result.capacity.slo_p95_ms
+    table = Table(title=f"pollcap capacity: {result.run_id}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("users", "req/s", "req p95", "dlv p50", "dlv p95", "err", "lost/dup", "CPU",
+                 "cause"):
+        table.add_column(name, justify="left" if name == "cause" else "right",
+                         no_wrap=True)
+    table.caption = "latencies in ms; dlv = delivery; CPU in % (100 = one core)"
+    causes = {c.users: SHORT_CAUSE.get(c.cause, c.cause) for c in result.causes}
+    for row in result.table.to_dict("records"):
+        p95 = row["delivery_p95_ms"]
+        p95_text = _fmt(p95)
+        if math.isfinite(p95) and p95 > slo_ms:
+            p95_text = f"[red]{p95_text}[/red]"
+        table.add_row(
+            str(row["users"]), _fmt(row["rps"], 1), _fmt(row["req_p95_ms"]),
+            _fmt(row["delivery_p50_ms"]), p95_text, _pct(row["error_rate"]),
+            f"{_fmt(row['lost'])}/{_fmt(row['duplicated'])}", _fmt(row["cpu_percent"]),
+            causes.get(int(row["users"]), ""),
+        )
+    return table
+
+
+def headline(result: Analysis) -> list[str]:
+    """The lines under the table: SLO capacity, USL, validation, plan, causes."""
+    cap = result.capacity
+    lines = [f"SLO (p95 delivery <= {cap.slo_p95_ms:.0f} ms, errors <= {cap.max_error_rate:.0%}): "
+             f"{cap.message}"]
+    if result.slo_at_target is not None:
+        colour = "green" if result.slo_at_target else "red"
+        lines.append(f"[{colour}]{result.slo_note}[/{colour}]")
+    fit = result.fit
+    if fit is not None:
+        lines.append(f"USL: σ={fit.sigma:.4g} κ={fit.kappa:.4g} λ={fit.lambda_:.4g} "
+                     f"N*={_fmt(fit.peak_n)} X(N*)={_fmt(fit.peak_x)} R²={fit.r_squared:.3f}")
+    else:
+        lines.append(result.fit_note)
+    if result.validation is not None:
+        lines.append(f"USL validation: fit on {result.validation.train_points} steps, "
+                     f"{result.validation.mean_abs_error_pct:.1f}% mean error on the other "
+                     f"{result.validation.test_points}")
+    for row in result.plan.rows:
+        lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instance(s), "
+                     f"{row.requests_s:,.0f} req/s, ${row.cost_month_usd:,.0f}/month; "
+                     f"limit: {row.limit}")
+    lines.append(result.causes_summary)
+    return lines
+
+
+def print_report(result: Analysis, *, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(steps_table(result))
+    for line in headline(result):
+        console.print(line)
+
+
+def _fmt(value: float | int | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.1%}"

@@ -1,0 +1,238 @@
+"""The capacity report: ``RunData`` in, ``report.html`` + ``summary.json`` out.
+
+Input (``analysis.runs.RunData``, one folder ``reports/<run-id>/``):
+
+* ``steps``      DataFrame, one row per step: ``users, start_ms, end_ms`` (epoch ms) and,
+                 optionally, counts over the step: ``requests, failures, lost,
+                 duplicated, redis_ops, pg_queries`` (deltas of the runner's
+                 snapshots at ``start_ms`` and ``end_ms``);
+* ``samples``    ``{"poll" | "message" | "notification": DataFrame}`` as read by
+                 ``analysis.collect`` (``t_ms, user, n, latency_ms[, channel][, seq]``);
+* ``resources``  DataFrame ``t_ms, cpu_percent, rss_bytes`` of the service;
+* ``meta``       dict: ``slo_p95_ms, target_users, headroom, price_per_million_usd,
+                 policy, nominal_interval_ms, cache_ttl_s, warmup_fraction, ...``
+                 (``rundata.META_KEYS``); missing keys take the defaults below.
+
+``analyse`` turns it into an ``Analysis`` (pure maths: step table, USL fit with
+bootstrap band, out-of-sample validation, SLO capacity, scale-out plan and
+cost, delivery causes); ``build_report`` writes the files; the terminal table
+lives in ``analysis.report.console``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from analysis.model.causes import StepCause, diagnose, summarize
+from analysis.model.plan import (
+    HEADROOM,
+    MAX_ERROR_RATE,
+    PRICE_ASSUMPTION,
+    PRICE_PER_MILLION_USD,
+    SLO_P95_MS,
+    Plan,
+    SloCapacity,
+    per_user_rates,
+    scale_out_plan,
+    slo_capacity,
+)
+from analysis.model.stats import WARMUP_FRACTION, step_table
+from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
+from analysis.report import figures as plots
+from analysis.runs import RunData
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+REPORT_TARGET_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    run_id: str
+    inputs: dict[str, Any]
+    table: pd.DataFrame
+    fit: UslFit | None
+    fit_note: str
+    validation: UslValidation | None
+    capacity: SloCapacity
+    plan: Plan
+    causes: list[StepCause]
+    causes_summary: str
+    slo_at_target: bool | None
+    slo_note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    html: Path
+    summary: Path
+    analysis: Analysis
+    elapsed_s: float
+
+
+def resolved_inputs(meta: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """``meta`` with defaults filled in and non-None ``overrides`` applied."""
+    inputs = {"slo_p95_ms": SLO_P95_MS, "max_error_rate": MAX_ERROR_RATE, "headroom": HEADROOM,
+              "price_per_million_usd": PRICE_PER_MILLION_USD, "warmup_fraction": WARMUP_FRACTION,
+              "target_users": None, "cache_ttl_s": None, "nominal_interval_ms": None}
+    inputs.update(meta)
+    inputs.update({k: v for k, v in overrides.items() if v is not None})
+    return inputs
+
+
+def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
+            **overrides: Any) -> Analysis:
+    """All numbers of the report, computed from ``data`` (no files, no output)."""
+    inputs = resolved_inputs(data.meta, **overrides)
+    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
+                       warmup_fraction=float(inputs["warmup_fraction"]))
+    fit, fit_note = _fit(table, bootstrap=bootstrap, seed=seed)
+    validation = _validate(table)
+    capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
+                            max_error_rate=float(inputs["max_error_rate"]))
+    plan = scale_out_plan(capacity=capacity, rates=per_user_rates(table, capacity=capacity),
+                          headroom=float(inputs["headroom"]),
+                          price_per_million_usd=float(inputs["price_per_million_usd"]))
+    causes = diagnose(table, cache_ttl_s=inputs["cache_ttl_s"],
+                      nominal_interval_ms=inputs["nominal_interval_ms"])
+    slo_ok, slo_note = _slo_at_target(capacity, inputs["target_users"])
+    return Analysis(run_id=data.run_id, inputs=inputs, table=table, fit=fit, fit_note=fit_note,
+                    validation=validation, capacity=capacity, plan=plan, causes=causes,
+                    causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note)
+
+
+def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFiles:
+    """Analyse and write ``report.html`` and ``summary.json`` into ``out_dir``."""
+    started = time.perf_counter()
+    result = analyse(data, **overrides)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path, summary_path = out_dir / "report.html", out_dir / "summary.json"
+    html_path.write_text(render_html(result), encoding="utf-8")
+    summary_path.write_text(json.dumps(summary(result), indent=2, allow_nan=False))
+    return ReportFiles(html=html_path, summary=summary_path, analysis=result,
+                       elapsed_s=time.perf_counter() - started)
+
+
+def render_html(result: Analysis) -> str:
+    """The self-contained page: figures inlined as base64 PNG."""
+    figures = {
+        "throughput": plots.throughput_figure(result.table, result.fit,
+                                              slo_users=result.capacity.users),
+        "latency": plots.latency_figure(result.table, slo_p95_ms=result.capacity.slo_p95_ms),
+        "errors": plots.errors_figure(result.table),
+        "resources": plots.resources_figure(result.table),
+    }
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters["num"] = _num
+    return env.get_template("report.html.j2").render(
+        r=result, s=summary(result), figures={k: plots.to_data_uri(v) for k, v in figures.items()},
+        price_assumption=PRICE_ASSUMPTION,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def summary(result: Analysis) -> dict[str, Any]:
+    """JSON-ready summary (NaN/inf become null)."""
+    fit = result.fit
+    doc = {
+        "run_id": result.run_id,
+        "inputs": result.inputs,
+        "steps": result.table.to_dict("records"),
+        "usl": None if fit is None else {
+            "sigma": fit.sigma, "kappa": fit.kappa, "lambda": fit.lambda_,
+            "r_squared": fit.r_squared, "n_points": fit.n_points,
+            "peak_users": fit.peak_n, "peak_rps": fit.peak_x,
+            "ci": {k: list(v) for k, v in fit.ci.items()}, "confidence": fit.confidence,
+        },
+        "usl_note": result.fit_note,
+        "validation": None if result.validation is None else {
+            k: v for k, v in asdict(result.validation).items() if k != "fit"},
+        "slo_capacity": asdict(result.capacity),
+        "slo_at_target": result.slo_at_target,
+        "slo_note": result.slo_note,
+        "plan": asdict(result.plan),
+        "causes": [asdict(c) for c in result.causes],
+        "causes_summary": result.causes_summary,
+    }
+    return _jsonable(doc)
+
+
+def _fit(table: pd.DataFrame, *, bootstrap: int, seed: int) -> tuple[UslFit | None, str]:
+    usable = table[np.isfinite(table["rps"]) & (table["users"] > 0)]
+    try:
+        fit = fit_usl(usable["users"], usable["rps"], bootstrap=bootstrap, seed=seed)
+    except ValueError as exc:
+        return None, f"no USL fit: {exc}"
+    if math.isinf(fit.peak_n):
+        return fit, "κ = 0: no throughput peak within the model (contention only)"
+    return fit, f"throughput peaks near {fit.peak_n:.0f} users at {fit.peak_x:.0f} requests/s"
+
+
+def _validate(table: pd.DataFrame) -> UslValidation | None:
+    try:
+        return validate_usl(table["users"], table["rps"])
+    except ValueError:
+        return None
+
+
+def _slo_at_target(capacity: SloCapacity, target: Any) -> tuple[bool | None, str]:
+    if target is None:
+        return None, "no target user count given"
+    target = int(target)
+    if capacity.users is None:
+        return False, f"SLO fails at {target} users: not met at any measured step"
+    if capacity.status == "never_exceeded" and target > capacity.users:
+        return False, f"SLO not shown at {target} users: the ramp stopped at {capacity.users:.0f}"
+    held = target <= capacity.users
+    return held, f"SLO {'holds' if held else 'fails'} at {target} users (capacity " \
+                 f"{capacity.users:.0f})"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    """Template filter: thousands separators, '–' for missing values."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, float) and abs(value) < 1 and value != 0 and digits == 0:
+        return f"{value:.3g}"
+    return f"{value:,.{digits}f}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def bench_report(*, samples: int = 1_000_000, out_dir: Path) -> dict[str, float | int | bool]:
+    """Build a report from a synthetic 8-step run with about ``samples`` poll samples.
+
+    Times ``build_report`` alone (analysis, bootstrap, figures, HTML, JSON);
+    ``ratio_to_target`` < 1 is within the 10 s target.
+    """
+    from analysis.synthetic import synthetic_capacity_data
+
+    users = (200, 600, 1200, 2000, 2800, 3600, 4400, 5200)
+    step_s = samples * 2.4 / sum(users)  # 2 s polls, fewer once saturated
+    data = synthetic_capacity_data(run_id="bench-report", users=users, step_s=step_s,
+                                   n_channels=500, sigma=0.0005, kappa=2e-7, lambda_=2.0)
+    files = build_report(data, out_dir=out_dir)
+    total = sum(len(frame) for frame in data.samples.values())
+    return {"samples": total, "build_s": round(files.elapsed_s, 3), "target_s": REPORT_TARGET_S,
+            "ratio_to_target": round(files.elapsed_s / REPORT_TARGET_S, 3),
+            "ok": files.elapsed_s <= REPORT_TARGET_S}

@@ -1,0 +1,56 @@
+"""The app's internal ``createNotification`` calls, as one Poisson-timed Locust user.
+
+The service exposes them as an admin route (``X-Admin-Token``); the producer picks
+a random signed-up user of the run (from Redis, so any process's users) for each.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from locust import FastHttpUser, task
+
+from loadtests.clients.scenario import scenario_for
+
+
+class NotificationProducer(FastHttpUser):
+    """The app's internal ``createNotification`` calls, via the admin route, Poisson-timed."""
+
+    fixed_count = 1
+    weight = 1
+
+    def wait_time(self) -> float:
+        rate = scenario_for(self.environment).options.notification_rate_per_s
+        return random.expovariate(rate) if rate > 0 else 3600.0
+
+    @task
+    def produce(self) -> None:
+        scn = scenario_for(self.environment)
+        if scn.options.notification_rate_per_s <= 0:
+            return  # Locust runs a task before the first wait: produce nothing at all
+        user_id = scn.random_user()
+        if user_id is None:
+            return
+        body = {
+            "userId": user_id,
+            "type": "mention",
+            "title": "You were mentioned",
+            "content": f"at {time.time():.3f}",
+            "link": "/chat",
+        }
+        headers = {"X-Admin-Token": scn.options.admin_token}
+        with self.client.post(
+            "/api/notifications",
+            json=body,
+            headers=headers,
+            name="/api/notifications [admin]",
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"create notification: HTTP {resp.status_code}")
+                if scn.recorder is not None:
+                    scn.recorder.count("errors")
+                return
+        if scn.recorder is not None:
+            scn.recorder.count("notifications_created")

@@ -1,0 +1,175 @@
+"""Locust as a subprocess: its command line, its process group, its live progress.
+
+The swarm runs in its own process group (``start_new_session``) so one signal
+reaches Locust's master and its ``--processes`` children; SIGINT lets Locust write
+its CSVs before it exits. Progress is read from Redis (the recorders' live fields),
+not from Locust's output.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from loadtests.recording.recorder import counters_key, live_key
+from target_service.errors import UserError
+
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROGRESS_PERIOD_S = 1.0
+GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
+STOP_SIGNALS = (0, -signal.SIGINT, 128 + signal.SIGINT)  # return codes of a normal end
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmProgress:
+    """What a progress callback sees about once a second."""
+
+    elapsed_s: float
+    planned_s: float
+    users: int
+    rps: float
+
+
+def locust_command(
+    *,
+    host: str,
+    redis_url: str,
+    users: int,
+    spawn_rate: float,
+    planned_s: float,
+    shape: str,
+    processes: int,
+    client_policy: str,
+    run_id: str,
+    run_dir: Path,
+    scenario_args: Sequence[str],
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(spawn_rate),
+        "--run-time",
+        f"{max(1, round(planned_s))}s",
+        "--csv",
+        str(run_dir / "locust"),
+        "--csv-full-history",
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--logfile",
+        str(run_dir / "locust.log"),
+        "--loglevel",
+        "INFO",
+        f"--run-id={run_id}",
+        f"--redis-url={redis_url}",
+        f"--client-policy={client_policy}",
+        f"--shape={shape}",
+        *scenario_args,
+    ]
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    return command
+
+
+def run_locust(
+    command: list[str],
+    *,
+    run_dir: Path,
+    cpu_affinity: Sequence[int] | None,
+    planned_s: float,
+    client: redis.Redis,
+    run_id: str,
+    progress: Callable[[SwarmProgress], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    cpus = set(cpu_affinity) if cpu_affinity else None
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # type: ignore[arg-type]
+    with open(run_dir / "locust.out", "wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    if on_start is not None:
+        on_start(proc.pid)
+    started = time.monotonic()
+    deadline = started + planned_s + GRACE_S
+    last_polls, last_t = 0, started
+    try:
+        while proc.poll() is None:
+            time.sleep(PROGRESS_PERIOD_S)
+            now = time.monotonic()
+            if now > deadline:
+                stop_group(proc)
+                raise UserError(f"the swarm overran its {planned_s:.0f} s plan; see {run_dir}")
+            if progress is not None:
+                users, polls = live_status(client, run_id)
+                rps = (polls - last_polls) / max(now - last_t, 1e-6) if last_polls else 0.0
+                last_polls, last_t = polls, now
+                progress(
+                    SwarmProgress(
+                        elapsed_s=now - started, planned_s=planned_s, users=users, rps=rps
+                    )
+                )
+    except BaseException:
+        stop_group(proc)
+        raise
+    if proc.returncode not in STOP_SIGNALS:  # SIGINT from a caller stopping early is normal
+        tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
+        raise UserError(
+            f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"
+            f" {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+        )
+    return proc, proc.returncode
+
+
+def live_status(client: redis.Redis, run_id: str) -> tuple[int, int]:
+    """(users across processes, polls so far) from the recorders' live fields."""
+    try:
+        live: Any = client.hgetall(live_key(run_id))
+        polls: Any = client.hget(counters_key(run_id), "polls")
+    except redis.RedisError:
+        return 0, 0
+    users = sum(int(v) for k, v in live.items() if k.startswith(b"users:"))
+    return users, int(polls or 0)
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT the swarm's process group (Locust writes its CSVs), then SIGKILL if needed."""
+    if proc.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue

