@@ -18,9 +18,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from loadtests.clients.chat_user import ChatUser
+from loadtests.clients.options import add_locust_arguments
 from loadtests.clients.producer import NotificationProducer
-from loadtests.clients.scenario import add_arguments, scenario_for
-from loadtests.recording.recorder import new_run_id
+from loadtests.clients.scenario import scenario_for
+from loadtests.recording.keys import new_run_id
 from loadtests.shapes import Stage, parse_shape, stage_at
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
@@ -28,7 +29,7 @@ __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    add_arguments(parser)
+    add_locust_arguments(parser)
 
 
 @events.init.add_listener

@@ -164,7 +164,7 @@ def capacity(
             bar.update(task, description=message)
 
         def on_progress(p: SwarmProgress, stop_reason: str) -> None:
-            status = f"{p.users:>5} users {p.rps:>6.0f} req/s"
+            status = f"{p.users:>5} users {p.polls_per_s:>6.0f} polls/s"
             if stop_reason:
                 status += f"  stopping: {stop_reason}"
             bar.update(task, completed=min(p.elapsed_s, plan.duration_s), status=status)

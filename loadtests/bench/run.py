@@ -9,6 +9,7 @@ says "high"). The service runs pinned to other cores so the generator has its ow
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import psutil
 import redis
 
 from loadtests.clients.names import POLL_NAME
-from loadtests.recording.recorder import latency_key
+from loadtests.recording.keys import samples_key
 from loadtests.swarm.run import ScenarioParams, SwarmProgress, run_swarm
 from loadtests.swarm.summary import SteadyWindow, read_csv, steady_window
 
@@ -84,9 +85,8 @@ def sampled_rate(redis_url: str, *, run_id: str, window: SteadyWindow) -> float:
     """
     client = redis.Redis.from_url(redis_url)
     try:
-        count = client.zcount(
-            latency_key(run_id, "poll"), window.start_s * 1000, window.end_s * 1000
-        )
+        key = samples_key(run_id=run_id, sample_type="poll")
+        count = client.zcount(key, window.start_s * 1000, window.end_s * 1000)
     finally:
         client.close()
     return round(count / window.span_s, 2)
@@ -177,9 +177,7 @@ def run_arm(
 
 
 def _with_record(scenario: ScenarioParams, record: bool) -> ScenarioParams:
-    fields = {name: getattr(scenario, name) for name in scenario.__dataclass_fields__}
-    fields["record"] = record
-    return ScenarioParams(**fields)
+    return dataclasses.replace(scenario, record=record)
 
 
 def verdict(

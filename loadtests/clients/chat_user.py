@@ -59,7 +59,7 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         self.rng = random.Random()
         self.fire = self.environment.events.request.fire
-        self.rows = not opts.no_delivery_rows
+        self.delivery_rows = opts.delivery_rows
         self.user_id, token = self._sign_up()
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
@@ -91,11 +91,11 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         now = time.time()
         jitter = opts.jitter
-        self.chat = Pacer.start(
+        self.chat_pacer = Pacer.start(
             now_s=now, interval_s=self.interval_ms / 1000, jitter=jitter, rng=self.rng
         )
-        self.notes = Pacer.start(
-            now_s=now, interval_s=opts.notification_interval_ms / 1000, jitter=jitter, rng=self.rng
+        self.notification_pacer = Pacer.start(
+            now_s=now, interval_s=opts.notification_interval_s, jitter=jitter, rng=self.rng
         )
         self.hidden = Spells.begin(
             share=opts.hidden_share, mean_s=opts.hidden_mean_s, now_s=now, rng=self.rng
@@ -105,14 +105,14 @@ class ChatUser(FastHttpUser):
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
         while True:
-            due = min(self.chat.next_due_s, self.notes.next_due_s, self.send_at)
+            due = min(self.chat_pacer.next_due_s, self.notification_pacer.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
-            if self.chat.next_due_s <= now:
+            if self.chat_pacer.next_due_s <= now:
                 self._chat_tick()
-            elif self.notes.next_due_s <= now:
+            elif self.notification_pacer.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:
                 self._send()
@@ -138,10 +138,10 @@ class ChatUser(FastHttpUser):
         end = max(e for e in (hidden_end, offline_end) if e is not None)
         self._sleep(end - now)
         back = time.time()
-        self.notes.restart(now_s=back)  # TanStack refetches on focus / reconnect
+        self.notification_pacer.restart(now_s=back)  # TanStack refetches on focus / reconnect
         # hidden: refetch on window focus; offline: useResilientPolling restarts its timer
         delay_s = self.interval_ms / 1000 if offline_end is not None else 0.0
-        self.chat.restart(now_s=back, delay_s=delay_s)
+        self.chat_pacer.restart(now_s=back, delay_s=delay_s)
         self.send_at = max(self.send_at, back + self._send_gap_s()) if self.sender else math.inf
         return True
 
@@ -151,13 +151,13 @@ class ChatUser(FastHttpUser):
     # -- chat ----------------------------------------------------------------------
 
     def _chat_tick(self) -> None:
-        late_ms = (time.time() - self.chat.next_due_s) * 1000.0
+        late_ms = (time.time() - self.chat_pacer.next_due_s) * 1000.0
         self._poll_chat()
         rec = self.scn.recorder
         if rec is not None:
             rec.count("polls")
             rec.count("poll_late_ms_sum", int(late_ms))
-        self.chat.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
+        self.chat_pacer.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
 
     def _poll_chat(self) -> bool:
         """One scheduled poll: retries on errors, then catches up while pages come back full."""
@@ -249,7 +249,7 @@ class ChatUser(FastHttpUser):
                     channel=self.channel,
                     seq=message["seq"],
                 )
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("message", latency_ms, 0, request_type=DELIVERY)
         if rec is not None:
             for field, n in (
@@ -280,8 +280,8 @@ class ChatUser(FastHttpUser):
 
     def _notification_tick(self) -> None:
         self._read_notifications()
-        self.notes.advance(
-            interval_s=self.scn.options.notification_interval_ms / 1000, now_s=time.time()
+        self.notification_pacer.advance(
+            interval_s=self.scn.options.notification_interval_s, now_s=time.time()
         )
 
     def _read_notifications(self) -> None:
@@ -307,7 +307,7 @@ class ChatUser(FastHttpUser):
             if rec is not None:
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
         ids = [note["id"] for note in fresh]

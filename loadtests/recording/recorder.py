@@ -7,25 +7,20 @@ and :meth:`Recorder.stop` ships the rest. The synchronous redis-py client is use
 on purpose: Locust monkey-patches sockets, so it yields to other users while
 waiting, and asyncio clients have no loop to run on here.
 
-Key layout (``docs/internals.md``): ``metrics:{run}:{type}:latency`` with score =
-receive time in ms since the epoch and members
+Keys and member layouts are in :mod:`loadtests.recording.keys` (and
+``docs/internals.md``); members are
 
 * ``poll``:          ``{user}:{n}:{latency_ms}:{channel}``
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
 
-the counters hash ``run:{run}:counters``, and ``run:{run}:live`` with each
-process's current user count (``users:{process}``) and samples shipped
-(``samples:{process}``), which shows every process of a multi-process swarm
-reporting. ``n`` is the user's own sample number per type, so equal latencies
-never merge into one member (the source's ``user:latency`` member does exactly that).
+``n`` is the user's own sample number per type, so equal latencies never merge
+into one member (the source's ``user:latency`` member does exactly that).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -34,49 +29,26 @@ import gevent
 import orjson
 import redis
 
+from loadtests.recording.keys import (
+    RECORDER_COMMANDS_FIELD,
+    TEST_STARTED_FIELD,
+    live_samples_field,
+    new_run_id,
+    run_counters_key,
+    run_live_key,
+    run_meta_key,
+    run_users_key,
+    samples_key,
+)
+
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
 ZADD_CHUNK = 5000
 MAX_BUFFERED_SAMPLES = 2_000_000  # past this, a dead Redis costs samples, not memory
 
-COUNTER_FIELDS = (
-    "messages_sent",
-    "messages_delivered",
-    "lost",
-    "duplicated",
-    "reordered",
-    "notifications_created",
-    "notifications_delivered",
-    "errors",
-    "polls",
-    "poll_late_ms_sum",
-)
-
-
-def new_run_id() -> str:
-    """A sortable, unique-enough run id: UTC time plus 16 random bits."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{random.randrange(16**4):04x}"
-
-
-def latency_key(run_id: str, sample_type: str) -> str:
-    return f"metrics:{run_id}:{sample_type}:latency"
-
-
-def counters_key(run_id: str) -> str:
-    return f"run:{run_id}:counters"
-
-
-def meta_key(run_id: str) -> str:
-    return f"run:{run_id}:meta"
-
-
-def live_key(run_id: str) -> str:
-    return f"run:{run_id}:live"
-
-
-def users_key(run_id: str) -> str:
-    return f"run:{run_id}:users"
+# new_run_id is re-exported: analysis.capacity imports it from here
+__all__ = ["Recorder", "new_run_id"]
 
 
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
@@ -133,12 +105,12 @@ class Recorder:
 
     def random_user(self) -> object | None:
         """A random registered user id of the run (any process), or None before the first."""
-        raw: Any = self._redis.srandmember(users_key(self.run_id))
+        raw: Any = self._redis.srandmember(run_users_key(run_id=self.run_id))
         return None if raw is None else orjson.loads(raw)
 
     def mark_test_start(self, t_ms: float) -> None:
         """Record when Locust's test (and its shape clock) started; the first process wins."""
-        self._redis.hsetnx(meta_key(self.run_id), "test_started_at_ms", str(int(t_ms)))
+        self._redis.hsetnx(run_meta_key(run_id=self.run_id), TEST_STARTED_FIELD, str(int(t_ms)))
 
     # -- shipping ------------------------------------------------------------------
 
@@ -155,20 +127,23 @@ class Recorder:
             return 0
         pipe = self._redis.pipeline(transaction=False)
         run = self.run_id
-        _zadd(pipe, latency_key(run, "poll"), poll_members(polls))
-        _zadd(pipe, latency_key(run, "message"), message_members(messages))
-        _zadd(pipe, latency_key(run, "notification"), notification_members(notes))
+        counters_key, live_key = run_counters_key(run_id=run), run_live_key(run_id=run)
+        _zadd(pipe, samples_key(run_id=run, sample_type="poll"), poll_members(polls))
+        _zadd(pipe, samples_key(run_id=run, sample_type="message"), message_members(messages))
+        _zadd(
+            pipe, samples_key(run_id=run, sample_type="notification"), notification_members(notes)
+        )
         for field, n in counters.items():
             if n:
-                pipe.hincrby(counters_key(run), field, int(n))
+                pipe.hincrby(counters_key, field, int(n))
         if live:
-            pipe.hset(live_key(run), mapping=dict(live))  # type: ignore[arg-type]
+            pipe.hset(live_key, mapping=dict(live))  # type: ignore[arg-type]
         if sent:
-            pipe.hincrby(live_key(run), f"samples:{self.process}", sent)
+            pipe.hincrby(live_key, live_samples_field(self.process), sent)
         if users:
-            pipe.sadd(users_key(run), *users)
+            pipe.sadd(run_users_key(run_id=run), *users)
         # The recorder's own load on Redis, so capacity plans can leave it out.
-        pipe.hincrby(counters_key(run), "recorder_commands", len(pipe.command_stack) + 1)
+        pipe.hincrby(counters_key, RECORDER_COMMANDS_FIELD, len(pipe.command_stack) + 1)
         try:
             pipe.execute()
         except redis.RedisError as exc:

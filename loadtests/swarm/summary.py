@@ -116,14 +116,6 @@ def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float
     return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
 
 
-def steady_rps(
-    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
-) -> tuple[float, float]:
-    """(requests/s, window length s) on the final user plateau of a full-history CSV."""
-    window = steady_window(history, name=name, method=method)
-    return (0.0, 0.0) if window is None else (window.rps, window.span_s)
-
-
 def steady_window(
     history: pd.DataFrame, *, name: str | None = None, method: str | None = None
 ) -> SteadyWindow | None:
