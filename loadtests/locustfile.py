@@ -10,6 +10,8 @@ same file headless. Samples go to Redis only when ``--redis-url`` is given.
 
 from __future__ import annotations
 
+import logging
+import resource
 import time
 from typing import Any
 
@@ -18,6 +20,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from loadtests.clients.chat_user import ChatUser
+from loadtests.clients.limits import open_files_shortfall, raise_open_files_limit
 from loadtests.clients.options import add_locust_arguments
 from loadtests.clients.producer import NotificationProducer
 from loadtests.clients.scenario import scenario_for
@@ -25,6 +28,7 @@ from loadtests.recording.keys import new_run_id
 from loadtests.shapes import Stage, parse_shape, stage_at
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
+log = logging.getLogger("pollcap")
 
 
 @events.init_command_line_parser.add_listener
@@ -34,6 +38,8 @@ def _options(parser: Any) -> None:
 
 @events.init.add_listener
 def _init(environment: Environment, **_kwargs: Any) -> None:
+    before, after = raise_open_files_limit()  # one socket per simulated tab
+    log.info("pollcap: open files limit %d -> %d", before, after)
     opts = environment.parsed_options
     if opts is not None and not opts.run_id:
         # before any fork or spawn message, so every process shares the id
@@ -48,6 +54,7 @@ def _recording_process(environment: Environment) -> bool:
 
 @events.test_start.add_listener
 def _test_start(environment: Environment, **_kwargs: Any) -> None:
+    _warn_open_files(environment)
     if _recording_process(environment):
         recorder = scenario_for(environment).recorder
         if recorder is not None:
@@ -61,6 +68,19 @@ def _test_stop(environment: Environment, **_kwargs: Any) -> None:
         recorder = scenario_for(environment).recorder
         if recorder is not None:
             recorder.stop()  # users are already stopped: this ships the last samples
+
+
+def _warn_open_files(environment: Environment) -> None:
+    """Say before it happens when this process cannot hold a socket per user."""
+    if environment.runner is None or isinstance(environment.runner, MasterRunner):
+        return
+    opts: Any = environment.parsed_options
+    users = int(getattr(opts, "num_users", 0) or 0)
+    processes = max(1, int(getattr(opts, "processes", 1) or 1))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    reason = open_files_shortfall(users=-(-users // processes), limit=limit)
+    if reason is not None:
+        log.warning("pollcap: %s", reason)
 
 
 class StageShape(LoadTestShape):

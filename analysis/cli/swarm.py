@@ -9,6 +9,7 @@ Exit code 1 when a message was lost or duplicated (the run's integrity check),
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -215,13 +216,17 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for key in ("poll_latency_ms", "delivery_latency_ms", "notification_latency_ms"):
         pct = summary.get(key) or {}
         table.add_row(key, "  ".join(f"{k} {v}" for k, v in pct.items()))
+    for problem in summary.get("problems") or []:
+        table.add_row("[red]problem[/red]", problem)
     return table
 
 
 def bench_swarm(
-    users: Annotated[int, typer.Option(help="2-second pollers in the one Locust process")] = 4000,
-    duration: Annotated[str, typer.Option(help="Run time of each arm")] = "60s",
-    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 200.0,
+    users: Annotated[
+        int, typer.Option(help="2-second pollers in the one Locust process (target: 10000)")
+    ] = 10_000,
+    duration: Annotated[str, typer.Option(help="Run time of each arm (duration: 60s, 2m)")] = "60s",
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 400.0,
     target_kind: Annotated[
         str,
         typer.Option(
@@ -238,15 +243,19 @@ def bench_swarm(
     runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
 ) -> None:
-    """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside."""
-    from loadtests.bench.run import arm_dict, bench_text, run_arm, verdict
+    """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
+
+    Prints each target (pollers, rate held, recording's CPU share) beside its measured
+    value and the ratio; exit 1 when a target is missed or an arm failed.
+    """
+    from loadtests.bench.run import run_arm
+    from loadtests.bench.verdict import bench_text, verdict
 
     if target_kind not in ("stub", "service"):
         raise UserError(f"--target must be stub or service, got {target_kind!r}")
     duration_s = parse_duration_s(duration)
     cores = sorted(os.sched_getaffinity(0))
-    generator_cpus = cores[:1]
-    target_cpus = cores[1:] or None
+    generator_cpus, target_cpus = cores[:1], cores[1:] or None
     scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0)
     arms = []
     with bench_target(
@@ -258,31 +267,33 @@ def bench_swarm(
     ) as (url, rurl):
         for record in (True, False):
             with progress_bar(err.is_terminal) as on_progress:
-                arms.append(
-                    run_arm(
-                        record=record,
-                        host=url,
-                        redis_url=rurl,
-                        users=users,
-                        spawn_rate=spawn_rate,
-                        duration_s=duration_s,
-                        runs_dir=runs_dir,
-                        cpu_affinity=generator_cpus,
-                        scenario=scenario,
-                        progress=on_progress,
-                    )
+                arm = run_arm(
+                    record=record,
+                    host=url,
+                    redis_url=rurl,
+                    users=users,
+                    spawn_rate=spawn_rate,
+                    duration_s=duration_s,
+                    runs_dir=runs_dir,
+                    cpu_affinity=generator_cpus,
+                    scenario=scenario,
+                    progress=on_progress,
                 )
+                arms.append(arm)
     figures = {
         "users": users,
         "target": target_kind,
         "generator_cpus": generator_cpus,
         "target_cpus": target_cpus,
-        "arms": [arm_dict(arm) for arm in arms],
-        **verdict(arms[0], arms[1]),
+        "arms": [dataclasses.asdict(arm) for arm in arms],
+        **verdict(arms[0], arms[1], users=users),
     }
     runs_dir.mkdir(parents=True, exist_ok=True)
-    (runs_dir / f"bench-swarm-{arms[0].run_id}.json").write_text(json.dumps(figures, indent=2))
+    name = arms[0].run_id or arms[1].run_id or "failed"
+    (runs_dir / f"bench-swarm-{name}.json").write_text(json.dumps(figures, indent=2))
     typer.echo(json.dumps(figures, indent=2) if json_out else bench_text(figures))
+    if not figures["ok"]:
+        raise typer.Exit(1)
 
 
 COMMANDS = [swarm, bench_swarm]

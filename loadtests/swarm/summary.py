@@ -20,6 +20,7 @@ import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
 from loadtests.recording.samples import percentiles_ms, read_samples
+from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
 
@@ -40,6 +41,15 @@ def summarize(
     requests, errors = request_totals(stats)
     rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
     polls_done = max(counters.get("polls", 0), 1)
+    problems = find_problems(
+        polls=counters.get("polls", 0),
+        requests=requests,
+        errors=errors,
+        steady_window_s=window_s,
+        returncode=int(meta.get("returncode", 0)),
+        failures=failure_lines(read_csv(run_dir / "locust_failures.csv")),
+        log_warnings=log_lines(_read_text(run_dir / "locust.log")),
+    )
     return {
         "run_id": run_id,
         "users": max((s["users"] for s in meta.get("stages", [])), default=meta.get("users")),
@@ -63,7 +73,12 @@ def summarize(
         "polls": counters.get("polls", 0),
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+        "problems": problems,
     }
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _pct(latency_ms: np.ndarray) -> dict[str, float | None]:

@@ -1,10 +1,16 @@
-"""The generator bench's arithmetic: CPU cores from outside samples, and the verdict."""
+"""The generator bench's arithmetic: CPU cores from outside samples, targets, failed arms."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from loadtests.bench.run import BenchArm, CpuWatch, verdict
+from loadtests.bench.cpu import CpuWatch
+from loadtests.bench.run import BenchArm, failed_arm
+from loadtests.bench.verdict import BenchTargets, bench_text, verdict
+
+TARGETS = BenchTargets()
 
 
 def arm(*, record: bool, held: float, cores: float | None) -> BenchArm:
@@ -12,15 +18,26 @@ def arm(*, record: bool, held: float, cores: float | None) -> BenchArm:
         record=record,
         rate_source="test",
         run_id="r",
-        chat_users=3999,
-        intended_poll_rps=1999.5,
-        poll_rps=1999.5 * held,
+        chat_users=9999,
+        intended_poll_rps=4999.5,
+        poll_rps=4999.5 * held,
         held_ratio=held,
         generator_cores=cores,
         cpu_us_per_request=None,
         poll_p50_ms=2.0,
         errors=0,
     )
+
+
+def figures(on: BenchArm, off: BenchArm, *, users: int) -> dict[str, object]:
+    return {
+        "users": users,
+        "target": "stub",
+        "generator_cpus": [0],
+        "target_cpus": [1],
+        "arms": [dataclasses.asdict(on), dataclasses.asdict(off)],
+        **verdict(on, off, users=users),
+    }
 
 
 def test_cores_between_uses_samples_inside_the_window() -> None:
@@ -30,9 +47,33 @@ def test_cores_between_uses_samples_inside_the_window() -> None:
     assert watch.cores_between(105.0, 106.0) is None
 
 
-def test_verdict_recording_share_and_held_rate() -> None:
-    ok = verdict(arm(record=True, held=0.995, cores=0.40), arm(record=False, held=1.0, cores=0.36))
-    assert ok["recording_cpu_share"] == pytest.approx(0.1)
-    assert ok["held_ok"] and ok["recording_ok"]
-    bad = verdict(arm(record=True, held=0.97, cores=0.50), arm(record=False, held=1.0, cores=0.36))
-    assert not bad["held_ok"] and not bad["recording_ok"]
+def test_each_target_beside_its_measured_value_and_ratio() -> None:
+    share = TARGETS.max_recording_share / 2
+    on = arm(record=True, held=0.995, cores=0.40)
+    off = arm(record=False, held=1.0, cores=0.40 * (1 - share))
+    result = verdict(on, off, users=TARGETS.min_users)
+    assert result["recording_cpu_share"] == pytest.approx(share)
+    rows = {row["name"]: row for row in result["targets"]}
+    held = rows["poll rate held, recording on"]
+    assert held["ratio"] == pytest.approx(0.995 / TARGETS.min_held_ratio, abs=1e-3) and held["ok"]
+    assert result["ok"]
+    text = bench_text(figures(on, off, users=TARGETS.min_users))
+    assert "99.50%" in text and ">= 99%" in text and "MISSED" not in text
+
+
+def test_missed_targets_are_named() -> None:
+    on = arm(record=True, held=0.97, cores=0.50)
+    off = arm(record=False, held=1.0, cores=0.36)
+    result = verdict(on, off, users=TARGETS.min_users // 2)
+    assert not result["ok"] and all(not row["ok"] for row in result["targets"])
+    assert bench_text(figures(on, off, users=TARGETS.min_users // 2)).count("MISSED") == 3
+
+
+def test_a_failed_arm_says_why_instead_of_a_zero_rate() -> None:
+    reason = "OSError(24, 'Too many open files')"
+    on = failed_arm(record=True, chat_users=9999, problems=("no chat poll completed", reason))
+    off = arm(record=False, held=1.0, cores=0.36)
+    result = verdict(on, off, users=TARGETS.min_users)
+    assert not result["ok"] and result["recording_cpu_share"] is None
+    text = bench_text(figures(on, off, users=TARGETS.min_users))
+    assert "FAILED" in text and reason in text and "0.0/s" not in text
