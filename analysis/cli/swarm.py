@@ -242,6 +242,9 @@ def bench_swarm(
     database_url: DatabaseOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
+    gc_tuning: Annotated[
+        bool, typer.Option(help="Freeze objects after the ramp, fewer young GC passes (A/B)")
+    ] = True,
 ) -> None:
     """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
 
@@ -256,7 +259,7 @@ def bench_swarm(
     duration_s = parse_duration_s(duration)
     cores = sorted(os.sched_getaffinity(0))
     generator_cpus, target_cpus = cores[:1], cores[1:] or None
-    scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0)
+    scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0, gc_tuning=gc_tuning)
     arms = []
     with bench_target(
         kind=target_kind,
@@ -285,6 +288,7 @@ def bench_swarm(
         "target": target_kind,
         "generator_cpus": generator_cpus,
         "target_cpus": target_cpus,
+        "gc_tuning": gc_tuning,
         "arms": [dataclasses.asdict(arm) for arm in arms],
         **verdict(arms[0], arms[1], users=users),
     }

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -41,6 +42,8 @@ class BenchArm:
     poll_p50_ms: float | None
     errors: int
     poll_late_ms_mean: float | None = None
+    hub_lag_p99_ms: float | None = None  # how late the Locust hub woke a 50 ms sleeper
+    gc_ms_per_s: float | None = None  # collector pauses, ms per second of run
     problems: tuple[str, ...] = ()
 
     @property
@@ -166,4 +169,16 @@ def measure_arm(
         errors=summary["errors"],
         poll_late_ms_mean=summary.get("poll_late_ms_mean") if record else None,
         problems=problems,
+        **health_figures(summary, duration_s=float(summary.get("duration_s") or 0.0)),
     )
+
+
+def health_figures(summary: dict[str, Any], *, duration_s: float) -> dict[str, float | None]:
+    """Worst process's hub lag p99 and GC pause rate from the summary's generator health."""
+    processes = list((summary.get("generator") or {}).values())
+    lags = [p["hub_lag"].get("p99_ms") for p in processes if p.get("hub_lag")]
+    gc_ms = [sum(g["total_ms"] for g in p.get("gc", {}).values()) for p in processes]
+    return {
+        "hub_lag_p99_ms": max((v for v in lags if v is not None), default=None),
+        "gc_ms_per_s": round(max(gc_ms) / duration_s, 2) if gc_ms and duration_s > 0 else None,
+    }

@@ -102,6 +102,8 @@ def arm_line(arm: dict[str, Any]) -> str:
     )
     if arm.get("poll_late_ms_mean") is not None:
         line += f", polls late by {arm['poll_late_ms_mean']} ms on average"
+    if arm.get("hub_lag_p99_ms") is not None:
+        line += f", hub lag p99 {arm['hub_lag_p99_ms']} ms, GC {arm['gc_ms_per_s']} ms/s"
     if arm["problems"]:
         line += "\n    problems: " + "; ".join(arm["problems"])
     return line

@@ -140,6 +140,13 @@ SCENARIO_OPTIONS: tuple[ScenarioOption, ...] = (
     ScenarioOption(
         "delivery_rows", bool, True, "Show delivery latencies as DELIVERY rows in Locust's stats"
     ),
+    ScenarioOption(
+        "gc_tuning",
+        bool,
+        True,
+        "Freeze the objects alive after the ramp and collect young objects every 50k"
+        " allocations (off: CPython's defaults)",
+    ),
 )
 OPTIONS_BY_NAME: dict[str, ScenarioOption] = {o.name: o for o in SCENARIO_OPTIONS}
 WORKLOAD_OPTIONS = tuple(o for o in SCENARIO_OPTIONS if o.workload)
@@ -174,6 +181,7 @@ class ScenarioParams:
     page_limit: int = _default("page_limit")
     record: bool = _default("record")
     delivery_rows: bool = _default("delivery_rows")
+    gc_tuning: bool = _default("gc_tuning")
 
     def to_args(self) -> list[str]:
         """Locust's command-line flags for these values (secrets go in :meth:`to_env`)."""

@@ -39,6 +39,7 @@ COUNTER_FIELDS: tuple[str, ...] = (
 )
 RECORDER_COMMANDS_FIELD = "recorder_commands"  # the recorder's own load on Redis
 TEST_STARTED_FIELD = "test_started_at_ms"  # in run meta: when Locust's shape clock started
+GENERATOR_PREFIX = "generator:"  # in run meta: one process's hub lag and GC figures
 LIVE_USERS_PREFIX = "users:"
 LIVE_SAMPLES_PREFIX = "samples:"
 
@@ -75,3 +76,7 @@ def live_users_field(process: str) -> str:
 
 def live_samples_field(process: str) -> str:
     return LIVE_SAMPLES_PREFIX + process
+
+
+def generator_field(process: str) -> str:
+    return GENERATOR_PREFIX + process

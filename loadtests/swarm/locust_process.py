@@ -21,12 +21,19 @@ from typing import Any
 import redis
 
 from loadtests.recording.keys import LIVE_USERS_PREFIX, run_counters_key, run_live_key
+from loadtests.swarm.problems import first_error
 from target_service.errors import UserError
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRESS_PERIOD_S = 1.0
 GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
+STOP_S_PER_USER = 0.01  # and more for big swarms: a starved process stops 10,000 users slowly
+
+
+def grace_s(users: int) -> float:
+    """How long past its plan a swarm of ``users`` may run before it is killed."""
+    return GRACE_S + STOP_S_PER_USER * users
 STOP_SIGNALS = (0, -signal.SIGINT, 128 + signal.SIGINT)  # return codes of a normal end
 
 
@@ -101,6 +108,7 @@ def run_locust(
     progress: Callable[[SwarmProgress], None] | None,
     on_start: Callable[[int], None] | None,
     extra_env: dict[str, str] | None = None,
+    grace_after_s: float = GRACE_S,
 ) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
@@ -119,16 +127,14 @@ def run_locust(
     if on_start is not None:
         on_start(proc.pid)
     try:
-        _watch(proc, planned_s=planned_s, run_dir=run_dir, client=client, run_id=run_id,
-               progress=progress)
+        _watch(proc, planned_s=planned_s, grace_after_s=grace_after_s, run_dir=run_dir,
+               client=client, run_id=run_id, progress=progress)
     except BaseException:
         stop_group(proc)
         raise
     if proc.returncode not in STOP_SIGNALS:  # SIGINT from a caller stopping early is normal
-        tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
         raise UserError(
-            f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"
-            f" {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+            f"Locust exited with code {proc.returncode}: {_why(run_dir)} (see {run_dir})"
         )
     return proc, proc.returncode
 
@@ -137,6 +143,7 @@ def _watch(
     proc: subprocess.Popen[bytes],
     *,
     planned_s: float,
+    grace_after_s: float,
     run_dir: Path,
     client: redis.Redis,
     run_id: str,
@@ -144,7 +151,7 @@ def _watch(
 ) -> None:
     """Wait for Locust to end, reporting progress about once a second; bounded in time."""
     started = time.monotonic()
-    deadline = started + planned_s + GRACE_S
+    deadline = started + planned_s + grace_after_s
     last_polls, last_t = 0, started
     while proc.poll() is None:
         time.sleep(PROGRESS_PERIOD_S)
@@ -162,6 +169,16 @@ def _watch(
                 elapsed_s=now - started, planned_s=planned_s, users=users, polls_per_s=rate
             )
         )
+
+
+def _why(run_dir: Path) -> str:
+    """The first error of Locust's log, else the last line it printed."""
+    log_path, out_path = run_dir / "locust.log", run_dir / "locust.out"
+    found = first_error(log_path.read_text(errors="replace")) if log_path.exists() else None
+    if found:
+        return found
+    tail = out_path.read_text(errors="replace").strip() if out_path.exists() else ""
+    return tail.splitlines()[-1] if tail else "no output"
 
 
 def live_status(client: redis.Redis, run_id: str) -> tuple[int, int]:

@@ -66,3 +66,17 @@ def find_problems(
     elif errors:
         problems.append(f"{errors} requests failed, none succeeded")
     return [*problems, *failures, *log_warnings]
+
+
+def first_error(log_text: str) -> str | None:
+    """Locust's first ERROR/CRITICAL log entry with its exception line, or None."""
+    lines = log_text.splitlines()
+    for i, line in enumerate(lines):
+        if "/ERROR/" not in line and "/CRITICAL/" not in line:
+            continue
+        head = line.split("/", 2)[-1].strip()
+        following = lines[i + 1 :]
+        end = next((j for j, nxt in enumerate(following) if nxt.startswith("[")), len(following))
+        block = [ln for ln in following[:end] if ln.strip()]
+        return f"{head} {block[-1].strip()}" if block else head
+    return None

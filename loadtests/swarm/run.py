@@ -24,7 +24,12 @@ from loadtests.clients.options import ScenarioParams
 from loadtests.recording.keys import TEST_STARTED_FIELD, new_run_id, run_meta_key
 from loadtests.recording.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
-from loadtests.swarm.locust_process import SwarmProgress, locust_command, run_locust
+from loadtests.swarm.locust_process import (
+    SwarmProgress,
+    grace_s,
+    locust_command,
+    run_locust,
+)
 from loadtests.swarm.safety import check_host
 from loadtests.swarm.summary import summarize
 from target_service.errors import UserError
@@ -200,6 +205,7 @@ def _play(
         progress=progress,
         on_start=on_start,
         extra_env=plan.scenario.to_env(),
+        grace_after_s=grace_s(plan.users),
     )
 
 

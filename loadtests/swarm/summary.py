@@ -10,6 +10,7 @@ Latency percentiles come from the Redis samples, which every process wrote.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
+from loadtests.recording.keys import GENERATOR_PREFIX, run_meta_key
 from loadtests.recording.samples import percentiles_ms, read_samples
 from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
@@ -73,7 +75,19 @@ def summarize(
         "polls": counters.get("polls", 0),
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+        "generator": generator_health(client, run_id=run_id),
         "problems": problems,
+    }
+
+
+def generator_health(client: redis.Redis, *, run_id: str) -> dict[str, Any]:
+    """Each Locust process's hub lag and GC figures, as its recorder stored them."""
+    raw: Any = client.hgetall(run_meta_key(run_id=run_id))
+    prefix = GENERATOR_PREFIX.encode()
+    return {
+        key[len(prefix) :].decode(): json.loads(value)
+        for key, value in raw.items()
+        if key.startswith(prefix)
     }
 
 

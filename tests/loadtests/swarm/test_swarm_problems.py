@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from loadtests.swarm.problems import failure_lines, find_problems, log_lines
+from loadtests.swarm.problems import failure_lines, find_problems, first_error, log_lines
 
 LOG = """\
 [2026-12-01 10:00:00,000] host/INFO/pollcap: pollcap: open files limit 1024 -> 20000
@@ -64,3 +64,18 @@ def test_a_clean_run_has_no_problems() -> None:
         )
         == []
     )
+
+
+def test_first_error_keeps_the_exception_line() -> None:
+    text = (
+        "[2026-12-01 09:56:03,275] vm/INFO/locust.runners: All users spawned\n"
+        "[2026-12-01 09:56:03,280] vm/ERROR/root: Uncaught exception in event handler: \n"
+        "Traceback (most recent call last):\n"
+        '  File "event.py", line 45, in fire\n'
+        "TypeError: f() missing 1 required positional argument: 'environment'\n"
+        "[2026-12-01 09:56:29,709] vm/INFO/locust.runners: Shape test stopping\n"
+    )
+    found = first_error(text)
+    assert found is not None
+    assert found.startswith("root: Uncaught exception") and found.endswith("'environment'")
+    assert first_error("[t] vm/INFO/x: fine\n") is None
