@@ -7,7 +7,6 @@ become one line on stderr and exit code 2, with no traceback.
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -66,6 +65,7 @@ def stack_up(
 ) -> None:
     """Start Valkey + PostgreSQL on free loopback ports, print their URLs, run until Ctrl-C."""
     from target_service.embedded.stack import Stack, describe
+    from target_service.serve import wait_for_interrupt
 
     with Stack(redis_url=redis_url, database_url=database_url) as info:
         typer.echo(describe(info))
@@ -83,7 +83,7 @@ def stack_bench(
     import statistics
     import time
 
-    from target_service.embedded import procs
+    from target_service.embedded.children import pid_is
     from target_service.embedded.stack import Stack
 
     ready_s: list[float] = []
@@ -101,22 +101,12 @@ def stack_bench(
         stack.stop()
         stop_s.append(time.perf_counter() - started)
         left += [p for p, k in ((info.redis_pid, "valkey"), (info.postgres_pid, "postgres"))
-                 if p is not None and procs.pid_is(p, k)]
+                 if p is not None and pid_is(p, k)]
     typer.echo(f"ready: median {statistics.median(ready_s):.2f} s, max {max(ready_s):.2f} s "
                f"(target <= 3 s); stop: median {statistics.median(stop_s):.2f} s, "
                f"max {max(stop_s):.2f} s (target <= 2 s); servers left running: {len(left)}")
     if max(ready_s) > 3 or max(stop_s) > 2 or left:
         raise typer.Exit(code=1)
-
-
-def wait_for_interrupt() -> None:
-    """Block until SIGINT or SIGTERM; both end in a clean stop of what we started."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored when started with &
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
 
 
 def _register(module_name: str) -> None:
