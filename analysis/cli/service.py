@@ -6,7 +6,6 @@ Plain typer-annotated functions; ``analysis.cli.app`` registers everything in ``
 from __future__ import annotations
 
 import json
-import signal
 from typing import Annotated
 
 import typer
@@ -47,7 +46,7 @@ def serve(
     it started.
     """
     from target_service.embedded.stack import Stack
-    from target_service.serve import run_service
+    from target_service.serve import run_service, wait_for_interrupt
 
     _check_cache(cache)
     if not 0 <= port <= 65535:
@@ -62,16 +61,7 @@ def serve(
         typer.echo(f"try: curl -s -X POST {service.url}/api/users -H 'Content-Type: "
                    "application/json' -d '{\"name\": \"ann\"}'")
         typer.echo("(Ctrl-C stops everything)", err=True)
-        _wait_for_interrupt()
-
-
-def _wait_for_interrupt() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
+        wait_for_interrupt()
 
 
 def bench_service(
