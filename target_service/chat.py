@@ -13,15 +13,16 @@ import orjson
 from target_service.state import AppState
 from target_service.store import messages as store
 from target_service.store.backends import RedisDown
-from target_service.store.cache import LATEST_KEY, recent_key, seed_key
-from target_service.store.invalidation import CHANNEL as PUSH_CHANNEL
+from target_service.store.keys import (
+    LATEST_KEY,
+    VERSIONS_CHANNEL,
+    channel_meta_key,
+    message_times_key,
+    recent_key,
+    seed_key,
+)
 from target_service.store.messages import Message, make_message
-from target_service.store.presence import times_key
 from target_service.store.users import User
-
-
-def meta_key(channel_id: str) -> str:
-    return f"chat:meta:{channel_id}"
 
 
 def _answer_head(messages: list[Message], active_users: int) -> bytes:
@@ -92,7 +93,7 @@ async def post(state: AppState, *, channel_id: str, user: User, content: str) ->
     settings = state.settings
     rate_cutoff_ms = time.time() * 1000 - settings.rate_window_s * 1000
 
-    recent, times = recent_key(channel_id), times_key(channel_id)
+    recent, times = recent_key(channel_id), message_times_key(channel_id)
     try:
         await state.redis.fast_pipeline([
             ("ZADD", LATEST_KEY, "GT", seq, channel_id),
@@ -102,7 +103,7 @@ async def post(state: AppState, *, channel_id: str, user: User, content: str) ->
             ("ZADD", times, created_at_ms, seq),
             ("ZREMRANGEBYSCORE", times, "-inf", f"({rate_cutoff_ms:.0f}"),
             ("EXPIRE", times, settings.rate_window_s + 1),
-            ("PUBLISH", PUSH_CHANNEL, f"{channel_id} {seq}"),
+            ("PUBLISH", VERSIONS_CHANNEL, f"{channel_id} {seq}"),
         ])
         # The barrier: once PING is answered, Redis has written the PUBLISH to every
         # subscriber's socket, so a poll arriving after our 201 finds it (invalidation.py).
@@ -118,7 +119,7 @@ async def channel_meta(state: AppState, *, channel_id: str) -> dict[str, object]
     fresh = state.settings.cache_mode == "fresh"
     required = await state.chat.required_seq(channel_id) if fresh else 0
     try:
-        cached = await state.redis.call(lambda r: r.get(meta_key(channel_id)))
+        cached = await state.redis.call(lambda r: r.get(channel_meta_key(channel_id)))
     except RedisDown:
         cached = None
     meta = orjson.loads(cached) if cached is not None else None
@@ -128,7 +129,7 @@ async def channel_meta(state: AppState, *, channel_id: str) -> dict[str, object]
             return None
         meta = {"id": channel_id, "messageCount": head[0], "lastMessageAt": head[1]}
         try:
-            await state.redis.call(lambda r: r.set(meta_key(channel_id), orjson.dumps(meta),
+            await state.redis.call(lambda r: r.set(channel_meta_key(channel_id), orjson.dumps(meta),
                                                    ex=state.settings.meta_ttl_s))
         except RedisDown:
             pass

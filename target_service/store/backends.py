@@ -78,16 +78,12 @@ class RedisGuard:
         self.retry_s = retry_s
         self.up = True
         self._retry_at = 0.0
-        self._on_up: list[Callable[[], None]] = []
         self._on_down: list[Callable[[], None]] = []
 
     @property
     def usable(self) -> bool:
         """True when a call is worth trying: up, or down long enough to probe again."""
         return self.up or time.monotonic() >= self._retry_at
-
-    def on_up(self, callback: Callable[[], None]) -> None:
-        self._on_up.append(callback)
 
     def on_down(self, callback: Callable[[], None]) -> None:
         self._on_down.append(callback)
@@ -136,8 +132,6 @@ class RedisGuard:
 
     def _mark_up(self) -> None:
         self.up = True
-        for callback in self._on_up:
-            callback()
 
     def mark_down(self) -> None:
         self._retry_at = time.monotonic() + self.retry_s

@@ -32,18 +32,8 @@ import orjson
 from target_service.store import messages as store
 from target_service.store.backends import RedisDown, RedisGuard
 from target_service.store.invalidation import Invalidations
+from target_service.store.keys import LATEST_KEY, recent_key
 from target_service.store.messages import Message
-
-LATEST_KEY = "chat:latest"
-
-
-def recent_key(channel_id: str) -> str:
-    return f"chat:recent:{channel_id}"
-
-
-def seed_key(channel_id: str, *, after: int | None, limit: int) -> str:
-    key = f"chat:{channel_id}:{'all' if after is None else after}"
-    return key if limit == 50 else f"{key}:{limit}"  # the source had no limit; keep its key
 
 
 class ChannelEntry:

@@ -19,16 +19,11 @@ from typing import Any
 import asyncpg
 
 from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.keys import new_flag_key, unread_key
 
 COLUMNS = "id, user_id, type, title, content, link, read, created_at_ms"
 
 
-def unread_key(user_id: int) -> str:
-    return f"notifications:unread:{user_id}"
-
-
-def new_key(user_id: int) -> str:
-    return f"notifications:new:{user_id}"
 
 
 def to_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -103,7 +98,7 @@ class Notifications:
             pipe = r.pipeline(transaction=False)
             pipe.incrby(unread_key(user_id), delta)
             if flag:
-                pipe.set(new_key(user_id), 1, ex=self.new_flag_ttl_s)
+                pipe.set(new_flag_key(user_id), 1, ex=self.new_flag_ttl_s)
             return await pipe.execute()
 
         try:
