@@ -23,6 +23,7 @@ from loadtests.clients.names import POLL_NAME
 from loadtests.recording.recorder import latency_key
 from loadtests.swarm.run import ScenarioParams, SwarmProgress, run_swarm
 from loadtests.swarm.summary import SteadyWindow, read_csv, steady_window
+from target_service.proc_tree import TreeMeter
 
 CPU_SAMPLE_PERIOD_S = 0.5
 
@@ -46,25 +47,9 @@ class CpuWatch:
             self._thread.join()
 
     def _run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        procs: dict[int, psutil.Process] = {}
-        done_cpu: dict[int, float] = {}
-        while not self._stop.is_set():
-            try:
-                for child in [root, *root.children(recursive=True)]:
-                    procs.setdefault(child.pid, child)
-            except psutil.NoSuchProcess:
-                break
-            for pid, proc in procs.items():
-                try:
-                    t = proc.cpu_times()
-                    done_cpu[pid] = t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass  # keep its last reading
-            self.samples.append((time.time(), sum(done_cpu.values())))
+        meter = TreeMeter()  # an exited process keeps its last reading
+        while not self._stop.is_set() and psutil.pid_exists(self.pid):
+            self.samples.append((time.time(), meter.read([self.pid]).cpu_s))
             self._stop.wait(CPU_SAMPLE_PERIOD_S)
 
     def cores_between(self, start_s: float, end_s: float) -> float | None:
