@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.target_service.conftest import ADMIN, signup, signup_full
+from tests.target_service.fixtures import ADMIN, signup, signup_full
 
 
 async def test_missing_or_invalid_token_is_401(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import redis.asyncio as aioredis
 
-from tests.target_service.conftest import ADMIN, MakeClient, signup_full
+from tests.target_service.fixtures import ADMIN, MakeClient, signup_full
 
 
 async def create(client: httpx.AsyncClient, user_id: int, title: str = "t") -> dict:
