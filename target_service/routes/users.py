@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from target_service.deps import CurrentUser, StateDep
+from target_service.params import Text
 from target_service.store import users as store
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -13,8 +14,8 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    image: str | None = Field(default=None, max_length=2000)
+    name: Text = Field(min_length=1, max_length=100)
+    image: Text | None = Field(default=None, max_length=2000)
 
     @field_validator("name")
     @classmethod
@@ -26,8 +27,8 @@ class UserIn(BaseModel):
 
 @router.post("", status_code=201)
 async def create_user(body: UserIn, state: StateDep) -> dict[str, object]:
-    user, token = await store.create_user(state.pool, name=body.name, image=body.image)
-    state.tokens.put(token, user)
+    user, token = await store.create_user(state.db, name=body.name, image=body.image)
+    state.tokens.put(store.token_digest(token), user)
     return {"id": user.id, "name": user.name, "image": user.image, "token": token}
 
 

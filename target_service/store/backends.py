@@ -31,9 +31,11 @@ CREATE TABLE IF NOT EXISTS users (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
     image TEXT,
-    token TEXT NOT NULL UNIQUE,
+    token_sha256 BYTEA UNIQUE,
     created_at_ms BIGINT NOT NULL
 );
+ALTER TABLE users ADD COLUMN IF NOT EXISTS token_sha256 BYTEA UNIQUE;
+ALTER TABLE users DROP COLUMN IF EXISTS token;
 CREATE TABLE IF NOT EXISTS channels (
     id TEXT PRIMARY KEY,
     last_seq BIGINT NOT NULL,
@@ -45,8 +47,12 @@ CREATE TABLE IF NOT EXISTS messages (
     author_id BIGINT NOT NULL REFERENCES users (id),
     content TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL,
+    idempotency_key TEXT,
     PRIMARY KEY (channel_id, seq)
 );
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS idempotency_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency
+    ON messages (channel_id, author_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     id BIGSERIAL PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users (id),

@@ -52,9 +52,9 @@ def new_flag_key(user_id: int) -> str:
     return f"notifications:new:{user_id}"
 
 
-def idempotency_key(channel_id: str, key: str) -> str:
+def idempotency_key(channel_id: str, author_id: int, key: str) -> str:
     """Cache of an ``Idempotency-Key`` -> the message it created (PostgreSQL is the truth)."""
-    return f"chat:idem:{channel_id}:{key}"
+    return f"chat:idem:{channel_id}:{author_id}:{key}"
 
 
 def service_latency_key(kind: str) -> str:

@@ -104,8 +104,8 @@ async def test_guard_turns_a_dead_redis_into_redis_down() -> None:
 def test_token_cache_is_bounded() -> None:
     cache = TokenCache(max_size=3)
     for i in range(5):
-        cache.put(f"t{i}", User(id=i, name="n", image=None))
-    assert cache.get("t0") is None and cache.get("t4") == User(id=4, name="n", image=None)
+        cache.put(f"t{i}".encode(), User(id=i, name="n", image=None))
+    assert cache.get(b"t0") is None and cache.get(b"t4") == User(id=4, name="n", image=None)
 
 
 async def test_fresh_cache_keeps_a_bounded_number_of_channels(make_client) -> None:
