@@ -10,6 +10,9 @@ way (``lastMessageId.current || ''``), and it means "no cursor", like no ``after
 
 :data:`Text` is ``str`` without NUL: PostgreSQL cannot store NUL in ``text``, so a
 body field holding one is a 422 at the door, not a 500 from the database.
+:data:`NonBlankText` also needs a character other than whitespace. Each carries the
+JSON-schema ``pattern`` that says the same, so the OpenAPI document and the validator
+agree on every string (a fuzzer holds them to it).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Annotated
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 AFTER_PATTERN = r"^([0-9]{1,18})?$"  # empty: no cursor
@@ -30,13 +33,31 @@ _CHANNEL = re.compile(CHANNEL_PATTERN)
 _AFTER = re.compile(AFTER_PATTERN)
 
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NON_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain the NUL character")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})]
+def whole_float_to_int(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(whole_float_to_int)]
+"""An integer as JSON Schema counts one: ``1.0`` is 1; ``"1"`` and ``true`` are not (strict)."""
+NonBlankText = Annotated[str, AfterValidator(_no_nul), AfterValidator(_not_blank),
+                         Field(json_schema_extra={"pattern": NON_BLANK_PATTERN})]
 
 
 def invalid(where: str, name: str, message: str, value: object) -> RequestValidationError:

@@ -80,6 +80,12 @@ def root_mode() -> str | None:
     return _root_mode
 
 
+def signal_server(launched: Launched, sig: int) -> None:
+    """Send ``sig`` to the server's whole process group (it was started in a session of
+    its own, so the group is the server and its children only)."""
+    os.killpg(launched.pid, sig)
+
+
 def stop_child(launched: Launched, *, timeout_s: float) -> None:
     """Stop one server: its own fast-shutdown signal first (PostgreSQL SIGINT, Valkey
     SIGTERM), then SIGQUIT, then SIGKILL."""

@@ -152,3 +152,14 @@ def start_postgres(
     popen = _pg_popen(_server_args(bin_dir, data, port), log_path=log_path, mode=mode)
     url = f"postgresql://{db_user}@127.0.0.1:{port}/{db_name}"
     return Launched("postgres", popen, url, port, log_path)
+
+
+def restart_postgres(stopped: Launched, *, run_dir: Path) -> Launched:
+    """Start PostgreSQL again on the same data folder and port (after a stop or a kill:
+    crash recovery runs at start)."""
+    data = run_dir / "pgdata"
+    (data / "postmaster.pid").unlink(missing_ok=True)  # a SIGKILLed server leaves it
+    check_port_free(stopped.port)
+    popen = _pg_popen(_server_args(postgres_bin_dir(), data, stopped.port),
+                      log_path=stopped.log_path, mode=root_mode())
+    return Launched("postgres", popen, stopped.url, stopped.port, stopped.log_path)

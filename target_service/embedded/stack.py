@@ -16,6 +16,8 @@ the stack launches nothing and only checks that the servers answer.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -29,11 +31,12 @@ from target_service.embedded.children import (
     pid_alive,
     pid_is,
     read_pids,
+    signal_server,
     stop_child,
     wait_gone,
     write_pids,
 )
-from target_service.embedded.postgres import start_postgres
+from target_service.embedded.postgres import restart_postgres, start_postgres
 from target_service.embedded.readiness import wait_postgres, wait_ready, wait_redis
 from target_service.embedded.valkey import start_valkey
 from target_service.errors import UserError
@@ -159,6 +162,49 @@ class Stack:
             raise UserError(f"cannot use run folder {base}: {exc.strerror}") from None
         self._owned_dir = base
         return base
+
+    # -- faults: what chaos runs and the deadline tests do to a server of this stack ------
+
+    def launched(self, kind: str) -> Launched:
+        """The running server of ``kind`` ("valkey" | "postgres") this stack launched."""
+        for item in self._launched:
+            if item.kind == kind:
+                return item
+        raise UserError(f"this stack did not launch {kind} (it was given by URL)")
+
+    def pause(self, kind: str) -> None:
+        """SIGSTOP the server and every process it forked (each PostgreSQL connection
+        has a process of its own: stopping only the postmaster pauses nothing)."""
+        signal_server(self.launched(kind), signal.SIGSTOP)
+
+    def resume(self, kind: str) -> None:
+        signal_server(self.launched(kind), signal.SIGCONT)
+
+    def restart(self, kind: str, *, kill: bool = False) -> StackInfo:
+        """Stop (fast shutdown, or SIGKILL with ``kill``) and start again on the same port;
+        PostgreSQL keeps its data (crash recovery after a kill), Valkey starts empty."""
+        old = self.launched(kind)
+        assert self.info is not None and self.info.run_dir is not None
+        with contextlib.suppress(ProcessLookupError):
+            signal_server(old, signal.SIGCONT)  # a paused server cannot stop
+            if kill:
+                signal_server(old, signal.SIGKILL)
+        if kill:
+            old.popen.wait(timeout=STOP_TIMEOUT_S)
+            wait_gone(old.pid, kind, timeout_s=STOP_TIMEOUT_S)
+        else:
+            stop_child(old, timeout_s=STOP_TIMEOUT_S)
+        run_dir = self.info.run_dir
+        new = (start_valkey(run_dir=run_dir, port=old.port) if kind == "valkey"
+               else restart_postgres(old, run_dir=run_dir))
+        self._launched[self._launched.index(old)] = new
+        write_pids(run_dir, self._launched)
+        wait_ready(new, deadline=time.monotonic() + READY_TIMEOUT_S)
+        if kind == "valkey":
+            self.info = dataclasses.replace(self.info, redis_pid=new.pid)
+        else:
+            self.info = dataclasses.replace(self.info, postgres_pid=new.pid)
+        return self.info
 
     def stop(self) -> None:
         """Fast shutdown of what this stack started, then remove its run folder."""

@@ -6,7 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from target_service import chat as polling
 from target_service import params
@@ -18,7 +18,7 @@ from target_service.params import (
     DEFAULT_LIMIT,
     IDEMPOTENCY_KEY_PATTERN,
     MAX_LIMIT,
-    Text,
+    NonBlankText,
 )
 from target_service.state import AppState
 
@@ -29,15 +29,8 @@ JSON = "application/json"
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    content: Text = Field(min_length=1, max_length=4000)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
+    model_config = ConfigDict(extra="forbid", strict=True)
+    content: NonBlankText = Field(min_length=1, max_length=4000, examples=["hello, room"])
 
 
 IdempotencyKey = Annotated[str | None, Header(

@@ -7,25 +7,26 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from target_service.deps import CurrentUser, StateDep
 from target_service.openapi import NOT_FOUND
-from target_service.params import Text
+from target_service.params import JsonInt, Text, whole_float_to_int
 from target_service.store import users as users_store
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 
 class NotificationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    userId: int = Field(ge=1)
-    type: Text = Field(min_length=1, max_length=50)
-    title: Text = Field(min_length=1, max_length=200)
-    content: Text = Field(min_length=1, max_length=4000)
-    link: Text | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    userId: JsonInt = Field(ge=1, examples=[1])
+    type: Text = Field(min_length=1, max_length=50, examples=["mention"])
+    title: Text = Field(min_length=1, max_length=200, examples=["ann mentioned you"])
+    content: Text = Field(min_length=1, max_length=4000, examples=["see #room"])
+    link: Text | None = Field(default=None, max_length=2000, examples=["/chat/room"])
 
 
+NotificationId = Annotated[int, Field(ge=1), BeforeValidator(whole_float_to_int)]
 READ_ONE_OF: dict[str, Any] = {"oneOf": [  # what _one_of accepts, for the OpenAPI document
     {"required": ["ids"], "properties": {"ids": {"type": "array"}, "all": {"const": False}}},
     {"required": ["all"], "properties": {"all": {"const": True}, "ids": {"type": "null"}}},
@@ -35,8 +36,8 @@ READ_ONE_OF: dict[str, Any] = {"oneOf": [  # what _one_of accepts, for the OpenA
 class ReadIn(BaseModel):
     """Either ``{"ids": [...]}`` (the caller's own notifications) or ``{"all": true}``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=READ_ONE_OF)
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=1000)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=READ_ONE_OF)
+    ids: list[NotificationId] | None = Field(default=None, max_length=1000)
     all: bool = False
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ closed after the test. Plain helpers (``signup``, ``ADMIN``, ``MakeClient``) liv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from target_service.app import create_app
-from target_service.embedded.stack import StackInfo
-from tests.target_service.fixtures import MakeClient, service_settings
+from target_service.embedded.stack import Stack, StackInfo
+from tests.target_service.fixtures import MakeClient, reset_backends, service_settings
 
 
 @pytest.fixture
@@ -40,3 +40,25 @@ async def make_client(clean_backends: StackInfo) -> AsyncIterator[MakeClient]:
 @pytest.fixture
 async def client(make_client: MakeClient) -> httpx.AsyncClient:
     return await make_client()
+
+
+@pytest.fixture(scope="session")
+def own_stack() -> Iterator[Stack]:
+    """A Valkey and a PostgreSQL of the fault tests' own, to pause, kill and restart
+    without disturbing the session's stack."""
+    stack = Stack(environ={})
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def fault_stack(own_stack: Stack) -> Stack:
+    """``own_stack`` running (resumed if a test left it paused) and empty."""
+    for kind in ("valkey", "postgres"):
+        own_stack.resume(kind)
+    assert own_stack.info is not None
+    reset_backends(own_stack.info)
+    return own_stack

@@ -39,3 +39,26 @@ async def signup_full(client: httpx.AsyncClient, name: str = "ann") -> tuple[int
     assert resp.status_code == 201, resp.text
     data = resp.json()
     return data["id"], {"Authorization": f"Bearer {data['token']}"}
+
+
+def reset_backends(info: StackInfo) -> None:
+    """FLUSHALL and a fresh ``public`` schema (for a stack other than the session's)."""
+    import asyncio
+
+    import asyncpg
+    import redis
+
+    client = redis.Redis.from_url(info.redis_url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+
+    async def reset_schema() -> None:
+        conn = await asyncpg.connect(info.database_url)
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset_schema())
