@@ -77,10 +77,15 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    """503: nothing was done, retry. 504: a write went out unconfirmed (see store/db.py)."""
     settings: Settings = request.app.state.settings
-    log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": f"the database is unavailable ({exc}); retry later"},
-                        status_code=503, headers={"Retry-After": str(settings.retry_after_s)})
+    status = 504 if exc.outcome_unknown else 503
+    log.warning("%d on %s %s: %s", status, request.method, request.url.path, exc)
+    detail = (f"the database did not confirm the write ({exc}): it may or may not be"
+              " committed; retry with the same Idempotency-Key" if exc.outcome_unknown
+              else f"the database is unavailable ({exc}); retry later")
+    return JSONResponse({"detail": detail}, status_code=status,
+                        headers={"Retry-After": str(settings.retry_after_s)})
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,10 @@ can answer, each with the body schema the handlers produce.
   error) and 422: routes with a body; 422 also for any route with parameters.
 - 503 with ``Retry-After``: every route may pass its deadline while a backend is paused
   (see ``middleware.DeadlineMiddleware``); the database routes also when PostgreSQL is
-  down. ``/healthz`` answers 503 itself when PostgreSQL is down.
+  down. ``/healthz`` answers 503 itself when PostgreSQL is down. 503 means nothing
+  was done.
+- 504 with ``Retry-After`` (writes): sent to PostgreSQL, not confirmed in time; the
+  outcome is unknown (``store/db.py``), a retry with the same ``Idempotency-Key`` is safe.
 - 404: declared by the routes that raise it (``NOT_FOUND``).
 """
 
@@ -81,6 +84,11 @@ def _add_errors(method: str, path: str, operation: dict[str, Any]) -> None:
     unavailable["headers"] = {"Retry-After": {"schema": {"type": "integer"},
                                               "description": "seconds"}}
     responses.setdefault("503", unavailable)
+    if method == "post":
+        unknown = error_response("a write went out and was not confirmed in time: it may be"
+                                 " committed; retry (with the same Idempotency-Key)")
+        unknown["headers"] = unavailable["headers"]
+        responses.setdefault("504", unknown)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -9,6 +9,7 @@ the owner and its children, so a later start can stop the leftovers of a crashed
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -19,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 PR_SET_PDEATHSIG = 1
 CLONE_NEWUSER = 0x10000000
@@ -81,9 +84,19 @@ def root_mode() -> str | None:
 
 
 def signal_server(launched: Launched, sig: int) -> None:
-    """Send ``sig`` to the server's whole process group (it was started in a session of
-    its own, so the group is the server and its children only)."""
-    os.killpg(launched.pid, sig)
+    """Send ``sig`` to the server and every process it forked, the server first.
+
+    Not ``killpg``: each PostgreSQL backend calls ``setsid()`` and leads a process group
+    of its own. Stopped first, the postmaster cannot fork a backend we would miss.
+    """
+    try:
+        root = psutil.Process(launched.pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(sig)
 
 
 def stop_child(launched: Launched, *, timeout_s: float) -> None:

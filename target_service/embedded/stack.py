@@ -16,7 +16,6 @@ the stack launches nothing and only checks that the servers answer.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
@@ -174,7 +173,8 @@ class Stack:
 
     def pause(self, kind: str) -> None:
         """SIGSTOP the server and every process it forked (each PostgreSQL connection
-        has a process of its own: stopping only the postmaster pauses nothing)."""
+        has a process of its own: stopping only the postmaster pauses nothing already
+        connected)."""
         signal_server(self.launched(kind), signal.SIGSTOP)
 
     def resume(self, kind: str) -> None:
@@ -185,10 +185,9 @@ class Stack:
         PostgreSQL keeps its data (crash recovery after a kill), Valkey starts empty."""
         old = self.launched(kind)
         assert self.info is not None and self.info.run_dir is not None
-        with contextlib.suppress(ProcessLookupError):
-            signal_server(old, signal.SIGCONT)  # a paused server cannot stop
-            if kill:
-                signal_server(old, signal.SIGKILL)
+        signal_server(old, signal.SIGCONT)  # a paused server cannot stop
+        if kill:
+            signal_server(old, signal.SIGKILL)
         if kill:
             old.popen.wait(timeout=STOP_TIMEOUT_S)
             wait_gone(old.pid, kind, timeout_s=STOP_TIMEOUT_S)

@@ -11,8 +11,14 @@ which the app answers with 503 and ``Retry-After``.
 After a PostgreSQL restart every pooled connection is dead. asyncpg notices a closed
 connection at acquire and reconnects, but one that died unseen fails on first use: a
 read is retried once on a fresh connection; a write is not (it may have been sent), its
-client retries with its ``Idempotency-Key``. A lost connection also expires the rest of
-the pool, so one failure per worker, not one per pooled connection, follows a restart.
+client retries with its ``Idempotency-Key``.
+
+A write that timed out or lost its connection *after* it was sent has an unknown
+outcome: a paused server reads the statement from its socket when it resumes and
+commits it before it notices the client left. Such a failure is marked
+``outcome_unknown`` (the app answers 504, not 503: a 503 means nothing was done).
+A lost connection also expires the rest of the pool, so one failure per worker, not
+one per pooled connection, follows a restart.
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ ACQUIRE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *CONNECTION_ERR
 class DatabaseUnavailable(Exception):
     """PostgreSQL did not answer within its deadline, or the connection was lost."""
 
-    def __init__(self, message: str, *, lost_connection: bool) -> None:
+    def __init__(self, message: str, *, lost_connection: bool, sent: bool = True) -> None:
         super().__init__(message)
         self.lost_connection = lost_connection
+        self.sent = sent  # False: failed before any statement went out
+        self.outcome_unknown = False  # set for writes that were sent
 
 
 class Db:
@@ -62,7 +70,7 @@ class Db:
             conn = await self.pool.acquire(timeout=self.acquire_timeout_s)
         except ACQUIRE_ERRORS as exc:
             self.unavailable += 1
-            raise DatabaseUnavailable(f"no PostgreSQL connection: {_why(exc)}",
+            raise DatabaseUnavailable(f"no PostgreSQL connection: {_why(exc)}", sent=False,
                                       lost_connection=not isinstance(exc, TimeoutError)) from exc
         healthy = False
         try:
@@ -93,6 +101,7 @@ class Db:
                 async with self.connection() as conn:
                     return await getattr(conn, method)(sql, *args)
             except DatabaseUnavailable as exc:
+                exc.outcome_unknown = write and exc.sent
                 if write or attempt == 2 or not exc.lost_connection:
                     raise
         raise AssertionError("unreachable")
