@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from target_service.middleware import DeadlineMiddleware, PromMiddleware
 from target_service.openapi import describe_errors
@@ -107,12 +107,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    scope = {**request.scope, "method": "GET"}
+    path = request.url.path
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches(scope)
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for route in iter_route_contexts(request.app.routes):  # included routers flattened
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(route.methods or ())
     return sorted(methods)
 
 

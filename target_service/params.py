@@ -54,6 +54,7 @@ def whole_float_to_int(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id would be a 500 from asyncpg
 JsonInt = Annotated[int, BeforeValidator(whole_float_to_int)]
 """An integer as JSON Schema counts one: ``1.0`` is 1; ``"1"`` and ``true`` are not (strict)."""
 NonBlankText = Annotated[str, AfterValidator(_no_nul), AfterValidator(_not_blank),

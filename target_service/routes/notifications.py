@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from target_service.deps import CurrentUser, StateDep
 from target_service.openapi import NOT_FOUND
-from target_service.params import JsonInt, Text, whole_float_to_int
+from target_service.params import MAX_ID, JsonInt, Text, whole_float_to_int
 from target_service.store import users as users_store
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -19,14 +19,14 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 class NotificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    userId: JsonInt = Field(ge=1, examples=[1])
+    userId: JsonInt = Field(ge=1, le=MAX_ID, examples=[1])
     type: Text = Field(min_length=1, max_length=50, examples=["mention"])
     title: Text = Field(min_length=1, max_length=200, examples=["ann mentioned you"])
     content: Text = Field(min_length=1, max_length=4000, examples=["see #room"])
     link: Text | None = Field(default=None, max_length=2000, examples=["/chat/room"])
 
 
-NotificationId = Annotated[int, Field(ge=1), BeforeValidator(whole_float_to_int)]
+NotificationId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(whole_float_to_int)]
 READ_ONE_OF: dict[str, Any] = {"oneOf": [  # what _one_of accepts, for the OpenAPI document
     {"required": ["ids"], "properties": {"ids": {"type": "array"}, "all": {"const": False}}},
     {"required": ["all"], "properties": {"all": {"const": True}, "ids": {"type": "null"}}},

@@ -109,6 +109,8 @@ async def test_bad_signup_is_422(client: httpx.AsyncClient, body: dict) -> None:
     {"userId": 1, "type": "", "title": "t", "content": "c"},
     {"userId": 1, "type": "t", "title": "t"},
     {"userId": 0, "type": "t", "title": "t", "content": "c"},
+    {"userId": 2**63, "type": "t", "title": "t", "content": "c"},
+    {"userId": "1", "type": "t", "title": "t", "content": "c"},
 ])
 async def test_bad_notification_is_422(client: httpx.AsyncClient, body: dict) -> None:
     await signup(client)
@@ -117,7 +119,8 @@ async def test_bad_notification_is_422(client: httpx.AsyncClient, body: dict) ->
 
 
 @pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": "1"}, {"ids": [1], "all": True},
-                                  {"all": False}, {"ids": [-1]}])
+                                  {"all": False}, {"ids": [-1]}, {"ids": [2**63]},
+                                  {"ids": ["1"]}, {"all": 1}])
 async def test_bad_mark_read_is_422(client: httpx.AsyncClient, body: dict) -> None:
     _, headers = await signup_full(client)
     resp = await client.post("/api/notifications/read", json=body, headers=headers)
