@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from analysis.cli.options import CacheOpt, DatabaseUrlOpt, RedisUrlOpt, duration_s
-from analysis.cli.stack import wait_for_interrupt
 from target_service.errors import UserError
 
 
@@ -32,7 +31,7 @@ def serve(
     it started.
     """
     from target_service.embedded.stack import Stack
-    from target_service.serve import run_service
+    from target_service.serve import run_service, wait_for_interrupt
 
     if not 0 <= port <= 65535:
         raise UserError(f"--port must be within 0..65535, got {port}")
