@@ -24,6 +24,7 @@ from analysis.cli.options import (
     RunsDirOpt,
     SloP95Opt,
     TargetUsersOpt,
+    check_cache_mode,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
@@ -91,6 +92,7 @@ def capacity(
     from loadtests.swarm.run import ScenarioParams
 
     _check_policies(policy=policy, client_policy=client_policy)
+    check_cache_mode(cache)
     plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
                      step_users=step_users,
                      hold_s=None if hold is None else duration_s(hold, option="--hold"))
