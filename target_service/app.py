@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(PromMiddleware, prom=prom)
+    app.add_middleware(realtime.WebSocketShortcut)  # outermost: see realtime/ws.py
     return app
 
 

@@ -48,14 +48,18 @@ async def realtime_sse(
         raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
     resume = _resume_from(request, after)
     cursor = await hub.latest(channel) if resume is None else resume
-    sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=asyncio.Event(),
+    wake = asyncio.Event()
+    sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=wake,
                        max_queue=hub.max_queue)
     await hub.add(sub)
-    return StreamingResponse(_stream(hub, sub, heartbeat_s=state.settings.sse_heartbeat_s),
+    stream = _stream(hub, sub, wake, heartbeat_s=state.settings.sse_heartbeat_s)
+    return StreamingResponse(stream,
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _stream(hub: Hub, sub: Subscription, *, heartbeat_s: float) -> AsyncIterator[bytes]:
+async def _stream(
+    hub: Hub, sub: Subscription, wake: asyncio.Event, *, heartbeat_s: float
+) -> AsyncIterator[bytes]:
     counters = hub.counters
     counters.sse_open += 1
     try:
@@ -63,23 +67,23 @@ async def _stream(hub: Hub, sub: Subscription, *, heartbeat_s: float) -> AsyncIt
         beat_at = time.monotonic() + heartbeat_s
         while True:
             wait_s = beat_at - time.monotonic()
-            if wait_s > 0 and not sub.wake.is_set():
+            if wait_s > 0 and not wake.is_set():
                 try:
-                    await asyncio.wait_for(sub.wake.wait(), wait_s)
+                    await asyncio.wait_for(wake.wait(), wait_s)
                 except TimeoutError:
                     pass
             if time.monotonic() >= beat_at:
                 beat_at = time.monotonic() + heartbeat_s
                 yield c.SSE_HEARTBEAT
-            if not sub.wake.is_set():
+            if not wake.is_set():
                 continue
-            sub.wake.clear()
+            wake.clear()
             batch = await sub.take(hub)
             if batch:
                 counters.frames_out += len(batch)
                 yield b"".join(c.sse_event(m) for m in batch)
             if sub.busy:
-                sub.wake.set()
+                wake.set()
     finally:
         counters.sse_open -= 1
         hub.remove(sub)

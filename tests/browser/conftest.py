@@ -24,6 +24,7 @@ def service(stack: StackInfo) -> Iterator[ServiceHandle]:
     reset_backends(stack)
     env = {"POLLCAP_PRESENCE_FLUSH_MS": "100"}
     with run_service(redis_url=stack.redis_url, database_url=stack.database_url, workers=2,
+                     ready_timeout_s=120,
                      env=env) as handle:
         yield handle
 

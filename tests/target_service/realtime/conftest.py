@@ -44,6 +44,7 @@ class Account:
 def service(stack: StackInfo) -> Iterator[ServiceHandle]:
     reset_backends(stack)
     with run_service(redis_url=stack.redis_url, database_url=stack.database_url, workers=2,
+                     ready_timeout_s=120,
                      env=SERVICE_ENV) as handle:
         yield handle
 

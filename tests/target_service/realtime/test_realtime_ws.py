@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -148,17 +149,30 @@ async def test_replay_then_live_has_no_gap_and_no_repeat_with_concurrent_writers
         assert seqs == list(range(start + 1, 10 + total + 1)), f"from {start}: {seqs}"
 
 
+@pytest.mark.slow
 async def test_slow_consumer_is_caught_up_not_skipped(
     service: ServiceHandle, channel: str
 ) -> None:
-    """A reader that stops reading while 200 large messages are posted still gets each once."""
-    writer, reader = make_account(service), make_account(service)
-    count = 200
-    async with connect(ws_url(service, reader.token), max_queue=1) as ws:
+    """A reader that stops reading while 1,500 messages (6 MB) are posted gets each once.
+
+    6 MB outgrow the kernel buffers (tcp_wmem max 4 MB) and the socket's small receive
+    window, so the server's sends block, the hub's queue for it overflows and it must be
+    caught up by cursor (the metric proves it was).
+    """
+    writers, reader = [make_account(service) for _ in range(6)], make_account(service)
+    count, content = 1500, "z" * 3995
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.connect(("127.0.0.1", service.port))
+    async with connect(ws_url(service, reader.token), sock=sock, max_queue=1) as ws:
         await subscribe(ws, channel, None)
-        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
-            for i in range(count):
-                await post(http, writer, channel, f"{i:04d} " + "z" * 3900)
+        async with httpx.AsyncClient(base_url=service.url, timeout=60) as http:
+
+            async def write(account: Account) -> None:
+                for _ in range(count // len(writers)):
+                    await post(http, account, channel, content)
+
+            await asyncio.gather(*(write(w) for w in writers))
         assert await _receive_seqs(ws, channel, count) == list(range(1, count + 1))
     catchups = scrape(service, "realtime_catchups_total")
     assert sum(catchups.values()) >= 1, catchups
