@@ -220,3 +220,37 @@ async def test_metrics_count_connections_and_frames(
         assert sum(open_now.values()) >= 1
         assert sum(scrape(service, "realtime_frames_in_total").values()) >= 1
     assert len(scrape(service, "realtime_fanout_lag_ms_last")) >= 1
+
+
+async def test_reconnects_resuming_by_after_lose_and_repeat_nothing(
+    service: ServiceHandle, channel: str
+) -> None:
+    """A reader drops its connection every few messages and resumes with ``after`` = the
+    last seq it got, while two writers post through both workers."""
+    writers, reader = [make_account(service) for _ in range(2)], make_account(service)
+    total, got = 80, []
+    reconnects = 0
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+
+        async def write(account: Account) -> None:
+            for i in range(total // 2):
+                await post(http, account, channel, f"m{i}")
+                await asyncio.sleep(0.01)
+
+        async def read() -> None:
+            nonlocal reconnects
+            last = 0
+            while last < total:
+                async with connect(ws_url(service, reader.token)) as ws:
+                    await subscribe(ws, channel, last)
+                    for _ in range(7):  # then drop the connection
+                        found = await frames_until(ws, "message")
+                        got.append(found["message"]["seq"])
+                        last = found["message"]["seq"]
+                        if last >= total:
+                            break
+                reconnects += 1
+
+        await asyncio.gather(read(), *(write(w) for w in writers))
+    assert got == list(range(1, total + 1))
+    assert reconnects >= total // 7
