@@ -51,7 +51,6 @@ async def realtime_sse(
     wake = asyncio.Event()
     sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=wake,
                        max_queue=hub.max_queue)
-    await hub.add(sub)
     stream = _stream(hub, sub, wake, heartbeat_s=state.settings.sse_heartbeat_s)
     return StreamingResponse(stream,
                              media_type="text/event-stream", headers=SSE_HEADERS)
@@ -63,6 +62,7 @@ async def _stream(
     counters = hub.counters
     counters.sse_open += 1
     try:
+        await hub.add(sub)  # here, not in the route: only a started stream runs the finally
         yield b"retry: 1000\n: subscribed\n\n"
         beat_at = time.monotonic() + heartbeat_s
         while True:
