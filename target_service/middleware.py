@@ -48,6 +48,23 @@ class PromMiddleware:
                               duration_s=time.perf_counter() - started)
 
 
+MAX_HOLD_S = 30.0  # the long-poll's waitMs ceiling (realtime/longpoll.py)
+
+
+def long_poll_hold_s(query: bytes) -> float:
+    """A long-poll's own hold (``waitMs``), which the deadline must not count (0 if none).
+
+    A bad value counts 0 here; the route answers it 422.
+    """
+    if b"waitMs=" not in query:
+        return 0.0
+    for pair in query.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == b"waitMs" and value.isdigit():
+            return min(int(value) / 1000, MAX_HOLD_S)
+    return 0.0
+
+
 class DeadlineMiddleware:
     """No request outlives ``deadline_s``: 503 with ``Retry-After`` if unanswered by then.
 
@@ -79,7 +96,7 @@ class DeadlineMiddleware:
                 started = True
             await send(message)
 
-        deadline = asyncio.timeout(self.deadline_s)
+        deadline = asyncio.timeout(self.deadline_s + long_poll_hold_s(scope["query_string"]))
         try:
             async with deadline:
                 await self.app(scope, receive, tracking_send)

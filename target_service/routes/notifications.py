@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from target_service.deps import CurrentUser, StateDep
 from target_service.openapi import NOT_FOUND
 from target_service.params import MAX_ID, JsonInt, Text, whole_float_to_int
+from target_service.realtime import notify
 from target_service.store import users as users_store
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -66,6 +67,7 @@ async def create_notification(
         link=body.link,
     )
     state.recorder.record("notification", (time.perf_counter() - started) * 1000)
+    await notify.publish(state, user_id=body.userId, notification=notification)
     return {"notification": notification}
 
 
