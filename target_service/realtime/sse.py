@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from target_service.params import AFTER_PATTERN, CHANNEL_PATTERN, invalid
@@ -21,6 +21,7 @@ from target_service.realtime import contract as c
 from target_service.realtime.auth import authenticate, token_from_scope
 from target_service.realtime.hub import Hub, Subscription
 from target_service.state import AppState
+from target_service.store.users import User
 
 router = APIRouter(tags=["realtime"])
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -35,17 +36,23 @@ def _resume_from(request: Request, after: str | None) -> int | None:
     return None if after is None else int(after)
 
 
+async def push_user(request: Request) -> User:
+    """The caller (header or ``?token=``); a dependency, so 401 comes before any 422."""
+    user = await authenticate(request.app.state.svc, token_from_scope(request.scope))
+    if user is None:
+        raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
+    return user
+
+
 @router.get(c.SSE_PATH)
 async def realtime_sse(
     request: Request,
+    user: Annotated[User, Depends(push_user)],
     channel: Annotated[str, Query(pattern=CHANNEL_PATTERN)],
     after: Annotated[str | None, Query(pattern=AFTER_PATTERN)] = None,
 ) -> StreamingResponse:
     state: AppState = request.app.state.svc
     hub: Hub = request.app.state.realtime
-    user = await authenticate(state, token_from_scope(request.scope))
-    if user is None:
-        raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
     resume = _resume_from(request, after)
     cursor = await hub.latest(channel) if resume is None else resume
     wake = asyncio.Event()

@@ -30,7 +30,7 @@ PUBLIC = {  # (method, path): answers without a token, by design
     ("GET", "/redoc"), ("POST", "/api/users"),
     ("GET", "/"), ("GET", "/demo"),  # the demo page
 }
-PUBLIC_PREFIXES = ("/static",)  # the demo page's files
+PUBLIC_PREFIXES = ("/static", "/demo/")  # the demo page's files
 ADMIN_ONLY = {("POST", "/api/notifications")}
 PATH_VALUES = {"channel_id": "room", "kind": "message"}
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
