@@ -27,7 +27,7 @@ def probe(
         bool, typer.Option(help="Allow a host that is not on loopback.")
     ] = False,
 ) -> None:
-    """Sign up, post and poll once; check every mapping of a target description; exit 2 on a mismatch."""
+    """Sign up, post and poll; check each mapping of a target description (exit 2 on a mismatch)."""
     from loadtests.swarm.safety import check_host
     from loadtests.targets.compiled import compile_target
     from loadtests.targets.probe import run_probe
