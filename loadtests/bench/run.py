@@ -143,7 +143,7 @@ def measure_arm(
     all_window = steady_window(history)
     summary = result.summary
     problems = tuple(summary.get("problems", ()))
-    if poll_window is None or not summary.get("polls"):
+    if poll_window is None or not summary.get("poll_requests"):
         arm = failed_arm(record=record, chat_users=chat_users, problems=problems)
         return dataclasses.replace(arm, run_id=result.run_id, errors=summary["errors"])
     cores = watch[0].cores_between(poll_window.start_s, poll_window.end_s) if watch else None

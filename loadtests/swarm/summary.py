@@ -43,8 +43,9 @@ def summarize(
     requests, errors = request_totals(stats)
     rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
     polls_done = max(counters.get("polls", 0), 1)
+    poll_requests = request_count(stats, name=POLL_NAME, method="GET")
     problems = find_problems(
-        polls=counters.get("polls", 0),
+        polls=poll_requests,
         requests=requests,
         errors=errors,
         steady_window_s=window_s,
@@ -73,6 +74,7 @@ def summarize(
         "notifications_delivered": counters.get("notifications_delivered", 0),
         "errors": errors,
         "polls": counters.get("polls", 0),
+        "poll_requests": poll_requests,
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
         "generator": generator_health(client, run_id=run_id),
@@ -111,6 +113,14 @@ def request_totals(stats: pd.DataFrame) -> tuple[int, int]:
         return 0, 0
     rows = stats[(stats["Name"] != "Aggregated") & (stats["Type"] != DELIVERY)]
     return int(rows["Request Count"].sum()), int(rows["Failure Count"].sum())
+
+
+def request_count(stats: pd.DataFrame, *, name: str, method: str) -> int:
+    """Requests of one (method, name) row of ``locust_stats.csv`` (recorded or not)."""
+    if stats.empty:
+        return 0
+    rows = stats[(stats["Name"] == name) & (stats["Type"] == method)]
+    return int(rows["Request Count"].sum())
 
 
 @dataclass(frozen=True, slots=True)

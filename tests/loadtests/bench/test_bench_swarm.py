@@ -61,6 +61,13 @@ def test_each_target_beside_its_measured_value_and_ratio() -> None:
     assert "99.50%" in text and ">= 99%" in text and "MISSED" not in text
 
 
+def test_recording_share_compares_cpu_per_request_when_both_arms_have_it() -> None:
+    """A starved arm uses fewer cores; CPU per request compares the same work."""
+    on = dataclasses.replace(arm(record=True, held=0.25, cores=0.20), cpu_us_per_request=125.0)
+    off = dataclasses.replace(arm(record=False, held=0.40, cores=0.25), cpu_us_per_request=100.0)
+    assert verdict(on, off, users=TARGETS.min_users)["recording_cpu_share"] == pytest.approx(0.2)
+
+
 def test_missed_targets_are_named() -> None:
     on = arm(record=True, held=0.97, cores=0.50)
     off = arm(record=False, held=1.0, cores=0.36)

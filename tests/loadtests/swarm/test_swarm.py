@@ -237,3 +237,52 @@ def test_joining_a_channel_with_history_is_not_loss(
     s = result.summary
     assert s["messages_delivered"] > 0
     assert (s["lost"], s["duplicated"]) == (0, 0)
+
+
+@pytest.mark.slow
+def test_each_tab_holds_one_connection(clean_backends: StackInfo, tmp_path: Path) -> None:
+    """Sign-up, polls, sends and mark-read share one socket: users connections, not twice."""
+    import threading
+
+    import psutil
+
+    users = 20
+    peak: list[int] = [0]
+    stop = threading.Event()
+    busy = ScenarioParams(sender_share=1.0, send_rate_per_min=60.0, notification_rate_per_s=5.0)
+
+    with run_bench_target(port=free_port()) as url:
+        port = int(url.rsplit(":", 1)[1])
+
+        def watch(pid: int) -> None:
+            def count() -> None:
+                while not stop.wait(0.5):
+                    try:
+                        tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+                        held = sum(
+                            1
+                            for proc in tree
+                            for c in proc.net_connections(kind="tcp")
+                            if c.raddr and c.raddr.port == port and c.status == "ESTABLISHED"
+                        )
+                    except psutil.Error:
+                        return
+                    peak[0] = max(peak[0], held)
+
+            threading.Thread(target=count, daemon=True).start()
+
+        try:
+            result = run_swarm(
+                host=url,
+                redis_url=clean_backends.redis_url,
+                users=users,
+                spawn_rate=users,
+                duration_s=8,
+                runs_dir=tmp_path,
+                scenario=busy,
+                on_start=watch,
+            )
+        finally:
+            stop.set()
+    assert result.summary["messages_sent"] > 0 and result.summary["errors"] == 0
+    assert users - 2 <= peak[0] <= users  # 19 tabs + the producer, each one socket
