@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.model.cost import (
+from analysis.model.pricing import (
     Usage,
     default_tables,
     estimate,
