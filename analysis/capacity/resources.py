@@ -39,7 +39,7 @@ class ResourceSampler:
 
     groups: dict[str, Callable[[], Iterable[int]]]
     interval_s: float = SAMPLE_INTERVAL_S
-    rows: list[dict[str, float]] = field(default_factory=list)
+    samples: list[dict[str, float]] = field(default_factory=list)  # one row per sample
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _cpu_s: dict[int, float] = field(default_factory=dict)
@@ -57,7 +57,7 @@ class ResourceSampler:
 
     def frame(self) -> pd.DataFrame:
         columns = ["t_ms"] + [f"{g}_{m}" for g in self.groups for m in ("cpu_percent", "rss_bytes")]
-        return pd.DataFrame(self.rows, columns=columns)
+        return pd.DataFrame(self.samples, columns=columns)
 
     def _loop(self) -> None:
         last = time.monotonic()
@@ -86,4 +86,4 @@ class ResourceSampler:
             )
             row[f"{name}_rss_bytes"] = float(rss)
         if elapsed_s is not None:
-            self.rows.append(row)
+            self.samples.append(row)

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.defaults import PLAN_DEFAULTS
+
 PERCENTILES: tuple[int, ...] = (50, 95, 99)
-WARMUP_FRACTION = 0.25
+WARMUP_FRACTION = PLAN_DEFAULTS.warmup_fraction
 STEP_COLUMNS: tuple[str, ...] = ("users", "start_ms", "end_ms")
 COUNT_COLUMNS: tuple[str, ...] = (
     "requests", "failures", "lost", "duplicated", "redis_ops", "pg_queries",
@@ -92,14 +94,14 @@ def _request_stats(step: object, polls: pd.DataFrame, *, lo_ms: int, end_ms: int
     duration_s = (int(step.end_ms) - int(step.start_ms)) / 1000.0  # type: ignore[attr-defined]
     requests = getattr(step, "requests", float("nan"))
     if pd.notna(requests):
-        rps = float(requests) / duration_s
+        requests_per_s = float(requests) / duration_s
     else:
         requests = float(len(polls))
-        rps = requests / ((end_ms - lo_ms) / 1000.0)
+        requests_per_s = requests / ((end_ms - lo_ms) / 1000.0)
     pct = exact_percentiles(polls["latency_ms"])
     return {
         "requests": float(requests),
-        "rps": rps,
+        "requests_per_s": requests_per_s,
         "poll_samples": len(polls),
         "req_mean_ms": float(polls["latency_ms"].mean()) if len(polls) else float("nan"),
         **{f"req_p{q}_ms": v for q, v in pct.items()},
@@ -128,8 +130,8 @@ def _count_stats(step: object, *, start_ms: int, end_ms: int) -> dict:
         "error_rate": failures / requests if requests > 0 else float("nan"),
         "lost": get("lost"),
         "duplicated": get("duplicated"),
-        "redis_ops_s": get("redis_ops") / duration_s,
-        "pg_queries_s": get("pg_queries") / duration_s,
+        "redis_ops_per_s": get("redis_ops") / duration_s,
+        "pg_queries_per_s": get("pg_queries") / duration_s,
     }
 
 

@@ -31,7 +31,7 @@ def steps_table(result: Analysis) -> Table:
         if math.isfinite(p95) and p95 > slo_ms:
             p95_text = f"[red]{p95_text}[/red]"
         table.add_row(
-            str(row["users"]), _fmt(row["rps"], 1), _fmt(row["req_p95_ms"]),
+            str(row["users"]), _fmt(row["requests_per_s"], 1), _fmt(row["req_p95_ms"]),
             _fmt(row["delivery_p50_ms"]), p95_text, _pct(row["error_rate"]),
             f"{_fmt(row['lost'])}/{_fmt(row['duplicated'])}", _fmt(row["cpu_percent"]),
             causes.get(int(row["users"]), ""),
@@ -59,7 +59,7 @@ def headline(result: Analysis) -> list[str]:
                      f"{result.validation.test_points}")
     for row in result.plan.rows:
         lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instance(s), "
-                     f"{row.requests_s:,.0f} req/s, ${row.cost_month_usd:,.0f}/month; "
+                     f"{row.requests_per_s:,.0f} req/s, ${row.cost_per_month_usd:,.0f}/month; "
                      f"limit: {row.limit}")
     lines.append(result.causes_summary)
     return lines

@@ -5,28 +5,22 @@ Draws what :class:`analysis.sweep.run.SweepResult` holds and computes nothing ne
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from analysis.report.figures import new_figure, to_png
 from analysis.sweep.run import SweepResult
 
 PRESET_MARKERS = {"fixed-2s": "s", "seed-dynamic": "^", "seed-optimal": "D"}
 FIG_SIZE_IN = (7.5, 4.2)
-DPI = 110
 
 
 def pareto_figure(result: SweepResult) -> bytes:
     """All policies (grey), the Pareto front (line), the presets and the pick, and the SLO."""
-    fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
+    fig, ax = new_figure(FIG_SIZE_IN)
     table = result.table
     ok = np.isfinite(table["delivery_p95_ms"]) & ~table["preset"]
     ax.scatter(
-        table.loc[ok, "request_rate_rps"],
+        table.loc[ok, "requests_per_s"],
         table.loc[ok, "delivery_p95_ms"] / 1000,
         s=4,
         color="#bbbbbb",
@@ -35,7 +29,7 @@ def pareto_figure(result: SweepResult) -> bytes:
     )
     front = result.front
     ax.plot(
-        front["request_rate_rps"],
+        front["requests_per_s"],
         front["delivery_p95_ms"] / 1000,
         "-o",
         ms=3,
@@ -46,7 +40,7 @@ def pareto_figure(result: SweepResult) -> bytes:
         p95_s = row["delivery_p95_ms"] / 1000 if np.isfinite(row["delivery_p95_ms"]) else np.nan
         label = row["name"] + (" (saturated)" if row["saturated"] else "")
         ax.scatter(
-            [row["request_rate_rps"]],
+            [row["requests_per_s"]],
             [p95_s],
             s=60,
             zorder=3,
@@ -56,7 +50,7 @@ def pareto_figure(result: SweepResult) -> bytes:
     if result.best is not None:
         best = table[table["name"] == result.best.name].iloc[0]
         ax.scatter(
-            [best["request_rate_rps"]],
+            [best["requests_per_s"]],
             [best["delivery_p95_ms"] / 1000],
             s=160,
             facecolors="none",
@@ -77,7 +71,4 @@ def pareto_figure(result: SweepResult) -> bytes:
     ax.set_ylabel("p95 delivery latency (s)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return to_png(fig)

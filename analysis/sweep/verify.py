@@ -29,9 +29,11 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from analysis.collect import read_samples
-from analysis.sweep.recorded import channel_users_from_polls, message_events
-from analysis.sweep.simulate import RecordedRun, evaluate_policy
+from analysis.sweep.from_report import channel_users_from_polls, message_events
+from analysis.sweep.recorded import RecordedRun
+from analysis.sweep.seed_cache import SeedDelayMemo
+from analysis.sweep.simulate import evaluate_policy
+from loadtests.recording.samples import read_samples
 from target_service.policy import ThresholdPolicy
 
 RATE_TOLERANCE = 0.10
@@ -92,10 +94,11 @@ def verify_policies(
 
     users = users or default_users(recorded)
     predict_on = prediction_run(recorded, users=users)
+    memo = SeedDelayMemo()  # the predictions share one run: its cache simulations too
     rows = []
     with Stack(redis_url=redis_url, database_url=database_url) as info:
         for policy in policies:
-            predicted = evaluate_policy(predict_on, policy)
+            predicted = evaluate_policy(predict_on, policy, memo=memo)
             measured = measure_policy(
                 policy,
                 users=users,
@@ -178,8 +181,11 @@ def measure_policy(
         "messages": messages,
         "start_ms": start_ms,
         "end_ms": end_ms,
-        "poll_rate_rps": len(polls) / span_s,
-        "request_rps": float(result.summary.get("rps") or float("nan")),
+        "polls_per_s": len(polls) / span_s,
+        # the swarm summary's all-request rate (older summaries call it "rps")
+        "requests_per_s": float(
+            result.summary.get("requests_per_s", result.summary.get("rps")) or float("nan")
+        ),
         "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
         if len(messages)
         else float("nan"),
@@ -224,8 +230,8 @@ def replay_columns(replay: dict[str, Any], measured: dict[str, Any]) -> dict[str
         return round(float((pred - meas) / meas * 100.0), 1) if meas else float("nan")
 
     return {
-        "replay_poll_rps": round(float(replay["poll_rate_rps"]), 2),
-        "replay_rate_error_pct": error_pct(replay["poll_rate_rps"], measured["poll_rate_rps"]),
+        "replay_polls_per_s": round(float(replay["polls_per_s"]), 2),
+        "replay_rate_error_pct": error_pct(replay["polls_per_s"], measured["polls_per_s"]),
         "replay_p95_ms": round(float(replay["delivery_p95_ms"]), 1),
         "replay_p95_error_pct": error_pct(replay["delivery_p95_ms"], measured["delivery_p95_ms"]),
     }
@@ -239,21 +245,21 @@ def compare(
     def error_pct(pred: float, meas: float) -> float:
         return float((pred - meas) / meas * 100.0) if meas else float("nan")
 
-    rate_err = error_pct(predicted["poll_rate_rps"], measured["poll_rate_rps"])
+    rate_err = error_pct(predicted["polls_per_s"], measured["polls_per_s"])
     p95_err = error_pct(predicted["delivery_p95_ms"], measured["delivery_p95_ms"])
     return {
         "policy": policy.name,
         "users": users,
-        "predicted_poll_rps": round(float(predicted["poll_rate_rps"]), 2),
-        "measured_poll_rps": round(float(measured["poll_rate_rps"]), 2),
+        "predicted_polls_per_s": round(float(predicted["polls_per_s"]), 2),
+        "measured_polls_per_s": round(float(measured["polls_per_s"]), 2),
         "rate_error_pct": round(rate_err, 1),
         "predicted_p95_ms": round(float(predicted["delivery_p95_ms"]), 1),
         "measured_p95_ms": round(float(measured["delivery_p95_ms"]), 1),
         "p95_error_pct": round(p95_err, 1),
         "delivery_samples": measured["delivery_samples"],
         # all requests (polls, notifications, sends): predicted = polls + the step's rest
-        "predicted_request_rps": round(float(predicted.get("request_rate_rps", float("nan"))), 2),
-        "measured_request_rps": measured.get("request_rps"),
+        "predicted_requests_per_s": round(float(predicted.get("requests_per_s", float("nan"))), 2),
+        "measured_requests_per_s": measured.get("requests_per_s"),
         "within_target": bool(
             abs(rate_err) <= RATE_TOLERANCE * 100 and abs(p95_err) <= P95_TOLERANCE * 100
         ),
@@ -282,8 +288,8 @@ def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
         table.add_row(
             r["policy"],
             str(r["users"]),
-            f"{r['predicted_poll_rps']:.1f}",
-            f"{r['measured_poll_rps']:.1f}",
+            f"{r['predicted_polls_per_s']:.1f}",
+            f"{r['measured_polls_per_s']:.1f}",
             f"{r['rate_error_pct']:+.1f}",
             f"{r['predicted_p95_ms']:.0f}",
             f"{r['measured_p95_ms']:.0f}",

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from capacity_run import make_run_data
 from rich.console import Console
 
 from analysis.report.console import print_report
 from analysis.report.render import analyse, build_report
-from analysis.runs import load_run_data, save_run_data
-from target_service.errors import UserError
+from analysis.runs import RunData, load_run_data, save_run_data
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+def built(
+    tmp_path_factory: pytest.TempPathFactory, capacity_run_data: Callable[..., RunData]
+) -> tuple[Path, dict, str]:
     reports = tmp_path_factory.mktemp("reports")
-    folder = save_run_data(make_run_data(run_id="r1", cache_ttl_s=5), reports_dir=reports)
+    folder = save_run_data(capacity_run_data(run_id="r1", cache_ttl_s=5), reports_dir=reports)
     files = build_report(load_run_data("r1", reports_dir=reports), out_dir=folder)
     return folder, json.loads(files.summary.read_text()), files.html.read_text()
-
-
-def test_folder_round_trip_keeps_every_part(tmp_path: Path) -> None:
-    data = make_run_data(run_id="rt")
-    save_run_data(data, reports_dir=tmp_path)
-    back = load_run_data("rt", reports_dir=tmp_path)
-    assert back.meta == data.meta
-    assert list(back.steps["users"]) == list(data.steps["users"])
-    sizes = {k: len(v) for k, v in data.samples.items()}
-    assert {k: len(v) for k, v in back.samples.items()} == sizes
-    assert len(back.resources) == len(data.resources)
 
 
 def test_html_is_self_contained_with_all_sections(built: tuple[Path, dict, str]) -> None:
@@ -56,10 +46,10 @@ def test_summary_carries_fit_capacity_plan_and_causes(built: tuple[Path, dict, s
     assert {c["cause"] for c in summary["causes"]} >= {"cache staleness"}
 
 
-def test_slo_capacity_of_the_synthetic_service() -> None:
+def test_slo_capacity_of_the_synthetic_service(capacity_run_data: Callable[..., RunData]) -> None:
     # no cache: delivery p95 ~ 0.95 T + response; the service saturates between 1000 and
     # 1400 users (USL peak 1000 users, 667 req/s), errors cross 1% between 1400 and 1800
-    result = analyse(make_run_data(), bootstrap=0)
+    result = analyse(capacity_run_data(), bootstrap=0)
     cap = result.capacity
     assert cap.status == "interpolated"
     assert (cap.last_pass_users, cap.first_fail_users) == (1400, 1800)
@@ -68,23 +58,15 @@ def test_slo_capacity_of_the_synthetic_service() -> None:
     assert result.causes[-1].cause == "overload"
 
 
-def test_overrides_change_the_verdict() -> None:
-    result = analyse(make_run_data(), bootstrap=0, target_users=1700, slo_p95_ms=2500)
+def test_overrides_change_the_verdict(capacity_run_data: Callable[..., RunData]) -> None:
+    result = analyse(capacity_run_data(), bootstrap=0, target_users=1700, slo_p95_ms=2500)
     assert result.slo_at_target is False
     assert result.inputs["slo_p95_ms"] == 2500
 
 
-def test_terminal_table_lists_steps_and_headline() -> None:
+def test_terminal_table_lists_steps_and_headline(capacity_run_data: Callable[..., RunData]) -> None:
     console = Console(record=True, width=160)
-    print_report(analyse(make_run_data(), bootstrap=0), console=console)
+    print_report(analyse(capacity_run_data(), bootstrap=0), console=console)
     text = console.export_text()
     assert "1800" in text and "One instance holds ~" in text and "USL: σ=" in text
     assert "1,000,000 users" in text
-
-
-def test_missing_folder_or_steps_is_a_user_error(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no report folder"):
-        load_run_data("nope", reports_dir=tmp_path)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="steps.csv is missing"):
-        load_run_data("empty", reports_dir=tmp_path)

@@ -7,15 +7,15 @@ helper below applies the same rule so each case checks the code a user sees.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import typer
-from capacity_run import make_run_data
 from typer.testing import CliRunner
 
 from analysis.cli.report import COMMANDS
-from analysis.runs import save_run_data
+from analysis.runs import RunData, save_run_data
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
 
@@ -73,8 +73,10 @@ def test_usl_user_errors_exit_2(tmp_path: Path, content: str | None, args: tuple
     assert code == 2 and message in out
 
 
-def test_report_rebuilds_and_exit_code_follows_the_slo(tmp_path: Path) -> None:
-    save_run_data(make_run_data(run_id="run-a"), reports_dir=tmp_path)
+def test_report_rebuilds_and_exit_code_follows_the_slo(
+    tmp_path: Path, capacity_run_data: Callable[..., RunData]
+) -> None:
+    save_run_data(capacity_run_data(run_id="run-a"), reports_dir=tmp_path)
     code, out = _invoke("report", "run-a", "--reports-dir", str(tmp_path))
     assert code == 0, out
     assert (tmp_path / "run-a" / "report.html").is_file()

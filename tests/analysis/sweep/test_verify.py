@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.sweep.recorded import RecordedRun
 from analysis.sweep.response import ResponseModel
-from analysis.sweep.simulate import RecordedRun
 from analysis.sweep.verify import compare, prediction_run, verify_policies
 from target_service.embedded.stack import StackInfo
 from target_service.policy import ThresholdPolicy
@@ -44,9 +44,9 @@ def test_compare_reports_signed_errors_against_the_targets() -> None:
     row = compare(
         policy=policy,
         users=10,
-        predicted={"poll_rate_rps": 11.0, "delivery_p95_ms": 900.0},
+        predicted={"polls_per_s": 11.0, "delivery_p95_ms": 900.0},
         measured={
-            "poll_rate_rps": 10.0,
+            "polls_per_s": 10.0,
             "delivery_p95_ms": 1000.0,
             "delivery_samples": 50,
             "run_id": "x",
@@ -58,9 +58,9 @@ def test_compare_reports_signed_errors_against_the_targets() -> None:
     row = compare(
         policy=policy,
         users=10,
-        predicted={"poll_rate_rps": 10.0, "delivery_p95_ms": 1200.0},
+        predicted={"polls_per_s": 10.0, "delivery_p95_ms": 1200.0},
         measured={
-            "poll_rate_rps": 10.0,
+            "polls_per_s": 10.0,
             "delivery_p95_ms": 1000.0,
             "delivery_samples": 50,
             "run_id": "x",
@@ -101,7 +101,7 @@ def test_live_verify_of_a_fixed_interval_policy(clean_backends: StackInfo, tmp_p
         database_url=clean_backends.database_url,
         runs_dir=tmp_path,
     )
-    assert row["predicted_poll_rps"] == pytest.approx(20.0)
+    assert row["predicted_polls_per_s"] == pytest.approx(20.0)
     assert row["delivery_samples"] > 50
     assert abs(row["rate_error_pct"]) <= 10.0, row
     assert abs(row["p95_error_pct"]) <= 15.0, row

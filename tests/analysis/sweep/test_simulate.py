@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from analysis.sweep.delivery import stale_probability
+from analysis.sweep.recorded import RecordedRun
 from analysis.sweep.response import ResponseModel
 from analysis.sweep.simulate import (
-    RecordedRun,
     evaluate_policies,
     evaluate_policy,
     simulate_deliveries,
@@ -63,7 +63,7 @@ def fixed(interval_ms: int) -> ThresholdPolicy:
 def test_fixed_interval_matches_closed_form(interval_ms: int) -> None:
     run = constant_run(users=[3, 10, 40])
     out = evaluate_policy(run, fixed(interval_ms))
-    assert out["poll_rate_rps"] == pytest.approx(53 * 1000 / interval_ms)
+    assert out["polls_per_s"] == pytest.approx(53 * 1000 / interval_ms)
     assert out["delivery_mean_ms"] == pytest.approx(interval_ms / 2 + RESPONSE_MS)
     assert out["delivery_p50_ms"] == pytest.approx(0.50 * interval_ms + RESPONSE_MS, abs=0.5)
     assert out["delivery_p95_ms"] == pytest.approx(0.95 * interval_ms + RESPONSE_MS, abs=0.5)
@@ -74,7 +74,7 @@ def test_fixed_interval_matches_closed_form(interval_ms: int) -> None:
 def test_request_rate_adds_background_and_prices_it() -> None:
     run = constant_run(users=[20], background_rps=7.0)
     out = evaluate_policy(run, fixed(2000))
-    assert out["request_rate_rps"] == pytest.approx(20 / 2 + 7.0)
+    assert out["requests_per_s"] == pytest.approx(20 / 2 + 7.0)
     assert out["cost_per_month_usd"] == pytest.approx(17.0 * 30 * 86_400 * 0.20 / 1e6)
 
 
@@ -86,7 +86,7 @@ def test_two_intervals_mix_by_message_and_receiver_weight() -> None:
     w_slow, w_fast = counts[0] * 2, counts[1] * 11
     mean = (w_slow * 2500 + w_fast * 500) / (w_slow + w_fast) + RESPONSE_MS
     assert out["delivery_mean_ms"] == pytest.approx(mean)
-    assert out["poll_rate_rps"] == pytest.approx(3 / 5 + 12 / 1)
+    assert out["polls_per_s"] == pytest.approx(3 / 5 + 12 / 1)
     # p50: solve the mixture CDF of U[20, 5020] and U[20, 1020] by hand
     share_slow = w_slow / (w_slow + w_fast)
     x = 20 + 0.5 / (share_slow / 5000 + (1 - share_slow) / 1000)
@@ -113,11 +113,11 @@ def test_load_fixed_point_hovers_at_the_threshold() -> None:
     run = constant_run(users=[100], response=ResponseModel(capacity_rps=100.0, base_ms=10.0))
     out = evaluate_policy(run, policy)
     assert out["peak_load"] == pytest.approx(0.8)
-    assert out["poll_rate_rps"] == pytest.approx(80.0)
+    assert out["polls_per_s"] == pytest.approx(80.0)
     assert out["response_ms"] == pytest.approx(10.0 / (1 - 0.8))
     # clearly below the threshold: no slowing
     light = constant_run(users=[50], response=ResponseModel(capacity_rps=100.0, base_ms=10.0))
-    assert evaluate_policy(light, policy)["poll_rate_rps"] == pytest.approx(50.0)
+    assert evaluate_policy(light, policy)["polls_per_s"] == pytest.approx(50.0)
 
 
 def test_saturation_gives_infinite_latency() -> None:
@@ -168,11 +168,11 @@ def test_merged_states_give_the_same_answer(cache_mode: str) -> None:
     ]
     merged = evaluate_policies(run, policies)
     exact = evaluate_policies(run, policies, merge=False)
-    cols = ["poll_rate_rps", "delivery_mean_ms", "delivery_p95_ms", "delivery_p99_ms"]
+    cols = ["polls_per_s", "delivery_mean_ms", "delivery_p95_ms", "delivery_p99_ms"]
     np.testing.assert_allclose(merged[cols].to_numpy(), exact[cols].to_numpy(), rtol=1e-6)
     # the rate thresholds fire somewhere: they change the answer
-    base = merged["poll_rate_rps"].to_numpy()[:4]
-    with_low_rate = merged["poll_rate_rps"].to_numpy()[4::3]  # above = 0.02 msg/s
+    base = merged["polls_per_s"].to_numpy()[:4]
+    with_low_rate = merged["polls_per_s"].to_numpy()[4::3]  # above = 0.02 msg/s
     assert (with_low_rate > base).any()
 
 
@@ -191,7 +191,7 @@ def test_rate_thresholds_use_the_channel_message_rate() -> None:
     )
     policy = ThresholdPolicy(name="r", default_ms=5000, rate_thresholds=((1.0, 1000),))
     out = evaluate_policy(busy, policy)
-    assert out["poll_rate_rps"] == pytest.approx(10 / 1 + 10 / 5)
+    assert out["polls_per_s"] == pytest.approx(10 / 1 + 10 / 5)
     assert out["delivery_mean_ms"] == pytest.approx(500 + RESPONSE_MS)
 
 

@@ -45,11 +45,11 @@ def test_step_table_trims_warmup_and_uses_counts() -> None:
     table = step_table(steps=steps, samples=_samples(), resources=resources)
     first, second = table.to_dict("records")
     assert first["req_p99_ms"] == 10.0  # the 999 ms warm-up samples were dropped
-    assert (first["rps"], second["rps"]) == (10.0, 40.0)
+    assert (first["requests_per_s"], second["requests_per_s"]) == (10.0, 40.0)
     assert (first["delivery_p95_ms"], second["delivery_p50_ms"]) == (1000.0, 3000.0)
     assert second["error_rate"] == pytest.approx(0.02)
     assert (second["lost"], second["duplicated"]) == (1, 2)
-    assert (first["redis_ops_s"], second["pg_queries_s"]) == (30.0, 20.0)
+    assert (first["redis_ops_per_s"], second["pg_queries_per_s"]) == (30.0, 20.0)
     assert (first["cpu_percent"], second["cpu_percent"], second["rss_mb"]) == (25.0, 80.0, 300.0)
     assert first["poll_interval_ms"] == 100.0
     assert first["delivery_samples"] == 75  # 7.5 s at one sample per 100 ms
@@ -58,7 +58,7 @@ def test_step_table_trims_warmup_and_uses_counts() -> None:
 def test_step_table_without_counts_derives_rps_from_polls() -> None:
     table = step_table(steps=[(10, 0, 10_000)], samples=_samples())
     row = table.iloc[0]
-    assert row["rps"] == pytest.approx(10.0)  # 75 polls in the 7.5 s steady window
+    assert row["requests_per_s"] == pytest.approx(10.0)  # 75 polls in the 7.5 s steady window
     assert math.isnan(row["error_rate"]) and math.isnan(row["cpu_percent"])
     assert math.isnan(row["notification_p95_ms"])
 

@@ -33,14 +33,14 @@ def test_bad_ramps_are_user_errors() -> None:
 
 
 def test_no_stop_while_healthy() -> None:
-    assert saturation_reason(rps=[100, 200], error_rate=[0, 0], delivery_p95_ms=[1900, 1950],
+    assert saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0], delivery_p95_ms=[1900, 1950],
                              slo_p95_ms=3000) is None
 
 
 def test_stops_on_errors_latency_and_falling_throughput() -> None:
-    assert "errors" in saturation_reason(rps=[100, 200], error_rate=[0, 0.06],
+    assert "errors" in saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0.06],
                                          delivery_p95_ms=[1, 1], slo_p95_ms=3000)
-    assert "p95" in saturation_reason(rps=[100, 200], error_rate=[0, 0],
+    assert "p95" in saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0],
                                       delivery_p95_ms=[1, 9001], slo_p95_ms=3000)
-    assert "fell" in saturation_reason(rps=[100, 300, 250], error_rate=[0, 0, 0],
+    assert "fell" in saturation_reason(requests_per_s=[100, 300, 250], error_rate=[0, 0, 0],
                                        delivery_p95_ms=[1, 1, 1], slo_p95_ms=3000)
