@@ -94,7 +94,7 @@ def history(
         table.add_column(name, justify="left" if name in ("run", "policy", "status") else "right")
     for r in rows:
         table.add_row(r.run_id, r.policy, _n(r.slo_capacity_users), r.capacity_status,
-                      _n(r.requests_per_user_s, 3), _n(r.max_rps), _n(r.max_users))
+                      _n(r.requests_per_user_s, 3), _n(r.max_requests_per_s), _n(r.max_users))
     Console().print(table)
     page = out or reports_dir / "history.html"
     page.parent.mkdir(parents=True, exist_ok=True)

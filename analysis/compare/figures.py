@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis.model.plan import MAX_ERROR_RATE, slo_capacity
+from analysis.defaults import PLAN_DEFAULTS
+from analysis.model.slo import slo_capacity
 from analysis.model.stats import WARMUP_FRACTION, step_table
 from analysis.runs import RunData
 
@@ -80,7 +81,8 @@ def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOO
                 seed: int = 0, slo_p95_ms: float | None = None) -> RunFigures:
     """All compared figures of one run (``matched_users``: the steps both runs have)."""
     warmup = float(data.meta.get("warmup_fraction", WARMUP_FRACTION))
-    slo = float(slo_p95_ms if slo_p95_ms is not None else data.meta.get("slo_p95_ms", 3000.0))
+    slo = float(slo_p95_ms if slo_p95_ms is not None
+                else data.meta.get("slo_p95_ms", PLAN_DEFAULTS.slo_p95_ms))
     rng = np.random.default_rng(seed)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
                        warmup_fraction=warmup)
@@ -107,7 +109,7 @@ def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOO
 
 def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray], *, slo: float,
               draws: int) -> tuple[Figure, str]:
-    point = slo_capacity(table, slo_p95_ms=slo, max_error_rate=MAX_ERROR_RATE)
+    point = slo_capacity(table, slo_p95_ms=slo, max_error_rate=PLAN_DEFAULTS.max_error_rate)
     if point.users is None:
         return Figure(value=None, draws=np.empty(0), note=point.message), point.status
     out = np.empty(draws)
@@ -116,7 +118,7 @@ def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray], *, slo: flo
     columns = [p95_draws.get(int(u), nan) for u in table["users"]]
     for i in range(draws):
         boot["delivery_p95_ms"] = [c[i] for c in columns]
-        cap = slo_capacity(boot, slo_p95_ms=slo, max_error_rate=MAX_ERROR_RATE)
+        cap = slo_capacity(boot, slo_p95_ms=slo, max_error_rate=PLAN_DEFAULTS.max_error_rate)
         out[i] = cap.users if cap.users is not None else 0.0
     note = point.message if point.status != "interpolated" else ""
     return Figure(value=point.users, draws=out, note=note), point.status

@@ -25,7 +25,7 @@ class HistoryRow:
     slo_capacity_users: float | None
     capacity_status: str
     requests_per_user_s: float | None
-    max_rps: float | None
+    max_requests_per_s: float | None
     max_users: int | None
 
 
@@ -44,15 +44,15 @@ def history_rows(reports_dir: Path) -> list[HistoryRow]:
         inputs, cap = doc.get("inputs", {}), doc.get("slo_capacity") or {}
         steps = doc.get("steps") or []
         rates = (doc.get("plan") or {}).get("rates") or {}
-        rps = [_float(s.get("rps")) for s in steps]
+        rps = [_float(s.get("requests_per_s")) for s in steps]
         rows.append(HistoryRow(
             run_id=str(doc.get("run_id", path.parent.name)),
             started_at_ms=_float(inputs.get("started_at_ms")),
-            policy=str(inputs.get("policy", "?")),
+            policy=str(inputs.get("service_policy", inputs.get("policy", "?"))),
             slo_capacity_users=_float(cap.get("users")),
             capacity_status=str(cap.get("status", "?")),
-            requests_per_user_s=_float(rates.get("requests_s")),
-            max_rps=max((r for r in rps if r is not None), default=None),
+            requests_per_user_s=_float(rates.get("requests_per_s")),
+            max_requests_per_s=max((r for r in rps if r is not None), default=None),
             max_users=max((int(s["users"]) for s in steps if "users" in s), default=None)))
     return sorted(rows, key=lambda r: (r.started_at_ms is None, r.started_at_ms or 0, r.run_id))
 
@@ -70,8 +70,8 @@ def trend_png(rows: list[HistoryRow]) -> bytes:
         ax.plot(lower, [caps[i] for i in lower], "^", color="#ff7f0e", ms=9,
                 label="lower bound (SLO never broke)")
     twin = ax.twinx()
-    twin.plot(x, [r.max_rps if r.max_rps is not None else math.nan for r in rows], "s--",
-              color="#7f7f7f", label="best requests/s")
+    best = [r.max_requests_per_s if r.max_requests_per_s is not None else math.nan for r in rows]
+    twin.plot(x, best, "s--", color="#7f7f7f", label="best requests/s")
     ax.set_xticks(x, [r.run_id[-12:] for r in rows], rotation=30, fontsize=7)
     ax.set_ylabel("users")
     twin.set_ylabel("requests/s")

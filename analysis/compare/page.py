@@ -68,7 +68,7 @@ delivery{% endif %} and it exceeds {{ "%g"|format(min_effect) }}% (run-to-run no
 def overlay_figures(result: Comparison) -> list[bytes]:
     """Throughput and p95 delivery against users, both runs on one axis each."""
     out = []
-    for column, title, ylabel in (("rps", "Throughput", "requests/s"),
+    for column, title, ylabel in (("requests_per_s", "Throughput", "requests/s"),
                                   ("delivery_p95_ms", "p95 delivery latency", "ms")):
         fig = Figure(figsize=(7.0, 3.6), dpi=110)
         FigureCanvasAgg(fig)
@@ -78,9 +78,9 @@ def overlay_figures(result: Comparison) -> list[bytes]:
             ax.plot(t["users"], t[column], "o-", color=COLORS[label],
                     label=f"{label}: {figs.run_id}")
             cap = figs.capacity.value
-            if cap is not None and column == "rps":
+            if cap is not None and column == "requests_per_s":
                 ax.axvline(cap, color=COLORS[label], ls="--", lw=1)
-        ax.set_title(title + " (dashed: SLO capacity)" * (column == "rps"), fontsize=11)
+        ax.set_title(title + " (dashed: SLO capacity)" * (column == "requests_per_s"), fontsize=11)
         ax.set_xlabel("active users")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)

@@ -37,7 +37,7 @@ class DemandBound:
 
     cores: float
     demand_s: float | None
-    max_rps: float | None
+    max_requests_per_s: float | None
     users: int | None
     note: str
 
@@ -61,7 +61,7 @@ class BoundedUsl:
     """The USL's peak after the bound: where the curve meets cores / D, if before N*."""
 
     peak_users: BoundedFigure
-    peak_rps: BoundedFigure
+    peak_requests_per_s: BoundedFigure
     max_measured_users: int
     bound: DemandBound
 
@@ -69,7 +69,7 @@ class BoundedUsl:
 def step_demand_s(table: pd.DataFrame) -> pd.Series:
     """Service demand per step in CPU-seconds per request (NaN without CPU or requests)."""
     cpu = pd.to_numeric(table.get("cpu_percent"), errors="coerce")
-    rps = pd.to_numeric(table.get("rps"), errors="coerce")
+    rps = pd.to_numeric(table.get("requests_per_s"), errors="coerce")
     if cpu is None or rps is None:
         return pd.Series(np.nan, index=table.index)
     demand = (cpu / 100.0) / rps.where(rps > 0)
@@ -85,14 +85,14 @@ def demand_bound(table: pd.DataFrame, *, cores: float) -> DemandBound:
                         errors="coerce")
     busy = demand.notna() & (cpu >= MIN_BUSY_FRACTION * cores * 100.0)
     if not busy.any():
-        return DemandBound(cores=cores, demand_s=None, max_rps=None, users=None,
+        return DemandBound(cores=cores, demand_s=None, max_requests_per_s=None, users=None,
                            note="no step with service CPU >= "
                                 f"{MIN_BUSY_FRACTION:.0%} of {cores:g} core(s): no bound")
     idx = demand[busy].idxmin()
     d_s = float(demand[idx])
     users = int(table.loc[idx, "users"])
     return DemandBound(
-        cores=cores, demand_s=d_s, max_rps=cores / d_s, users=users,
+        cores=cores, demand_s=d_s, max_requests_per_s=cores / d_s, users=users,
         note=f"{d_s * 1e6:.0f} µs of CPU per request (least measured, at {users} users) "
              f"→ at most {cores / d_s:,.0f} requests/s on {cores:g} core(s)")
 
@@ -100,17 +100,19 @@ def demand_bound(table: pd.DataFrame, *, cores: float) -> DemandBound:
 def capped_throughput(fit: UslFit, n: ArrayLike, *, bound: DemandBound) -> NDArray[np.float64]:
     """The USL curve cut at cores / D (the curve itself without a bound)."""
     curve = fit.predict(n)
-    return curve if bound.max_rps is None else np.minimum(curve, bound.max_rps)
+    cap = bound.max_requests_per_s
+    return curve if cap is None else np.minimum(curve, cap)
 
 
 def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) -> BoundedUsl:
     """N* and X(N*) of the fit, capped by the bound and labelled when extrapolated."""
     peak_n, peak_x = fit.peak_n, fit.peak_x
-    bounded = bound.max_rps is not None and (not math.isfinite(peak_x) or peak_x > bound.max_rps)
+    cap = bound.max_requests_per_s
+    bounded = cap is not None and (not math.isfinite(peak_x) or peak_x > cap)
     if bounded:
-        assert bound.max_rps is not None
-        peak_x = bound.max_rps
-        peak_n = users_at_rps(fit, rps=bound.max_rps)
+        assert bound.max_requests_per_s is not None
+        peak_x = bound.max_requests_per_s
+        peak_n = users_at_throughput(fit, requests_per_s=bound.max_requests_per_s)
     n_value = peak_n if math.isfinite(peak_n) else None
     x_value = peak_x if math.isfinite(peak_x) else None
     n_extra = n_value is None or n_value > max_measured_users
@@ -120,26 +122,26 @@ def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) ->
     return BoundedUsl(
         peak_users=BoundedFigure(value=n_value, extrapolated=n_extra, bounded=bounded,
                                  label=_label(f"users at the {kind}", extrapolated=n_extra)),
-        peak_rps=BoundedFigure(value=x_value, extrapolated=x_extra, bounded=bounded,
+        peak_requests_per_s=BoundedFigure(value=x_value, extrapolated=x_extra, bounded=bounded,
                                label=_label(f"requests/s at the {kind}", extrapolated=x_extra)),
         max_measured_users=max_measured_users, bound=bound)
 
 
-def users_at_rps(fit: UslFit, *, rps: float) -> float:
-    """Smallest N where the USL first reaches ``rps`` (inf when it never does).
+def users_at_throughput(fit: UslFit, *, requests_per_s: float) -> float:
+    """Smallest N where the USL first reaches ``requests_per_s`` (inf when it never does).
 
     The USL rises monotonically up to N*, so a bisection on [0, N*] finds it.
     """
     hi = fit.peak_n if math.isfinite(fit.peak_n) else 1.0
     if not math.isfinite(fit.peak_n):
-        while float(fit.predict(hi)) < rps and hi < 1e12:
+        while float(fit.predict(hi)) < requests_per_s and hi < 1e12:
             hi *= 2.0
-    if float(fit.predict(hi)) < rps:
+    if float(fit.predict(hi)) < requests_per_s:
         return math.inf
     lo = 0.0
     for _ in range(200):
         mid = (lo + hi) / 2.0
-        if float(fit.predict(mid)) < rps:
+        if float(fit.predict(mid)) < requests_per_s:
             lo = mid
         else:
             hi = mid
@@ -150,10 +152,10 @@ def users_at_rps(fit: UslFit, *, rps: float) -> float:
 
 def steps_over_bound(table: pd.DataFrame, *, bound: DemandBound) -> list[int]:
     """User counts of steps whose throughput exceeds the bound beyond the tolerance."""
-    if bound.max_rps is None:
+    if bound.max_requests_per_s is None:
         return []
-    rps = pd.to_numeric(table["rps"], errors="coerce")
-    over = rps > BOUND_TOLERANCE * bound.max_rps
+    rps = pd.to_numeric(table["requests_per_s"], errors="coerce")
+    over = rps > BOUND_TOLERANCE * bound.max_requests_per_s
     return [int(u) for u in table.loc[over, "users"]]
 
 

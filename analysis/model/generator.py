@@ -42,8 +42,8 @@ class GeneratorStep:
     cpu_percent: float
     cpu_limit_percent: float
     late_ms: float
-    expected_rps: float
-    measured_rps: float
+    expected_polls_per_s: float
+    measured_polls_per_s: float
     little_ratio: float
     saturated: bool
     evidence: str
@@ -131,7 +131,7 @@ def _one(row: dict, *, cpu: float, late: float, cpu_limit: float, interval_ms: f
         evidence.append(f"{measured:.0f} polls/s vs {expected:.0f} expected by Little's law "
                         f"({ratio:.0%})")
     return GeneratorStep(users=users, cpu_percent=cpu, cpu_limit_percent=cpu_limit,
-                         late_ms=late, expected_rps=expected, measured_rps=measured,
+                         late_ms=late, expected_polls_per_s=expected, measured_polls_per_s=measured,
                          little_ratio=ratio, saturated=bool(evidence),
                          evidence="; ".join(evidence) or "kept its schedule")
 

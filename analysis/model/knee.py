@@ -32,7 +32,7 @@ Phase = Literal["planned", "extend", "refine"]
 @dataclass(frozen=True, slots=True)
 class StepFigures:
     users: int
-    rps: float
+    requests_per_s: float
     error_rate: float
     delivery_p95_ms: float | None
     generator_saturated: bool = False
@@ -71,10 +71,10 @@ def bent(done: Sequence[StepFigures], *, rules: KneeRules) -> bool:
     if len(ordered) < 2:
         return False
     prev, last = ordered[-2], ordered[-1]
-    if last.users <= prev.users or prev.users <= 0 or not math.isfinite(prev.rps):
+    if last.users <= prev.users or prev.users <= 0 or not math.isfinite(prev.requests_per_s):
         return False
-    marginal = (last.rps - prev.rps) / (last.users - prev.users)
-    return marginal < rules.bend_fraction * prev.rps / prev.users
+    marginal = (last.requests_per_s - prev.requests_per_s) / (last.users - prev.users)
+    return marginal < rules.bend_fraction * prev.requests_per_s / prev.users
 
 
 def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None:
@@ -85,9 +85,9 @@ def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None
     p95 = last.delivery_p95_ms
     if p95 is not None and p95 > rules.p95_stop_factor * rules.slo_p95_ms:
         return f"p95 delivery {p95:.0f} ms > {rules.p95_stop_factor:g}x SLO"
-    best = max((s.rps for s in done[:-1] if s.users < last.users), default=-math.inf)
-    if last.rps < 0.9 * best:
-        return f"throughput fell to {last.rps:.0f} req/s from {best:.0f} req/s"
+    best = max((s.requests_per_s for s in done[:-1] if s.users < last.users), default=-math.inf)
+    if last.requests_per_s < 0.9 * best:
+        return f"throughput fell to {last.requests_per_s:.0f} req/s from {best:.0f} req/s"
     if last.generator_saturated:
         return f"load generator saturated at {last.users} users"
     return None
@@ -116,7 +116,7 @@ def _extension_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | N
     if last.users >= rules.max_users:
         return f"reached --max-users ({rules.max_users})"
     if bent(done, rules=rules):
-        return f"throughput bends at {last.users} users ({last.rps:.0f} req/s)"
+        return f"throughput bends at {last.users} users ({last.requests_per_s:.0f} req/s)"
     return None
 
 
@@ -157,7 +157,7 @@ def figures_from_table(table: pd.DataFrame, *, saturated_users: Sequence[int] = 
     rows = table.sort_values("start_ms", kind="stable").to_dict("records")
     sat, phases = set(saturated_users), phases or {}
     return [StepFigures(
-        users=int(r["users"]), rps=float(r["rps"]),
+        users=int(r["users"]), requests_per_s=float(r["requests_per_s"]),
         error_rate=0.0 if pd.isna(r.get("error_rate")) else float(r["error_rate"]),
         delivery_p95_ms=None if pd.isna(r.get("delivery_p95_ms")) else float(r["delivery_p95_ms"]),
         generator_saturated=int(r["users"]) in sat,
@@ -192,7 +192,8 @@ class KneeRamp:
             if now_s - start_s < self.hold_s:
                 return users
             fig = self.measure(users, start_s, now_s)
-            self.done.append(StepFigures(users=fig.users, rps=fig.rps, error_rate=fig.error_rate,
+            self.done.append(StepFigures(users=fig.users, requests_per_s=fig.requests_per_s,
+                                         error_rate=fig.error_rate,
                                          delivery_p95_ms=fig.delivery_p95_ms,
                                          generator_saturated=fig.generator_saturated,
                                          phase=phase))

@@ -26,7 +26,7 @@ def test_a_generator_keeping_its_schedule_is_not_saturated() -> None:
     step = generator_steps(table, interval_ms=2000, generator_cores=1,
                            generator_cpu_percent=[55.0], late_ms=[12.0])[0]
     assert not step.saturated and step.evidence == "kept its schedule"
-    assert step.expected_rps == pytest.approx(500.0)
+    assert step.expected_polls_per_s == pytest.approx(500.0)
     assert step.little_ratio == pytest.approx(1.0)
 
 
@@ -47,7 +47,7 @@ def test_a_slow_service_is_not_blamed_on_the_generator() -> None:
     table = pd.DataFrame([_row(900, polls_per_s=300.0, req_mean_ms=3000.0)])
     step = generator_steps(table, interval_ms=2000, generator_cores=1,
                            generator_cpu_percent=[40.0], late_ms=[1000.0])[0]
-    assert step.expected_rps == pytest.approx(300.0)
+    assert step.expected_polls_per_s == pytest.approx(300.0)
     assert not step.saturated
 
 
@@ -56,7 +56,7 @@ def test_two_processes_double_the_cpu_limit_and_missing_signals_are_nan() -> Non
     step = generator_steps(table, interval_ms=None, generator_cores=2,
                            generator_cpu_percent=[150.0])[0]
     assert step.cpu_limit_percent == pytest.approx(180.0) and not step.saturated
-    assert math.isnan(step.late_ms) and math.isnan(step.expected_rps)
+    assert math.isnan(step.late_ms) and math.isnan(step.expected_polls_per_s)
 
 
 def test_lateness_and_cpu_come_from_counters_and_samples() -> None:

@@ -26,7 +26,7 @@ def _service(*, slo_users: float, saturate_users: float = 1e9,
         assert end_s > start_s
         p95 = 1200.0 + 1800.0 * (users / slo_users) ** 3
         rps = float(usl_throughput(users, sigma=0.0, kappa=kappa, lambda_=0.5))
-        return StepFigures(users=users, rps=rps, error_rate=0.0, delivery_p95_ms=p95,
+        return StepFigures(users=users, requests_per_s=rps, error_rate=0.0, delivery_p95_ms=p95,
                            generator_saturated=users > saturate_users)
     return measure
 
@@ -106,16 +106,16 @@ def test_the_time_budget_stops_before_a_step_that_would_overrun_it() -> None:
 def test_next_step_is_pure_and_reads_the_stop_rules() -> None:
     rules = KneeRules()
     assert next_step(planned=PLANNED, done=[], rules=rules).users == 250
-    errors = [StepFigures(users=250, rps=100, error_rate=0.2, delivery_p95_ms=900)]
+    errors = [StepFigures(users=250, requests_per_s=100, error_rate=0.2, delivery_p95_ms=900)]
     decision = next_step(planned=PLANNED, done=errors, rules=rules)
     assert decision.users is None and decision.reason.startswith("errors 20.0%")
-    flat = [StepFigures(users=1000, rps=500, error_rate=0, delivery_p95_ms=900),
-            StepFigures(users=2000, rps=560, error_rate=0, delivery_p95_ms=900)]
+    flat = [StepFigures(users=1000, requests_per_s=500, error_rate=0, delivery_p95_ms=900),
+            StepFigures(users=2000, requests_per_s=560, error_rate=0, delivery_p95_ms=900)]
     assert bent(flat, rules=rules) and not bent(flat[:1], rules=rules)
 
 
 def test_figures_come_from_the_report_step_table() -> None:
-    table = pd.DataFrame({"users": [500, 100], "start_ms": [2, 1], "rps": [250.0, 50.0],
+    table = pd.DataFrame({"users": [500, 100], "start_ms": [2, 1], "requests_per_s": [250.0, 50.0],
                           "error_rate": [float("nan"), 0.0],
                           "delivery_p95_ms": [3100.0, float("nan")]})
     figs = figures_from_table(table, saturated_users=[500], phases={500: "extend"})
@@ -128,6 +128,6 @@ def test_figures_come_from_the_report_step_table() -> None:
 @pytest.mark.parametrize("growth", [1.25, 2.0])
 def test_extension_steps_are_geometric(growth: float) -> None:
     rules = KneeRules(growth=growth, max_users=100_000)
-    done = [StepFigures(users=1000, rps=500, error_rate=0, delivery_p95_ms=900)]
+    done = [StepFigures(users=1000, requests_per_s=500, error_rate=0, delivery_p95_ms=900)]
     decision = next_step(planned=(1000,), done=done, rules=rules)
     assert decision.phase == "extend" and decision.users == int(1000 * growth)
