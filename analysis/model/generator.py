@@ -10,10 +10,12 @@ Three signals, each read per step over its steady window:
 * **schedule lateness**: the users poll on a grid (``loadtests.clients.pacing``),
   and the mean delay of a poll past its due time (counters ``poll_late_ms_sum`` /
   ``polls``) beyond ``LATE_FRACTION`` of the interval is a busy event loop, when the
-  service answers well inside the interval (otherwise the service made it late);
+  service answers well inside the interval and is not CPU-bound (otherwise the
+  service made it late);
 * **Little's law**: N users each polling every T seconds (or every response time
   R when R > T: a closed loop) must produce N / max(T, R) polls/s; measuring less
-  than ``LITTLE_MIN_RATIO`` of it means the schedule was not kept.
+  than ``LITTLE_MIN_RATIO`` of it, while the service is neither slow nor CPU-bound,
+  means the generator did not keep the schedule.
 
 A capacity that a saturated step bounds (the first failing step, or the last step
 when the SLO never broke) is only a lower bound for the service.
@@ -31,7 +33,8 @@ import pandas as pd
 CPU_SATURATED_FRACTION = 0.90
 LATE_FRACTION = 0.10
 LITTLE_MIN_RATIO = 0.90
-RESPONSIVE_FRACTION = 0.5  # lateness is the generator's only while R < T/2
+RESPONSIVE_FRACTION = 0.5  # lateness is the generator's only while R < T/2 ...
+SERVICE_BUSY_FRACTION = 0.85  # ... and the service's CPU is under 85% of its cores
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ def generator_steps(
     *,
     interval_ms: float | None,
     generator_cores: float,
+    service_cores: float = 1.0,
     generator_cpu_percent: Sequence[float] | None = None,
     late_ms: Sequence[float] | None = None,
     warmup_fraction: float = 0.25,
@@ -86,8 +90,10 @@ def generator_steps(
     late = list(late_ms) if late_ms is not None else [math.nan] * n
     limit = 100.0 * generator_cores * CPU_SATURATED_FRACTION
     rows = table.to_dict("records")
+    busy = 100.0 * service_cores * SERVICE_BUSY_FRACTION
     return [_one(row, cpu=cpu[i], late=late[i], cpu_limit=limit, interval_ms=interval_ms,
-                 warmup_fraction=warmup_fraction) for i, row in enumerate(rows)]
+                 service_busy_percent=busy, warmup_fraction=warmup_fraction)
+            for i, row in enumerate(rows)]
 
 
 def mean_lateness_ms(steps: pd.DataFrame) -> list[float]:
@@ -114,7 +120,7 @@ def capacity_is_lower_bound(
 
 
 def _one(row: dict, *, cpu: float, late: float, cpu_limit: float, interval_ms: float | None,
-         warmup_fraction: float) -> GeneratorStep:
+         service_busy_percent: float, warmup_fraction: float) -> GeneratorStep:
     users = int(row["users"])
     response_ms = float(row.get("req_mean_ms", math.nan))
     expected, measured = _little(row, users=users, interval_ms=interval_ms,
@@ -123,8 +129,10 @@ def _one(row: dict, *, cpu: float, late: float, cpu_limit: float, interval_ms: f
     evidence = []
     if math.isfinite(cpu) and cpu >= cpu_limit:
         evidence.append(f"generator CPU {cpu:.0f}% (limit {cpu_limit:.0f}%)")
+    service_cpu = float(row.get("cpu_percent", math.nan))
     responsive = interval_ms is not None and (
-        not math.isfinite(response_ms) or response_ms < RESPONSIVE_FRACTION * interval_ms)
+        not math.isfinite(response_ms) or response_ms < RESPONSIVE_FRACTION * interval_ms) and (
+        not math.isfinite(service_cpu) or service_cpu < service_busy_percent)
     if responsive and interval_ms and math.isfinite(late) and late > LATE_FRACTION * interval_ms:
         evidence.append(f"polls {late:.0f} ms late on average (interval {interval_ms:.0f} ms)")
     if responsive and math.isfinite(ratio) and ratio < LITTLE_MIN_RATIO:

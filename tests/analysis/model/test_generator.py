@@ -51,6 +51,16 @@ def test_a_slow_service_is_not_blamed_on_the_generator() -> None:
     assert not step.saturated
 
 
+def test_a_cpu_bound_service_is_not_blamed_on_the_generator() -> None:
+    row = {**_row(1000, polls_per_s=400.0), "cpu_percent": 96.0}
+    step = generator_steps(pd.DataFrame([row]), interval_ms=2000, generator_cores=1,
+                           generator_cpu_percent=[50.0], late_ms=[450.0])[0]
+    assert not step.saturated  # late and short of Little's law, but the service is at 96%
+    on_two = generator_steps(pd.DataFrame([row]), interval_ms=2000, generator_cores=1,
+                             service_cores=2, generator_cpu_percent=[50.0], late_ms=[450.0])[0]
+    assert on_two.saturated  # 96% of two cores is not busy
+
+
 def test_two_processes_double_the_cpu_limit_and_missing_signals_are_nan() -> None:
     table = pd.DataFrame([_row(100, polls_per_s=50.0)])
     step = generator_steps(table, interval_ms=None, generator_cores=2,
