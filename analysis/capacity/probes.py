@@ -20,7 +20,7 @@ from loadtests.recording.samples import read_counters, read_samples
 PROBE_COMMANDS = 2  # HGETALL of the counters + INFO stats, per probe
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CountersProbe:
     """Callable: one snapshot of the run's counters (floats, cumulative since the start)."""
 

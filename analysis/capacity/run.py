@@ -127,7 +127,9 @@ def _ramp(
     """The swarm's step ramp, cut into steps as it goes; stopped early past saturation."""
     generator: list[int] = []
     sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator})
-    probe = CountersProbe(client, run_id, None if cfg.host else stack.database_url)
+    probe = CountersProbe(
+        client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url
+    )
     tracker = StepTracker(plan=cfg.plan, clock_ms=lambda: time.time() * 1000,
                           slo_p95_ms=cfg.slo_p95_ms, warmup_fraction=cfg.warmup_fraction)
 

@@ -44,7 +44,7 @@ def capacity(
     step_users: Annotated[int | None, typer.Option(min=1, help="Users added per step.")] = None,
     hold: Annotated[
         str | None,
-        typer.Option(help="How long each step is held: 18s, 1m [default 18s, quick 12s]."),
+        typer.Option(help="How long each step is held: 18s, 1m (default 18s; 12s with --quick)."),
     ] = None,
     slo_p95_ms: SloP95Opt = PLAN_DEFAULTS.slo_p95_ms,
     target_users: TargetUsersOpt = None,

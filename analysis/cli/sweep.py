@@ -131,7 +131,8 @@ def _verify(
     out_dir: Path,
 ) -> None:
     """Live swarms for the top policies; the table, and ``sweep/verify.json``."""
-    from analysis.sweep.verify import print_verification, verify_policies
+    from analysis.report.console import print_verification
+    from analysis.sweep.verify import verify_policies
 
     chosen = result.top(top)
     if not chosen:

@@ -73,7 +73,7 @@ def step_table(
     frame = steps_frame(steps)
     polls = _sorted(samples.get("poll"))
     messages = _sorted(samples.get("message"))
-    notes = _sorted(samples.get("notification"))
+    notifications = _sorted(samples.get("notification"))
     rows = []
     for step in frame.itertuples(index=False):
         start_ms, end_ms = int(step.start_ms), int(step.end_ms)
@@ -83,7 +83,8 @@ def step_table(
             "start_ms": start_ms,
             "end_ms": end_ms,
             **_request_stats(step, _window(polls, lo_ms, end_ms), lo_ms=lo_ms, end_ms=end_ms),
-            **_delivery_stats(_window(messages, lo_ms, end_ms), _window(notes, lo_ms, end_ms)),
+            **_delivery_stats(_window(messages, lo_ms, end_ms),
+                              _window(notifications, lo_ms, end_ms)),
             **_count_stats(step, start_ms=start_ms, end_ms=end_ms),
             **_resource_stats(resources, lo_ms=lo_ms, end_ms=end_ms),
         })
@@ -109,14 +110,14 @@ def _request_stats(step: object, polls: pd.DataFrame, *, lo_ms: int, end_ms: int
     }
 
 
-def _delivery_stats(messages: pd.DataFrame, notes: pd.DataFrame) -> dict:
+def _delivery_stats(messages: pd.DataFrame, notifications: pd.DataFrame) -> dict:
     pct = exact_percentiles(messages["latency_ms"])
-    note_pct = exact_percentiles(notes["latency_ms"])
+    note_pct = exact_percentiles(notifications["latency_ms"])
     return {
         "delivery_samples": len(messages),
         "delivery_mean_ms": float(messages["latency_ms"].mean()) if len(messages) else float("nan"),
         **{f"delivery_p{q}_ms": v for q, v in pct.items()},
-        "notification_samples": len(notes),
+        "notification_samples": len(notifications),
         **{f"notification_p{q}_ms": v for q, v in note_pct.items()},
     }
 

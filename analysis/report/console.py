@@ -1,14 +1,18 @@
-"""The report's terminal view: a rich table of the steps and the headline numbers."""
+"""Terminal views: the capacity report's steps and headline, and the sweep's verification."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from analysis.report.render import Analysis
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SHORT_CAUSE = {"at floor": "floor", "below floor": "below", "cache staleness": "cache",
                "unexplained": "?"}
@@ -80,3 +84,37 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
 
 def _pct(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:.1%}"
+
+
+def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
+    """Predicted (from the recorded run) vs measured; 'replay' = model on the swarm's inputs."""
+    table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
+    columns = (
+        "policy",
+        "users",
+        "poll/s pred",
+        "poll/s meas",
+        "err %",
+        "p95 pred ms",
+        "p95 meas ms",
+        "err %",
+        "ok",
+        "replay err % (rate, p95)",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for r in rows:
+        table.add_row(
+            r["policy"],
+            str(r["users"]),
+            f"{r['predicted_polls_per_s']:.1f}",
+            f"{r['measured_polls_per_s']:.1f}",
+            f"{r['rate_error_pct']:+.1f}",
+            f"{r['predicted_p95_ms']:.0f}",
+            f"{r['measured_p95_ms']:.0f}",
+            f"{r['p95_error_pct']:+.1f}",
+            "yes" if r["within_target"] else "no",
+            f"{r.get('replay_rate_error_pct', float('nan')):+.1f}, "
+            f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
+        )
+    console.print(table)

@@ -6,6 +6,7 @@ Draws what :class:`analysis.sweep.run.SweepResult` holds and computes nothing ne
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 
 from analysis.report.figures import new_figure, to_png
 from analysis.sweep.run import SweepResult
@@ -36,6 +37,25 @@ def pareto_figure(result: SweepResult) -> bytes:
         color="#1f77b4",
         label="Pareto front",
     )
+    _mark_presets_and_pick(ax, result)
+    ax.axhline(
+        result.slo_p95_ms / 1000,
+        color="#2ca02c",
+        ls="--",
+        lw=1,
+        label=f"SLO p95 {result.slo_p95_ms / 1000:g} s",
+    )
+    ax.set_title("Interval policies: requests/s against p95 delivery latency", fontsize=11)
+    ax.set_xlabel("requests/s (mean over the run)")
+    ax.set_ylabel("p95 delivery latency (s)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    return to_png(fig)
+
+
+def _mark_presets_and_pick(ax: Axes, result: SweepResult) -> None:
+    """The design's presets as large markers, the pick circled in red."""
+    table = result.table
     for _, row in table[table["preset"]].iterrows():
         p95_s = row["delivery_p95_ms"] / 1000 if np.isfinite(row["delivery_p95_ms"]) else np.nan
         label = row["name"] + (" (saturated)" if row["saturated"] else "")
@@ -59,16 +79,3 @@ def pareto_figure(result: SweepResult) -> bytes:
             zorder=4,
             label="cheapest meeting SLO",
         )
-    ax.axhline(
-        result.slo_p95_ms / 1000,
-        color="#2ca02c",
-        ls="--",
-        lw=1,
-        label=f"SLO p95 {result.slo_p95_ms / 1000:g} s",
-    )
-    ax.set_title("Interval policies: requests/s against p95 delivery latency", fontsize=11)
-    ax.set_xlabel("requests/s (mean over the run)")
-    ax.set_ylabel("p95 delivery latency (s)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
-    return to_png(fig)

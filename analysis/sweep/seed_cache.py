@@ -158,14 +158,7 @@ def seed_delivery(
         state_delays(run, memo=memo, state=int(live[s]), interval_ms=values[v])
         for s, v in zip(pair_s, pair_v, strict=True)
     ]
-    step_ms = (max((float(d[-1]) for d in delays if d.size), default=1.0) + 1.0) / (GRID_POINTS - 1)
-    grid = np.arange(GRID_POINTS) * step_ms
-    cdf_rows = np.zeros((len(delays), GRID_POINTS))
-    mean_rows = np.zeros(len(delays))
-    for i, d in enumerate(delays):
-        if d.size:
-            cdf_rows[i] = np.searchsorted(d, grid, side="right") / d.size
-            mean_rows[i] = d.mean()
+    step_ms, cdf_rows, mean_rows = _delay_cdfs(delays)
     row_index = np.zeros((live.size, values.size), dtype=np.int64)
     row_index[pair_s, pair_v] = np.arange(pair_s.size)
     rows = row_index[np.arange(live.size)[None, None, :], codes]  # (P, 2, S)
@@ -188,6 +181,19 @@ def seed_delivery(
         cdf = _shifted_sum(per_window, shift=r_ms[sl] / step_ms, extra=extra) / total
         out[sl] = _invert(cdf, step_ms=step_ms, quantiles=quantiles)
     return out, mean
+
+
+def _delay_cdfs(delays: list[np.ndarray]) -> tuple[float, np.ndarray, np.ndarray]:
+    """One grid for all: its step (ms), each sorted delay array's CDF on it, and means."""
+    step_ms = (max((float(d[-1]) for d in delays if d.size), default=1.0) + 1.0) / (GRID_POINTS - 1)
+    grid = np.arange(GRID_POINTS) * step_ms
+    cdf_rows = np.zeros((len(delays), GRID_POINTS))
+    mean_rows = np.zeros(len(delays))
+    for i, d in enumerate(delays):
+        if d.size:
+            cdf_rows[i] = np.searchsorted(d, grid, side="right") / d.size
+            mean_rows[i] = d.mean()
+    return step_ms, cdf_rows, mean_rows
 
 
 def _shifted_sum(per_window: np.ndarray, *, shift: np.ndarray, extra: int) -> np.ndarray:

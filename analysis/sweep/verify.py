@@ -21,13 +21,11 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import redis
-from rich.console import Console
-from rich.table import Table
 
 from analysis.sweep.from_report import channel_users_from_polls, message_events
 from analysis.sweep.recorded import RecordedRun
@@ -35,6 +33,9 @@ from analysis.sweep.seed_cache import SeedDelayMemo
 from analysis.sweep.simulate import evaluate_policy
 from loadtests.recording.samples import read_samples
 from target_service.policy import ThresholdPolicy
+
+if TYPE_CHECKING:
+    from loadtests.swarm.run import SwarmResult
 
 RATE_TOLERANCE = 0.10
 P95_TOLERANCE = 0.15
@@ -136,44 +137,14 @@ def measure_policy(
     runs_dir: Path,
 ) -> dict[str, Any]:
     """One live swarm against a fresh service running ``policy``; steady-state figures."""
-    from loadtests.swarm.run import ScenarioParams, run_swarm
-    from target_service.serve import run_service
-
-    known = {f.name for f in dataclasses.fields(ScenarioParams)}
-    params = ScenarioParams(**{k: v for k, v in (scenario or {}).items() if k in known})
-    with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
-        policy_path = Path(tmp) / "policy.json"
-        policy_path.write_text(policy.to_json())
-        with run_service(
-            redis_url=redis_url,
-            database_url=database_url,
-            policy=str(policy_path),
-            cache_mode=cache_mode,
-        ) as service:
-            result = run_swarm(
-                host=service.url,
-                redis_url=redis_url,
-                users=users,
-                spawn_rate=max(users / SPAWN_S, 1.0),
-                duration_s=duration_s,
-                client_policy="server",
-                scenario=params,
-                runs_dir=runs_dir,
-                meta={"verify_policy": policy.to_dict()},
-            )
+    result = _policy_swarm(policy, users=users, duration_s=duration_s, scenario=scenario,
+                           cache_mode=cache_mode, redis_url=redis_url,
+                           database_url=database_url, runs_dir=runs_dir)
     meta = json.loads((result.run_dir / "meta.json").read_text())
     start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
     end_ms = meta["ended_at_ms"] - 2000
-    client = redis.Redis.from_url(redis_url)
-    try:
-        polls = read_samples(
-            client, run_id=result.run_id, sample_type="poll", start_ms=start_ms, end_ms=end_ms
-        )
-        messages = read_samples(
-            client, run_id=result.run_id, sample_type="message", start_ms=start_ms, end_ms=end_ms
-        )
-    finally:
-        client.close()
+    polls, messages = _steady_samples(redis_url, run_id=result.run_id, start_ms=start_ms,
+                                      end_ms=end_ms)
     span_s = max((end_ms - start_ms) / 1000.0, 1e-9)
     return {
         "run_id": result.run_id,
@@ -192,6 +163,51 @@ def measure_policy(
         "delivery_samples": len(messages),
         "errors": result.summary.get("errors"),
     }
+
+
+def _policy_swarm(
+    policy: ThresholdPolicy,
+    *,
+    users: int,
+    duration_s: float,
+    scenario: dict[str, Any] | None,
+    cache_mode: str,
+    redis_url: str,
+    database_url: str,
+    runs_dir: Path,
+) -> SwarmResult:
+    """A fresh service advertising ``policy``, and a constant swarm obeying it."""
+    from loadtests.swarm.run import ScenarioParams, run_swarm
+    from target_service.serve import run_service
+
+    known = {f.name for f in dataclasses.fields(ScenarioParams)}
+    params = ScenarioParams(**{k: v for k, v in (scenario or {}).items() if k in known})
+    with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
+        policy_path = Path(tmp) / "policy.json"
+        policy_path.write_text(policy.to_json())
+        with run_service(redis_url=redis_url, database_url=database_url,
+                         policy=str(policy_path), cache_mode=cache_mode) as service:
+            return run_swarm(
+                host=service.url, redis_url=redis_url, users=users,
+                spawn_rate=max(users / SPAWN_S, 1.0), duration_s=duration_s,
+                client_policy="server", scenario=params, runs_dir=runs_dir,
+                meta={"verify_policy": policy.to_dict()},
+            )
+
+
+def _steady_samples(
+    redis_url: str, *, run_id: str, start_ms: float, end_ms: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Poll and message samples of ``[start_ms, end_ms]``."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        polls = read_samples(client, run_id=run_id, sample_type="poll", start_ms=start_ms,
+                             end_ms=end_ms)
+        messages = read_samples(client, run_id=run_id, sample_type="message",
+                                start_ms=start_ms, end_ms=end_ms)
+    finally:
+        client.close()
+    return polls, messages
 
 
 def replay_run(
@@ -265,37 +281,3 @@ def compare(
         ),
         "verify_run_id": measured["run_id"],
     }
-
-
-def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
-    """Predicted (from the recorded run) vs measured; 'replay' = model on the swarm's inputs."""
-    table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
-    columns = (
-        "policy",
-        "users",
-        "poll/s pred",
-        "poll/s meas",
-        "err %",
-        "p95 pred ms",
-        "p95 meas ms",
-        "err %",
-        "ok",
-        "replay err % (rate, p95)",
-    )
-    for col in columns:
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for r in rows:
-        table.add_row(
-            r["policy"],
-            str(r["users"]),
-            f"{r['predicted_polls_per_s']:.1f}",
-            f"{r['measured_polls_per_s']:.1f}",
-            f"{r['rate_error_pct']:+.1f}",
-            f"{r['predicted_p95_ms']:.0f}",
-            f"{r['measured_p95_ms']:.0f}",
-            f"{r['p95_error_pct']:+.1f}",
-            "yes" if r["within_target"] else "no",
-            f"{r.get('replay_rate_error_pct', float('nan')):+.1f}, "
-            f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
-        )
-    console.print(table)

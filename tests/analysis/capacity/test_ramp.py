@@ -33,8 +33,8 @@ def test_bad_ramps_are_user_errors() -> None:
 
 
 def test_no_stop_while_healthy() -> None:
-    assert saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0], delivery_p95_ms=[1900, 1950],
-                             slo_p95_ms=3000) is None
+    assert saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0],
+                             delivery_p95_ms=[1900, 1950], slo_p95_ms=3000) is None
 
 
 def test_stops_on_errors_latency_and_falling_throughput() -> None:

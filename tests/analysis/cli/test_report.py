@@ -19,7 +19,7 @@ from analysis.runs import RunData, save_run_data
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "model" / "data"  # the published USL datasets
 
 
 def _app() -> typer.Typer:
