@@ -126,7 +126,11 @@ def _ramp(
 ) -> _Measured:
     """The swarm's step ramp, cut into steps as it goes; stopped early past saturation."""
     generator: list[int] = []
-    sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator})
+    # Valkey's and PostgreSQL's CPU too, when the stack launched them (analysis.model.backends)
+    backends = {name: (lambda pid=pid: [pid]) for name, pid in
+                (("redis", stack.redis_pid), ("postgres", stack.postgres_pid)) if pid}
+    sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator,
+                                      **backends})
     probe = CountersProbe(
         client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url
     )

@@ -111,6 +111,15 @@ def default_tables() -> list[PriceTable]:
     return [load_price_table(p) for p in sorted(PRICES_DIR.glob("*.toml"))]
 
 
+def with_user_tables(paths: list[Path] | None) -> list[PriceTable]:
+    """The shipped tables plus the user's (``--prices FILE``); a same-named one replaces."""
+    tables = {t.name: t for t in default_tables()}
+    for path in paths or []:
+        own = load_price_table(path)
+        tables[own.name] = own
+    return list(tables.values())
+
+
 def estimate(table: PriceTable, usage: Usage) -> CostEstimate:
     """Cost per 1,000 users per month of ``usage`` under ``table``."""
     items, fixed, notes = MODELS[table.model](table.prices, usage)

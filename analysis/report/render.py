@@ -36,7 +36,9 @@ import pandas as pd
 from analysis.defaults import PLAN_DEFAULTS, PlanDefaults
 from analysis.model.causes import StepCause, diagnose, summarize
 from analysis.model.cost import price_assumption
+from analysis.model.findings import Findings, findings_json, model_findings
 from analysis.model.plan import Plan, per_user_rates, scale_out_plan
+from analysis.model.pricing import PriceTable, default_tables
 from analysis.model.slo import SloCapacity, slo_capacity
 from analysis.model.stats import step_table
 from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
@@ -61,6 +63,7 @@ class Analysis:
     causes_summary: str
     slo_at_target: bool | None
     slo_note: str
+    findings: Findings | None = None  # issue 12: CPU bound, generator, backends, cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,7 @@ def resolved_inputs(
 
 
 def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
-            **overrides: Any) -> Analysis:
+            price_tables: list[PriceTable] | None = None, **overrides: Any) -> Analysis:
     """All numbers of the report, computed from ``data`` (no files, no output)."""
     inputs = resolved_inputs(data.meta, **overrides)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
@@ -99,11 +102,17 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
                           headroom=float(inputs["headroom"]),
                           price_per_million_usd=float(inputs["price_per_million_usd"]))
     causes = diagnose(table, cache_ttl_s=inputs["cache_ttl_s"],
-                      nominal_interval_ms=inputs["nominal_interval_ms"])
+                      nominal_interval_ms=inputs["nominal_interval_ms"],
+                      slo_p95_ms=float(inputs["slo_p95_ms"]))
     slo_ok, slo_note = _slo_at_target(capacity, inputs["target_users"])
+    findings = model_findings(
+        table=table, fit=fit, capacity=capacity, plan=plan, steps=data.steps,
+        resources=data.resources, inputs=inputs, targets=[r.target_users for r in plan.rows],
+        price_tables=default_tables() if price_tables is None else price_tables)
     return Analysis(run_id=data.run_id, inputs=inputs, table=table, fit=fit, fit_note=fit_note,
                     validation=validation, capacity=capacity, plan=plan, causes=causes,
-                    causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note)
+                    causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note,
+                    findings=findings)
 
 
 def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFiles:
@@ -121,8 +130,10 @@ def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFil
 def render_html(result: Analysis) -> str:
     """The self-contained page: figures inlined as base64 PNG."""
     figures = {
-        "throughput": plots.throughput_figure(result.table, result.fit,
-                                              slo_users=result.capacity.users),
+        "throughput": plots.throughput_figure(
+            result.table, result.fit, slo_users=result.capacity.users,
+            bound_requests_per_s=result.findings.bound.max_requests_per_s
+            if result.findings else None),
         "latency": plots.latency_figure(result.table, slo_p95_ms=result.capacity.slo_p95_ms),
         "errors": plots.errors_figure(result.table),
         "resources": plots.resources_figure(result.table),
@@ -149,6 +160,8 @@ def summary(result: Analysis) -> dict[str, Any]:
             "r_squared": fit.r_squared, "n_points": fit.n_points,
             "peak_users": fit.peak_n, "peak_requests_per_s": fit.peak_x,
             "ci": {k: list(v) for k, v in fit.ci.items()}, "confidence": fit.confidence,
+            # the raw model peak; the headline figures are model.usl_peak (capped, labelled)
+            "extrapolated": fit.peak_n > float(result.table["users"].max()),
         },
         "usl_note": result.fit_note,
         "validation": None if result.validation is None else {
@@ -159,6 +172,7 @@ def summary(result: Analysis) -> dict[str, Any]:
         "plan": asdict(result.plan),
         "causes": [asdict(c) for c in result.causes],
         "causes_summary": result.causes_summary,
+        "model": None if result.findings is None else findings_json(result.findings),
     }
     return jsonable(doc)
 
