@@ -32,8 +32,12 @@ if TYPE_CHECKING:  # pandas loads only when a command runs
 
 def usl(
     file: Annotated[Path, typer.Argument(help="CSV with a concurrency and a throughput column.")],
-    x: Annotated[str | None, typer.Option("--x", help="Concurrency column (default: the first).")] = None,
-    y: Annotated[str | None, typer.Option("--y", help="Throughput column (default: the second).")] = None,
+    x: Annotated[
+        str | None, typer.Option("--x", help="Concurrency column (default: the first).")
+    ] = None,
+    y: Annotated[
+        str | None, typer.Option("--y", help="Throughput column (default: the second).")
+    ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for 95% intervals.")] = 0,
 ) -> None:
     """Fit the Universal Scalability Law to any two columns; print σ, κ, λ, N*, X(N*), R²."""
