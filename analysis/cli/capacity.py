@@ -159,7 +159,7 @@ def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
         task = bar.add_task("starting", total=plan.duration_s, status="")
 
         def on_progress(p: SwarmProgress, stop_reason: str) -> None:
-            status = f"{p.users:>5} users {p.rps:>6.0f} polls/s"
+            status = f"{p.users:>5} users {p.polls_per_s:>6.0f} polls/s"
             if stop_reason:
                 status += f"  stopping: {stop_reason}"
             bar.update(task, completed=min(p.elapsed_s, plan.duration_s), status=status)

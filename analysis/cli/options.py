@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from loadtests.shapes import parse_timespan_s
+from loadtests.durations import parse_duration_s
 from target_service.errors import UserError
 
 CACHE_MODES = ("fresh", "seed")
@@ -28,7 +28,7 @@ def _cache_mode(value: str) -> str:
 def duration_s(text: str, *, option: str, min_s: float = 0.0, max_s: float | None = None) -> float:
     """Seconds of a duration option (``60s``, ``2m``, ``90``); a UserError names the option."""
     try:
-        seconds = parse_timespan_s(text)
+        seconds = parse_duration_s(text)
     except UserError as exc:
         raise UserError(f"{option}: {exc}") from None
     if seconds < min_s or (max_s is not None and seconds > max_s):

@@ -11,8 +11,9 @@ a full page means a gap to catch up, fetched at once.
 Polls are the hot path (thousands per second per process), so they skip
 FastHttpSession (cookie jar, header merging, response wrappers: 300-450 us of CPU
 per request) and use one keep-alive :class:`~loadtests.clients.leanhttp.LeanConnection`
-per user, orjson, and a direct ``events.request.fire``. Sends and sign-ups are
-rare and go through ``self.client`` like any Locust user.
+per user, orjson, and a direct ``events.request.fire``. Sign-up, sends and mark-read
+go over the same connection, so a tab holds one socket (one file descriptor: 10,000
+tabs need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
 """
 
 from __future__ import annotations
@@ -25,13 +26,20 @@ from urllib.parse import quote
 
 import gevent
 import orjson
-from locust import FastHttpUser, task
+from locust import User, task
 from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from loadtests.clients.leanhttp import LeanConnection
 from loadtests.clients.loss import SeqTracker
-from loadtests.clients.names import DELIVERY, NOTIFICATIONS_NAME, POLL_NAME, SEND_NAME
+from loadtests.clients.names import (
+    DELIVERY,
+    MARK_READ_NAME,
+    NOTIFICATIONS_NAME,
+    POLL_NAME,
+    SEND_NAME,
+    SIGN_UP_NAME,
+)
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
 from loadtests.clients.scenario import Scenario, scenario_for
 
@@ -44,12 +52,10 @@ class StatusError(Exception):
     """A response with an unexpected HTTP status (shown in Locust's failures table)."""
 
 
-class ChatUser(FastHttpUser):
+class ChatUser(User):
     """A browser tab of the chat app (see the module docstring)."""
 
     weight = 1000
-    network_timeout = REQUEST_TIMEOUT_S
-    connection_timeout = REQUEST_TIMEOUT_S
 
     def wait_time(self) -> float:  # the one task never returns; Locust never waits
         return 0.0
@@ -59,11 +65,12 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         self.rng = random.Random()
         self.fire = self.environment.events.request.fire
-        self.rows = not opts.no_delivery_rows
+        self.delivery_rows = opts.delivery_rows
+        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
+        self.auth: dict[str, str] = {}
         self.user_id, token = self._sign_up()
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
-        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
         self.channel = self.scn.pick_channel(self.rng)
         self.limit = opts.page_limit
         self.path = f"/api/chat/{self.channel}/messages?limit={self.limit}"
@@ -91,11 +98,11 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         now = time.time()
         jitter = opts.jitter
-        self.chat = Pacer.start(
+        self.chat_pacer = Pacer.start(
             now_s=now, interval_s=self.interval_ms / 1000, jitter=jitter, rng=self.rng
         )
-        self.notes = Pacer.start(
-            now_s=now, interval_s=opts.notification_interval_ms / 1000, jitter=jitter, rng=self.rng
+        self.notification_pacer = Pacer.start(
+            now_s=now, interval_s=opts.notification_interval_s, jitter=jitter, rng=self.rng
         )
         self.hidden = Spells.begin(
             share=opts.hidden_share, mean_s=opts.hidden_mean_s, now_s=now, rng=self.rng
@@ -105,14 +112,14 @@ class ChatUser(FastHttpUser):
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
         while True:
-            due = min(self.chat.next_due_s, self.notes.next_due_s, self.send_at)
+            due = min(self.chat_pacer.next_due_s, self.notification_pacer.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
-            if self.chat.next_due_s <= now:
+            if self.chat_pacer.next_due_s <= now:
                 self._chat_tick()
-            elif self.notes.next_due_s <= now:
+            elif self.notification_pacer.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:
                 self._send()
@@ -138,10 +145,10 @@ class ChatUser(FastHttpUser):
         end = max(e for e in (hidden_end, offline_end) if e is not None)
         self._sleep(end - now)
         back = time.time()
-        self.notes.restart(now_s=back)  # TanStack refetches on focus / reconnect
+        self.notification_pacer.restart(now_s=back)  # TanStack refetches on focus / reconnect
         # hidden: refetch on window focus; offline: useResilientPolling restarts its timer
         delay_s = self.interval_ms / 1000 if offline_end is not None else 0.0
-        self.chat.restart(now_s=back, delay_s=delay_s)
+        self.chat_pacer.restart(now_s=back, delay_s=delay_s)
         self.send_at = max(self.send_at, back + self._send_gap_s()) if self.sender else math.inf
         return True
 
@@ -151,13 +158,13 @@ class ChatUser(FastHttpUser):
     # -- chat ----------------------------------------------------------------------
 
     def _chat_tick(self) -> None:
-        late_ms = (time.time() - self.chat.next_due_s) * 1000.0
+        late_ms = (time.time() - self.chat_pacer.next_due_s) * 1000.0
         self._poll_chat()
         rec = self.scn.recorder
         if rec is not None:
             rec.count("polls")
             rec.count("poll_late_ms_sum", int(late_ms))
-        self.chat.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
+        self.chat_pacer.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
 
     def _poll_chat(self) -> bool:
         """One scheduled poll: retries on errors, then catches up while pages come back full."""
@@ -249,7 +256,7 @@ class ChatUser(FastHttpUser):
                     channel=self.channel,
                     seq=message["seq"],
                 )
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("message", latency_ms, 0, request_type=DELIVERY)
         if rec is not None:
             for field, n in (
@@ -263,25 +270,16 @@ class ChatUser(FastHttpUser):
 
     def _send(self) -> None:
         body = {"content": f"hello from {self.uid} at {time.time():.3f}"}
-        with self.client.post(
-            f"/api/chat/{self.channel}/messages",
-            json=body,
-            headers=self.auth,
-            name=SEND_NAME,
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 201:
-                resp.failure(f"send: HTTP {resp.status_code}")
-                self._count("errors")
-                return
-        self._count("messages_sent")
+        path = f"/api/chat/{self.channel}/messages"
+        if self._post(SEND_NAME, path, body, what="send") is not None:
+            self._count("messages_sent")
 
     # -- notifications ---------------------------------------------------------------
 
     def _notification_tick(self) -> None:
         self._read_notifications()
-        self.notes.advance(
-            interval_s=self.scn.options.notification_interval_ms / 1000, now_s=time.time()
+        self.notification_pacer.advance(
+            interval_s=self.scn.options.notification_interval_s, now_s=time.time()
         )
 
     def _read_notifications(self) -> None:
@@ -307,32 +305,41 @@ class ChatUser(FastHttpUser):
             if rec is not None:
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
         ids = [note["id"] for note in fresh]
-        with self.client.post(
-            "/api/notifications/read", json={"ids": ids}, headers=self.auth, catch_response=True
-        ) as resp:
-            if resp.status_code >= 300:
-                resp.failure(f"mark read: HTTP {resp.status_code}")
-                self._count("errors")
+        self._post(MARK_READ_NAME, MARK_READ_NAME, {"ids": ids}, what="mark read")
 
     # -- helpers -------------------------------------------------------------------
 
     def _sign_up(self) -> tuple[Any, str]:
         name = f"tab-{self.rng.randrange(10**9)}"
         for attempt in range(MAX_RETRIES + 1):
-            with self.client.post("/api/users", json={"name": name}, catch_response=True) as resp:
-                if resp.status_code == 201:
-                    data = orjson.loads(resp.content or b"{}")
-                    self.scn.add_user(data["id"])
-                    return data["id"], data["token"]
-                resp.failure(f"sign-up: HTTP {resp.status_code}")
-            self._count("errors")
+            body = self._post(SIGN_UP_NAME, SIGN_UP_NAME, {"name": name}, what="sign-up")
+            if body is not None:
+                data = orjson.loads(body or b"{}")
+                self.scn.add_user(data["id"])
+                return data["id"], data["token"]
             if attempt < MAX_RETRIES:
                 gevent.sleep(retry_delay_ms(attempt) / 1000)
         raise StopUser()
+
+    def _post(self, name: str, path: str, payload: Any, *, what: str) -> bytes | None:
+        """POST JSON on the tab's connection; the body on 2xx, None (counted) otherwise."""
+        t0 = time.perf_counter()
+        try:
+            status, body, _ = self.conn.post_json(path, orjson.dumps(payload), self.auth)
+        except Exception as exc:  # connection refused/reset, timeouts, parse errors
+            self._failed(name, (time.perf_counter() - t0) * 1000.0, exc, request_type="POST")
+            return None
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        if not 200 <= status < 300:
+            error = StatusError(f"{what}: HTTP {status}")
+            self._failed(name, elapsed_ms, error, request_type="POST")
+            return None
+        self._fired(name, elapsed_ms, len(body), request_type="POST")
+        return body
 
     def _fired(
         self,
@@ -355,8 +362,10 @@ class ChatUser(FastHttpUser):
             context={},
         )
 
-    def _failed(self, name: str, elapsed_ms: float, exc: Exception) -> None:
-        self._fired(name, elapsed_ms, 0, exception=exc)
+    def _failed(
+        self, name: str, elapsed_ms: float, exc: Exception, *, request_type: str = "GET"
+    ) -> None:
+        self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
         self._count("errors")
 
     def _count(self, field: str, n: int = 1) -> None:

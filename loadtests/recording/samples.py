@@ -1,8 +1,8 @@
 """Reading a run's samples and counters back out of Redis, and the summary maths.
 
 The writers (:mod:`loadtests.recording.recorder`) store one sorted-set member per sample under
-``metrics:{run}:{type}:latency`` with the event time in ms as the score; the member
-layouts are fixed by docs/internals.md (see ``MEMBER_FIELDS``). This is the one reader
+``metrics:{run}:{type}:latency`` with the event time in ms as the score; keys and member
+layouts are fixed in :mod:`loadtests.recording.keys`. This is the one reader
 of those keys: the swarm summary, the capacity runner and ``analysis.collect`` use it.
 
 Why a Lua page reader: redis-py without hiredis parses every bulk string in
@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 import redis
 
-from loadtests.recording.recorder import COUNTER_FIELDS, counters_key
+from loadtests.recording.keys import (
+    COUNTER_FIELDS,
+    MEMBER_FIELDS,
+    SAMPLE_TYPES,
+    run_counters_key,
+    samples_key,
+)
 
-SAMPLE_TYPES: tuple[str, ...] = ("poll", "message", "notification")
-MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
-    "poll": ("user", "n", "latency_ms", "channel"),
-    "message": ("user", "n", "latency_ms", "channel", "seq"),
-    "notification": ("user", "n", "latency_ms"),
-}
 COLUMN_DTYPES: dict[str, Any] = {
     "user": str,
     "n": np.int64,
@@ -52,9 +52,8 @@ return table.concat(out)
 """
 
 
-def sample_key(*, run_id: str, sample_type: str) -> str:
-    """The sorted-set key of one run's samples of one type."""
-    return f"metrics:{run_id}:{sample_type}:latency"
+# analysis.collect and its tests import these names from here (kept until they move to keys)
+sample_key = samples_key
 
 
 def sample_columns(sample_type: str) -> list[str]:
@@ -83,7 +82,7 @@ def read_samples(
     """
     if sample_type not in MEMBER_FIELDS:
         raise ValueError(f"unknown sample type {sample_type!r}; expected one of {SAMPLE_TYPES}")
-    key = sample_key(run_id=run_id, sample_type=sample_type)
+    key = samples_key(run_id=run_id, sample_type=sample_type)
     first, last = _rank_range(client, key=key, start_ms=start_ms, end_ms=end_ms)
     if last < first:
         return empty_samples(sample_type)
@@ -163,7 +162,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_counters(client: redis.Redis, *, run_id: str) -> dict[str, int]:
     """The run's counters hash, every known field present (0 when never incremented)."""
-    raw = client.hgetall(counters_key(run_id))
+    raw = client.hgetall(run_counters_key(run_id=run_id))
     counters = {field: 0 for field in COUNTER_FIELDS}
     for field, value in raw.items():
         name = field.decode() if isinstance(field, bytes) else field

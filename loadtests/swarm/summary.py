@@ -10,6 +10,7 @@ Latency percentiles come from the Redis samples, which every process wrote.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ import pandas as pd
 import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
+from loadtests.recording.keys import GENERATOR_PREFIX, run_meta_key
 from loadtests.recording.samples import percentiles_ms, read_samples
+from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
 
@@ -40,6 +43,15 @@ def summarize(
     requests, errors = request_totals(stats)
     rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
     polls_done = max(counters.get("polls", 0), 1)
+    problems = find_problems(
+        polls=counters.get("polls", 0),
+        requests=requests,
+        errors=errors,
+        steady_window_s=window_s,
+        returncode=int(meta.get("returncode", 0)),
+        failures=failure_lines(read_csv(run_dir / "locust_failures.csv")),
+        log_warnings=log_lines(_read_text(run_dir / "locust.log")),
+    )
     return {
         "run_id": run_id,
         "users": max((s["users"] for s in meta.get("stages", [])), default=meta.get("users")),
@@ -63,7 +75,24 @@ def summarize(
         "polls": counters.get("polls", 0),
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+        "generator": generator_health(client, run_id=run_id),
+        "problems": problems,
     }
+
+
+def generator_health(client: redis.Redis, *, run_id: str) -> dict[str, Any]:
+    """Each Locust process's hub lag and GC figures, as its recorder stored them."""
+    raw: Any = client.hgetall(run_meta_key(run_id=run_id))
+    prefix = GENERATOR_PREFIX.encode()
+    return {
+        key[len(prefix) :].decode(): json.loads(value)
+        for key, value in raw.items()
+        if key.startswith(prefix)
+    }
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _pct(latency_ms: np.ndarray) -> dict[str, float | None]:
@@ -114,14 +143,6 @@ def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float
     inside = (poll_t_ms >= poll.start_s * 1000) & (poll_t_ms <= poll.end_s * 1000)
     precise = float(inside.sum()) / poll.span_s
     return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
-
-
-def steady_rps(
-    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
-) -> tuple[float, float]:
-    """(requests/s, window length s) on the final user plateau of a full-history CSV."""
-    window = steady_window(history, name=name, method=method)
-    return (0.0, 0.0) if window is None else (window.rps, window.span_s)
 
 
 def steady_window(

@@ -9,7 +9,7 @@ import redis
 
 from analysis.capacity.probes import CountersProbe, read_step_figures
 from analysis.capacity.steps import StepWindow
-from loadtests.recording.recorder import counters_key
+from loadtests.recording.keys import run_counters_key
 from loadtests.recording.samples import sample_key
 from target_service.embedded.stack import StackInfo
 
@@ -24,7 +24,7 @@ def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
 def test_probe_reads_the_users_counters_and_backend_work(
     client: redis.Redis, clean_backends: StackInfo
 ) -> None:
-    client.hset(counters_key("r1"), mapping={"requests": 40, "errors": 2, "lost": 1})
+    client.hset(run_counters_key(run_id="r1"), mapping={"requests": 40, "errors": 2, "lost": 1})
     probe = CountersProbe(client=client, run_id="r1", database_url=clean_backends.database_url)
     first = probe()
     assert (first["requests"], first["failures"], first["lost"], first["duplicated"]) == (

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from loadtests.bench.stub_server import run_bench_target
-from loadtests.recording.recorder import latency_key, live_key
+from loadtests.recording.keys import run_live_key, samples_key
 from loadtests.swarm.run import ScenarioParams, run_swarm
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
@@ -68,9 +68,9 @@ def test_two_process_swarm_records_everything(
     client = redis.Redis.from_url(clean_backends.redis_url)
     try:
         for kind, pattern in MEMBER.items():
-            members: Any = client.zrange(latency_key(result.run_id, kind), 0, -1)
+            members: Any = client.zrange(samples_key(run_id=result.run_id, sample_type=kind), 0, -1)
             assert members and all(pattern.fullmatch(m.decode()) for m in members), kind
-        live: Any = client.hgetall(live_key(result.run_id))
+        live: Any = client.hgetall(run_live_key(run_id=result.run_id))
     finally:
         client.close()
     per_process = [int(v) for k, v in live.items() if k.startswith(b"samples:")]

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from loadtests.recording.recorder import Recorder, counters_key, latency_key
+from loadtests.recording.keys import run_counters_key, samples_key
+from loadtests.recording.recorder import Recorder
 from loadtests.recording.samples import percentiles_ms, read_counters, read_samples
 from target_service.embedded.stack import StackInfo
 
@@ -36,16 +37,16 @@ def test_samples_land_in_sorted_sets_with_unique_members(
     rec.count("lost", -1)
     assert rec.flush() == 4
 
-    polls: Any = client.zrange(latency_key(RUN, "poll"), 0, -1, withscores=True)
+    polls: Any = client.zrange(samples_key(run_id=RUN, sample_type="poll"), 0, -1, withscores=True)
     assert [(m.decode(), s) for m, s in polls] == [
         ("42:1:3.500:c1", 1001.0),
         ("42:2:3.500:c1", 1002.0),
     ]
-    messages: Any = client.zrange(latency_key(RUN, "message"), 0, -1)
+    messages: Any = client.zrange(samples_key(run_id=RUN, sample_type="message"), 0, -1)
     (message,) = messages
     assert re.fullmatch(rb"42:1:812\.250:c1:7", message)
-    assert client.zcard(latency_key(RUN, "notification")) == 1
-    assert client.hget(counters_key(RUN), "lost") == b"2"
+    assert client.zcard(samples_key(run_id=RUN, sample_type="notification")) == 1
+    assert client.hget(run_counters_key(run_id=RUN), "lost") == b"2"
 
     counters = read_counters(client, run_id=RUN)
     assert counters["polls"] == 2 and counters["duplicated"] == 0

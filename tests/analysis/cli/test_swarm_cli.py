@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from analysis.cli.swarm import COMMANDS, swarm
 from loadtests.bench.stub_server import run_bench_target
+from loadtests.clients.options import ScenarioParams
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
 from target_service.serve import free_port
@@ -44,7 +45,7 @@ def test_swarm_json_and_integrity_exit_code(clean_backends: StackInfo, tmp_path:
         "1",
         "--send-rate-per-min",
         "60",
-        "--notification-rate",
+        "--notification-rate-per-s",
         "0",
         "--redis-url",
         clean_backends.redis_url,
@@ -75,3 +76,32 @@ def test_remote_host_is_refused_before_anything_starts(tmp_path: Path) -> None:
 def test_bad_duration_is_a_user_error() -> None:
     _, _, exc = invoke(["swarm", "--duration", "soon"])
     assert isinstance(exc, UserError)
+
+
+def test_every_scenario_row_is_a_swarm_flag_with_its_default() -> None:
+    from loadtests.clients.options import SWARM_OPTIONS
+
+    help_text = CliRunner().invoke(app, ["swarm", "--help"], env={"COLUMNS": "300"}).stdout
+    for option in SWARM_OPTIONS:
+        assert option.flag in help_text, option.flag
+
+
+def test_scenario_flags_reach_the_scenario_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated flags arrive as ScenarioParams (durations parsed) at run_swarm."""
+    import loadtests.swarm.run as swarm_run
+
+    seen: dict[str, object] = {}
+
+    def fake_run_swarm(**kwargs: object) -> None:
+        seen.update(kwargs)
+        raise typer.Exit(0)
+
+    monkeypatch.setattr(swarm_run, "run_swarm", fake_run_swarm)
+    code, _, _ = invoke(
+        ["swarm", "--host", "http://127.0.0.1:9", "--redis-url", "redis://127.0.0.1:9/0",
+         "--hidden-mean", "2m", "--channels", "4", "--no-record", "--shape", "step:start=1"]
+    )
+    scenario = seen["scenario"]
+    assert isinstance(scenario, ScenarioParams)
+    assert code == 0 and seen["shape"] == "step:start=1"
+    assert (scenario.hidden_mean_s, scenario.channels, scenario.record) == (120.0, 4, False)
