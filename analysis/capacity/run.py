@@ -282,6 +282,9 @@ def _meta(
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
         "service_workers": cfg.workers,
         "generator_processes": cfg.processes,
+        # the users' send rate, for the push price tables (analysis.model.findings)
+        "sender_share": cfg.scenario.sender_share,
+        "send_rate_per_min": cfg.scenario.send_rate_per_min,
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
         "stop_reason": stop_reason,
         "plan": cfg.plan.shape_spec(),
