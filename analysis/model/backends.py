@@ -77,6 +77,18 @@ def size_backends(table: pd.DataFrame, *, last_pass_users: int | None,
     return out
 
 
+def per_node_throughput_s(sizing: BackendSizing, *, rate_per_user_s: float) -> float | None:
+    """Ops (or queries) per second one node serves at full CPU, as measured.
+
+    The plan's unit: ``rate_per_user_s × cores_per_node / cpu_per_user``, so the plan's
+    ``ceil(load / (per_node × headroom))`` gives the same node counts as :func:`node_counts`.
+    """
+    per_user = sizing.cpu_cores_per_user
+    if not per_user or not math.isfinite(rate_per_user_s) or rate_per_user_s <= 0:
+        return None
+    return rate_per_user_s * sizing.cores_per_node / per_user
+
+
 def node_counts(sizing: Sequence[BackendSizing], *, targets: Sequence[int]) -> list[BackendNodes]:
     """Nodes each backend needs at each target user count (None where not measured)."""
     return [BackendNodes(name=s.name, target_users=t,

@@ -26,6 +26,7 @@ from analysis.model.backends import (
     BackendNodes,
     BackendSizing,
     node_counts,
+    per_node_throughput_s,
     size_backends,
     window_cpu_columns,
 )
@@ -43,7 +44,7 @@ from analysis.model.generator import (
     mean_lateness_ms,
     window_means,
 )
-from analysis.model.plan import PG_QUERIES_PER_NODE_S, REDIS_OPS_PER_NODE_S, Plan
+from analysis.model.plan import PG_QUERIES_PER_NODE_S, REDIS_OPS_PER_NODE_S, PerUserRates, Plan
 from analysis.model.pricing import CostEstimate, PriceTable, Usage, as_dict, estimate
 from analysis.model.slo import SloCapacity
 from analysis.model.usl import UslFit
@@ -98,6 +99,24 @@ def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapa
             last_pass_users=capacity.last_pass_users, saturated_users=saturated),
         backends=backends, backend_nodes=node_counts(backends, targets=targets), usage=usage,
         costs=[estimate(t, usage) for t in price_tables])
+
+
+def measured_node_throughput(*, table: pd.DataFrame, steps: pd.DataFrame,
+                             resources: pd.DataFrame, capacity: SloCapacity,
+                             rates: PerUserRates, headroom: float,
+                             warmup_fraction: float) -> dict[str, float]:
+    """``scale_out_plan`` per-node keywords from measured backend CPU (empty if unmeasured)."""
+    ordered = steps.sort_values("start_ms", kind="stable").reset_index(drop=True)
+    by_start = table.sort_values("start_ms", kind="stable").reset_index(drop=True)
+    with_cpu = by_start.assign(**window_cpu_columns(ordered, resources,
+                                                    warmup_fraction=warmup_fraction))
+    sized = {b.name: b for b in size_backends(with_cpu, last_pass_users=capacity.last_pass_users,
+                                              headroom=headroom)}
+    out = {"redis_ops_per_node_s": per_node_throughput_s(sized["Redis"],
+                                                         rate_per_user_s=rates.redis_ops_per_s),
+           "pg_queries_per_node_s": per_node_throughput_s(
+               sized["PostgreSQL"], rate_per_user_s=rates.pg_queries_per_s)}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def usage_from_run(*, table: pd.DataFrame, capacity: SloCapacity, plan: Plan,

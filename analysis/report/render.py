@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,19 @@ import pandas as pd
 from analysis.defaults import PLAN_DEFAULTS, PlanDefaults
 from analysis.model.causes import StepCause, diagnose, summarize
 from analysis.model.cost import price_assumption
-from analysis.model.findings import Findings, findings_json, model_findings
-from analysis.model.plan import Plan, per_user_rates, scale_out_plan
+from analysis.model.findings import (
+    Findings,
+    findings_json,
+    measured_node_throughput,
+    model_findings,
+)
+from analysis.model.plan import (
+    PG_QUERIES_PER_NODE_S,
+    REDIS_OPS_PER_NODE_S,
+    Plan,
+    per_user_rates,
+    scale_out_plan,
+)
 from analysis.model.pricing import PriceTable, default_tables
 from analysis.model.slo import SloCapacity, slo_capacity
 from analysis.model.stats import step_table
@@ -98,9 +109,25 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     validation = _validate(table)
     capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
                             max_error_rate=float(inputs["max_error_rate"]))
-    plan = scale_out_plan(capacity=capacity, rates=per_user_rates(table, capacity=capacity),
-                          headroom=float(inputs["headroom"]),
-                          price_per_million_usd=float(inputs["price_per_million_usd"]))
+    rates = per_user_rates(table, capacity=capacity)
+    # backend nodes from measured CPU; per-node figures given in the inputs override them
+    per_node = measured_node_throughput(
+        table=table, steps=data.steps, resources=data.resources, capacity=capacity,
+        rates=rates, headroom=float(inputs["headroom"]),
+        warmup_fraction=float(inputs["warmup_fraction"]))
+    per_node.update({k: float(inputs[k]) for k in ("redis_ops_per_node_s",
+                                                   "pg_queries_per_node_s") if inputs.get(k)})
+    plan = scale_out_plan(capacity=capacity, rates=rates, headroom=float(inputs["headroom"]),
+                          price_per_million_usd=float(inputs["price_per_million_usd"]),
+                          redis_ops_per_node_s=per_node.get("redis_ops_per_node_s",
+                                                            REDIS_OPS_PER_NODE_S),
+                          pg_queries_per_node_s=per_node.get("pg_queries_per_node_s",
+                                                             PG_QUERIES_PER_NODE_S))
+    if per_node:
+        plan = replace(plan, assumptions=[*plan.assumptions, (
+            "per-node throughput of " + " and ".join(sorted(per_node)) + " from the backends' "
+            "measured CPU per user (Valkey's includes the load test's own sample writes, "
+            "so its node counts err high)")])
     causes = diagnose(table, cache_ttl_s=inputs["cache_ttl_s"],
                       nominal_interval_ms=inputs["nominal_interval_ms"],
                       slo_p95_ms=float(inputs["slo_p95_ms"]))

@@ -57,3 +57,19 @@ def test_backend_cpu_is_averaged_over_each_steady_window() -> None:
     cols = window_cpu_columns(steps, resources, warmup_fraction=0.25)
     assert list(cols) == ["redis_cpu_percent"]
     assert cols["redis_cpu_percent"] == [pytest.approx(20.0), pytest.approx(50.0)]
+
+
+def test_the_plans_per_node_throughput_gives_the_same_node_counts() -> None:
+    import math
+
+    from analysis.model.backends import per_node_throughput_s
+
+    sizing = {s.name: s for s in size_backends(_table(), last_pass_users=2000, headroom=0.7)}
+    redis_ops_per_user_s = 1.5
+    per_node = per_node_throughput_s(sizing["Redis"], rate_per_user_s=redis_ops_per_user_s)
+    assert per_node == pytest.approx(1.5 / 2e-4)  # 7,500 ops/s on one thread
+    target = 100_000
+    plan_nodes = math.ceil(target * redis_ops_per_user_s / (per_node * 0.7))
+    counts = node_counts([sizing["Redis"]], targets=(target,))
+    assert counts[0].nodes == plan_nodes
+    assert per_node_throughput_s(sizing["Redis"], rate_per_user_s=float("nan")) is None

@@ -39,6 +39,17 @@ def test_headline_figures_are_bounded_or_labelled_and_steps_stay_under_the_bound
     json.dumps(doc, allow_nan=False)  # strict JSON
 
 
+def test_measured_backend_cpu_sizes_the_plan_and_stated_figures_override_it() -> None:
+    data = synthetic_capacity_data(users=EARLY, seed=7)
+    data.resources["redis_cpu_percent"] = data.resources["cpu_percent"] * 0.1
+    plan = analyse(data, bootstrap=0).plan
+    assert plan.redis_ops_per_node_s != 100_000.0  # measured, not the stated constant
+    assert plan.pg_queries_per_node_s == 10_000.0  # PostgreSQL CPU not sampled: stated
+    assert any("measured CPU per user" in a for a in plan.assumptions)
+    stated = analyse(data, bootstrap=0, redis_ops_per_node_s=50_000.0).plan
+    assert stated.redis_ops_per_node_s == 50_000.0
+
+
 def test_report_takes_a_users_price_table(tmp_path: Path) -> None:
     data = synthetic_capacity_data(run_id="r-prices", users=EARLY, seed=6)
     save_run_data(data, reports_dir=tmp_path)
