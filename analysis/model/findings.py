@@ -7,7 +7,9 @@ One pure function, :func:`model_findings`, gathers what issue 12 asks of every r
 * generator-bound steps and whether the SLO capacity is only a lower bound
   (:mod:`analysis.model.generator`);
 * Valkey and PostgreSQL node counts from their measured CPU (:mod:`analysis.model.backends`);
-* cost per 1,000 users per month under every price table (:mod:`analysis.model.pricing`).
+* cost per 1,000 users per month under every price table (:mod:`analysis.model.pricing`);
+* what the knee-finding ramp (:mod:`analysis.model.knee`) would run next after these steps,
+  read from the same step table: the report says whether the run found its knee.
 
 The report renders these; :func:`findings_json` is their part of ``summary.json``.
 """
@@ -44,6 +46,7 @@ from analysis.model.generator import (
     mean_lateness_ms,
     window_means,
 )
+from analysis.model.knee import Decision, KneeRules, crossing, figures_from_table, next_step
 from analysis.model.plan import PG_QUERIES_PER_NODE_S, REDIS_OPS_PER_NODE_S, PerUserRates, Plan
 from analysis.model.pricing import CostEstimate, PriceTable, Usage, as_dict, estimate
 from analysis.model.slo import SloCapacity
@@ -65,6 +68,8 @@ class Findings:
     backend_nodes: list[BackendNodes]
     usage: Usage
     costs: list[CostEstimate]
+    knee: Decision
+    knee_hint: str  # the pollcap capacity options that measure that next step, or ""
 
 
 def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapacity,
@@ -98,7 +103,28 @@ def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapa
             status=capacity.status, first_fail_users=capacity.first_fail_users,
             last_pass_users=capacity.last_pass_users, saturated_users=saturated),
         backends=backends, backend_nodes=node_counts(backends, targets=targets), usage=usage,
-        costs=[estimate(t, usage) for t in price_tables])
+        costs=[estimate(t, usage) for t in price_tables],
+        **_knee(by_start, saturated=saturated, inputs=inputs))
+
+
+def _knee(table: pd.DataFrame, *, saturated: Sequence[int],
+          inputs: dict[str, Any]) -> dict[str, Any]:
+    """The knee ramp's next move after the measured steps (all taken as planned)."""
+    done = figures_from_table(table, saturated_users=saturated)
+    if not done:
+        return {"knee": Decision(users=None, phase=None, reason="no step measured"),
+                "knee_hint": ""}
+    rules = KneeRules(slo_p95_ms=float(inputs.get("slo_p95_ms", 3000.0)),
+                      max_error_rate=float(inputs.get("max_error_rate", 0.01)))
+    decision = next_step(planned=[d.users for d in done], done=done, rules=rules)
+    hint = ""
+    if decision.phase == "extend" and decision.users is not None:
+        hint = f"--max-users {decision.users}"
+    bracket = crossing(done, rules=rules)
+    if decision.phase == "refine" and bracket is not None:
+        lo, hi = bracket
+        hint = f"--start-users {lo} --step-users {max(1, (hi - lo) // 4)} --max-users {hi}"
+    return {"knee": decision, "knee_hint": hint}
 
 
 def measured_node_throughput(*, table: pd.DataFrame, steps: pd.DataFrame,
@@ -175,4 +201,5 @@ def findings_json(f: Findings) -> dict[str, Any]:
         "backend_nodes": [asdict(n) for n in f.backend_nodes],
         "usage": asdict(f.usage),
         "costs": [as_dict(c) for c in f.costs],
+        "knee_next": {**asdict(f.knee), "hint": f.knee_hint},
     }

@@ -68,6 +68,12 @@ def headline(result: Analysis) -> list[str]:
             lower = " (SLO capacity is a lower bound)" if found.capacity_lower_bound else ""
             lines.append(f"[red]load generator saturated at {_users(found.saturated_users)} "
                          f"users{lower}[/red]")
+        knee = found.knee
+        if knee.users is not None:
+            lines.append(f"knee: {knee.reason}; next: {knee.users} users ({knee.phase}); "
+                         f"measure it with `pollcap capacity {found.knee_hint}`")
+        else:
+            lines.append(f"knee: {knee.reason}")
         costs = [f"{c.table} ${_fmt(c.per_1000_users_month_usd, 2)}" for c in found.costs]
         lines.append("cost per 1,000 users per month: " + ", ".join(costs))
     if result.validation is not None:

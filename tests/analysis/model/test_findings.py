@@ -63,3 +63,16 @@ def test_a_saturated_generator_at_the_deciding_step_makes_capacity_a_lower_bound
     assert redis.source == "measured CPU" and redis.users_per_node is not None
     assert f.usage.redis_nodes_per_user == 1.0 / redis.users_per_node
     assert np.isfinite([n.nodes for n in f.backend_nodes if n.name == "Redis"]).all()
+
+
+def test_the_report_says_what_the_knee_ramp_would_measure_next() -> None:
+    _, capacity, f = _findings(synthetic_capacity_data(seed=3))
+    lo, hi = capacity.last_pass_users, capacity.first_fail_users
+    assert f.knee.phase == "refine" and f.knee.users == (lo + hi) // 2
+    assert f.knee_hint == f"--start-users {lo} --step-users {(hi - lo) // 4} --max-users {hi}"
+    early = synthetic_capacity_data(users=(50, 100, 200, 400, 600, 800), seed=3)
+    _, capacity, f = _findings(early)
+    assert capacity.status == "never_exceeded"
+    assert f.knee.phase == "extend" and f.knee.users == 1200
+    assert f.knee_hint == "--max-users 1200"
+    assert findings_json(f)["knee_next"]["hint"] == "--max-users 1200"
