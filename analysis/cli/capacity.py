@@ -25,6 +25,7 @@ from analysis.cli.options import (
     RunsDirOpt,
     SloP95Opt,
     TargetUsersOpt,
+    check_cache_mode,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
@@ -95,6 +96,7 @@ def capacity(
     from loadtests.swarm.run import ScenarioParams
 
     _check_policies(policy=policy, client_policy=client_policy)
+    check_cache_mode(cache)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
     plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
                      step_users=step_users,

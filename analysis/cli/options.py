@@ -19,7 +19,9 @@ from target_service.errors import UserError
 CACHE_MODES = ("fresh", "seed")
 
 
-def _cache_mode(value: str) -> str:
+def check_cache_mode(value: str) -> str:
+    """``--cache`` checked; every command taking :data:`CacheOpt` calls it first (a typer
+    callback would not run when the command is called as a function)."""
     if value not in CACHE_MODES:
         raise UserError(f"--cache must be fresh or seed, got {value!r}")
     return value
@@ -41,7 +43,6 @@ CacheOpt = Annotated[
     str,
     typer.Option(
         "--cache",
-        callback=_cache_mode,
         help="Service cache mode: fresh (never stale) or seed (the source design's 5 s cache).",
     ),
 ]

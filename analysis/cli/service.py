@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from analysis.cli.options import CacheOpt, DatabaseUrlOpt, RedisUrlOpt, duration_s
+from analysis.cli.options import CacheOpt, DatabaseUrlOpt, RedisUrlOpt, check_cache_mode, duration_s
 from analysis.cli.stack import wait_for_interrupt
 from target_service.errors import UserError
 
@@ -34,6 +34,7 @@ def serve(
     from target_service.embedded.stack import Stack
     from target_service.serve import run_service
 
+    check_cache_mode(cache)
     if not 0 <= port <= 65535:
         raise UserError(f"--port must be within 0..65535, got {port}")
     with Stack(redis_url=redis_url, database_url=database_url) as info, run_service(
@@ -69,6 +70,7 @@ def bench_service(
     from target_service.bench.run import bench_service as run_bench
     from target_service.bench.run import format_result
 
+    check_cache_mode(cache)
     result = run_bench(duration_s=duration_s(duration, option="--duration", min_s=1, max_s=60),
                        rounds=rounds, connections=connections,
                        cache_mode=cache, redis_url=redis_url, database_url=database_url)

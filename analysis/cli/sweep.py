@@ -20,6 +20,7 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     SloP95Opt,
+    check_cache_mode,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR
@@ -156,6 +157,7 @@ def bench_sweep(
 
     --cache fresh evaluates in closed form; seed simulates the cache per channel-state.
     """
+    check_cache_mode(cache)
     from analysis.sweep.run import bench_sweep as _bench
 
     figures = _bench(
