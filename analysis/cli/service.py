@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from analysis.cli.options import CacheOpt, DatabaseUrlOpt, RedisUrlOpt, check_cache_mode, duration_s
-from analysis.cli.stack import wait_for_interrupt
 from target_service.errors import UserError
 
 
@@ -32,7 +31,7 @@ def serve(
     it started.
     """
     from target_service.embedded.stack import Stack
-    from target_service.serve import run_service
+    from target_service.serve import run_service, wait_for_interrupt
 
     check_cache_mode(cache)
     if not 0 <= port <= 65535:

@@ -1,12 +1,11 @@
 """``pollcap stack up`` and ``pollcap stack bench``: the embedded Valkey + PostgreSQL.
 
-``wait_for_interrupt`` is the one way a foreground command (``stack up``, ``serve``)
-waits for Ctrl-C or SIGTERM before it stops what it started.
+Foreground commands wait with :func:`target_service.serve.wait_for_interrupt`, the one
+way to wait for Ctrl-C or SIGTERM before stopping what they started.
 """
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
@@ -20,6 +19,7 @@ stack_app = typer.Typer(help="Run the embedded Valkey + PostgreSQL stack.", no_a
 def stack_up(redis_url: RedisUrlOpt = None, database_url: DatabaseUrlOpt = None) -> None:
     """Start Valkey + PostgreSQL on free loopback ports, print their URLs, run until Ctrl-C."""
     from target_service.embedded.stack import Stack, describe
+    from target_service.serve import wait_for_interrupt
 
     with Stack(redis_url=redis_url, database_url=database_url) as info:
         typer.echo(describe(info))
@@ -37,7 +37,7 @@ def stack_bench(
     import statistics
     import time
 
-    from target_service.embedded import procs
+    from target_service.embedded.children import pid_is
     from target_service.embedded.stack import Stack
 
     ready_s: list[float] = []
@@ -55,19 +55,10 @@ def stack_bench(
         stack.stop()
         stop_s.append(time.perf_counter() - started)
         left += [p for p, k in ((info.redis_pid, "valkey"), (info.postgres_pid, "postgres"))
-                 if p is not None and procs.pid_is(p, k)]
+                 if p is not None and pid_is(p, k)]
     typer.echo(f"ready: median {statistics.median(ready_s):.2f} s, max {max(ready_s):.2f} s "
                f"(target <= 3 s); stop: median {statistics.median(stop_s):.2f} s, "
                f"max {max(stop_s):.2f} s (target <= 2 s); servers left running: {len(left)}")
     if max(ready_s) > 3 or max(stop_s) > 2 or left:
         raise typer.Exit(code=1)
 
-
-def wait_for_interrupt() -> None:
-    """Block until SIGINT or SIGTERM; both end in a clean stop of what we started."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored when started with &
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass

@@ -1,4 +1,4 @@
-"""The generator's CPU, measured from outside: psutil on the Locust process tree.
+"""The generator's CPU, measured from outside (target_service.proc_tree) on the Locust tree.
 
 Locust's own CPU warning only says "high"; the bench needs cores used over the
 steady window, so a thread samples the tree's CPU seconds twice a second.
@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import psutil
+from target_service.proc_tree import TreeMeter
 
 CPU_SAMPLE_PERIOD_S = 0.5
 
@@ -34,25 +34,9 @@ class CpuWatch:
             self._thread.join()
 
     def _run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        procs: dict[int, psutil.Process] = {}
-        done_cpu: dict[int, float] = {}
+        meter = TreeMeter()  # the tree's one sampler; an exited process keeps its reading
         while not self._stop.is_set():
-            try:
-                for child in [root, *root.children(recursive=True)]:
-                    procs.setdefault(child.pid, child)
-            except psutil.NoSuchProcess:
-                break
-            for pid, proc in procs.items():
-                try:
-                    t = proc.cpu_times()
-                    done_cpu[pid] = t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass  # keep its last reading
-            self.samples.append((time.time(), sum(done_cpu.values())))
+            self.samples.append((time.time(), meter.read([self.pid]).cpu_s))
             self._stop.wait(CPU_SAMPLE_PERIOD_S)
 
     def cores_between(self, start_s: float, end_s: float) -> float | None:

@@ -27,12 +27,10 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from target_service.store.keys import VERSIONS_CHANNEL
 from target_service.store.resp import encode, parse
-
-CHANNEL = "chat:versions"
 
 
 class Invalidations:
@@ -52,11 +50,7 @@ class Invalidations:
         self.subscriptions = 0
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
-        self._on_subscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
-
-    def on_subscribe(self, callback: Callable[[], None]) -> None:
-        self._on_subscribe.append(callback)
 
     def healthy(self) -> bool:
         return self.subscribed and time.monotonic() - self.last_alive < self.stale_after_s
@@ -108,8 +102,6 @@ class Invalidations:
             self.known.clear()
             self.subscribed = True
             self.subscriptions += 1
-            for callback in self._on_subscribe:
-                callback()
 
     def _lost(self) -> None:
         self.subscribed = False
@@ -133,7 +125,7 @@ class Invalidations:
                 reply = await asyncio.wait_for(loop.sock_recv(sock, 1024), self.timeout_s)
                 if not reply.startswith(b"+OK"):
                     raise OSError(f"redis AUTH failed: {reply[:80]!r}")
-            await loop.sock_sendall(sock, encode("SUBSCRIBE", CHANNEL))
+            await loop.sock_sendall(sock, encode("SUBSCRIBE", VERSIONS_CHANNEL))
         except BaseException:
             sock.close()
             raise

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import redis.asyncio as aioredis
 
-from tests.target_service.conftest import signup
+from tests.target_service.fixtures import signup
 
 
 async def test_healthz_reports_both_backends(client: httpx.AsyncClient) -> None:

@@ -56,7 +56,7 @@ def test_user_mistakes_are_user_errors(clean_backends: StackInfo) -> None:
 
 
 def test_unreachable_database_is_a_user_error(clean_backends: StackInfo) -> None:
-    from target_service.embedded.procs import free_port
+    from target_service.embedded.ports import free_port
 
     with pytest.raises(UserError, match="exited while starting"):
         with run_service(redis_url=clean_backends.redis_url, ready_timeout_s=60,

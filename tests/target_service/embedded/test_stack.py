@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from target_service.embedded import procs
+from target_service.embedded import binaries
+from target_service.embedded.children import PIDS_FILE, pid_is, read_pids
+from target_service.embedded.ports import free_port
+from target_service.embedded.readiness import wait_ready
 from target_service.embedded.stack import Stack, StackInfo, reap_leftovers
+from target_service.embedded.valkey import start_valkey
 from target_service.errors import UserError
 
 
@@ -23,7 +27,7 @@ def _server_pids() -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             for kind in ("valkey", "postgres"):
-                if procs.pid_is(int(entry.name), kind):
+                if pid_is(int(entry.name), kind):
                     pids.add(int(entry.name))
     return pids
 
@@ -32,14 +36,14 @@ def _recorded_pids(stacks_dir: Path) -> set[int]:
     """Server PIDs recorded by stacks under ``stacks_dir`` (other suites' servers excluded)."""
     found: set[int] = set()
     for run_dir in stacks_dir.iterdir():
-        record = procs.read_pids(run_dir)
+        record = read_pids(run_dir)
         if record:
             found |= {pid for pid, _ in record[1]}
     return found
 
 
 def _alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if procs.pid_is(pid, "valkey") or procs.pid_is(pid, "postgres")}
+    return {pid for pid in pids if pid_is(pid, "valkey") or pid_is(pid, "postgres")}
 
 
 async def _pg_roundtrip(url: str) -> int:
@@ -64,7 +68,7 @@ def test_start_use_stop_leaves_nothing(tmp_path: Path) -> None:
         assert client.get("k") == b"v"
         client.close()
         assert asyncio.run(_pg_roundtrip(info.database_url)) == 42
-        assert procs.read_pids(info.run_dir) is not None
+        assert read_pids(info.run_dir) is not None
     finally:
         stack.stop()
     assert not _alive({info.redis_pid or 0, info.postgres_pid or 0})
@@ -87,11 +91,11 @@ def test_leftovers_of_a_dead_owner_are_stopped(tmp_path: Path) -> None:
     stacks_dir = tmp_path / "stacks"
     run_dir = stacks_dir / "stack-crashed"
     run_dir.mkdir(parents=True)
-    launched = procs.start_valkey(run_dir=run_dir, port=None)
-    procs.wait_ready(launched, deadline=time.monotonic() + 10)
+    launched = start_valkey(run_dir=run_dir, port=None)
+    wait_ready(launched, deadline=time.monotonic() + 10)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (run_dir / procs.PIDS_FILE).write_text(
+    (run_dir / PIDS_FILE).write_text(
         f'{{"owner": {dead.pid}, "children": [[{launched.pid}, "valkey"]]}}'
     )
     killed = reap_leftovers(stacks_dir)
@@ -103,7 +107,7 @@ def test_leftovers_of_a_dead_owner_are_stopped(tmp_path: Path) -> None:
 def test_leftovers_of_a_live_owner_are_kept(tmp_path: Path) -> None:
     run_dir = tmp_path / "stacks" / "stack-live"
     run_dir.mkdir(parents=True)
-    (run_dir / procs.PIDS_FILE).write_text(f'{{"owner": {os.getpid()}, "children": []}}')
+    (run_dir / PIDS_FILE).write_text(f'{{"owner": {os.getpid()}, "children": []}}')
     assert reap_leftovers(tmp_path / "stacks") == []
     assert run_dir.exists()
 
@@ -155,7 +159,7 @@ def test_ctrl_c_stops_stack_up(tmp_path: Path) -> None:
 def test_unreachable_redis_url_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not answer"):
         Stack(
-            run_dir=tmp_path / "r", redis_url=f"redis://127.0.0.1:{procs.free_port()}/0", environ={}
+            run_dir=tmp_path / "r", redis_url=f"redis://127.0.0.1:{free_port()}/0", environ={}
         ).start()
     assert not (tmp_path / "r").exists()  # nothing was launched
 
@@ -180,7 +184,7 @@ def test_unwritable_run_folder_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_missing_binary_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(procs, "_package_dir", lambda name: tmp_path)
+    monkeypatch.setattr(binaries, "_package_dir", lambda name: tmp_path)
     with pytest.raises(UserError, match="missing or not executable"):
         Stack(run_dir=tmp_path / "r", environ={}).start()
     assert not (tmp_path / "r").exists()
@@ -195,7 +199,7 @@ def test_cli_bad_url_exits_2_with_one_line() -> None:
             "stack",
             "up",
             "--redis-url",
-            f"redis://127.0.0.1:{procs.free_port()}/0",
+            f"redis://127.0.0.1:{free_port()}/0",
         ],
         capture_output=True,
         text=True,
