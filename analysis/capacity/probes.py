@@ -42,6 +42,9 @@ class CountersProbe:
             "lost": counts.get("lost", 0.0),
             "duplicated": counts.get("duplicated", 0.0),
             "redis_ops": total - own,
+            # schedule lateness of the users' polls (analysis.model.generator)
+            "polls": counts.get("polls", 0.0),
+            "poll_late_ms_sum": counts.get("poll_late_ms_sum", 0.0),
         }
         if self.database_url:
             out["pg_queries"] = float(asyncio.run(pg_transactions(self.database_url)))

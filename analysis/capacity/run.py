@@ -126,7 +126,11 @@ def _ramp(
 ) -> _Measured:
     """The swarm's step ramp, cut into steps as it goes; stopped early past saturation."""
     generator: list[int] = []
-    sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator})
+    # Valkey's and PostgreSQL's CPU too, when the stack launched them (analysis.model.backends)
+    backends = {name: (lambda pid=pid: [pid]) for name, pid in
+                (("redis", stack.redis_pid), ("postgres", stack.postgres_pid)) if pid}
+    sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator,
+                                      **backends})
     probe = CountersProbe(
         client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url
     )
@@ -278,6 +282,9 @@ def _meta(
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
         "service_workers": cfg.workers,
         "generator_processes": cfg.processes,
+        # the users' send rate, for the push price tables (analysis.model.findings)
+        "sender_share": cfg.scenario.sender_share,
+        "send_rate_per_min": cfg.scenario.send_rate_per_min,
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
         "stop_reason": stop_reason,
         "plan": cfg.plan.shape_spec(),

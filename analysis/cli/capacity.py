@@ -19,6 +19,7 @@ from analysis.cli.options import (
     DatabaseUrlOpt,
     HeadroomOpt,
     PricePerMillionOpt,
+    PricesOpt,
     RedisUrlOpt,
     ReportsDirOpt,
     RunsDirOpt,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
     from pathlib import Path
 
     from analysis.capacity.run import CapacityConfig, CapacityRun
+    from analysis.model.pricing import PriceTable
 
 
 def capacity(
@@ -51,6 +53,7 @@ def capacity(
     target_users: TargetUsersOpt = None,
     headroom: HeadroomOpt = PLAN_DEFAULTS.headroom,
     price_per_million: PricePerMillionOpt = PLAN_DEFAULTS.price_per_million_usd,
+    prices: PricesOpt = None,
     policy: Annotated[
         str, typer.Option(help="Service interval policy: preset name or JSON file.")
     ] = "fixed-2s",
@@ -89,10 +92,12 @@ def capacity(
 ) -> None:
     """The main job: step-ramp users to saturation, fit the USL, find SLO capacity, plan, report."""
     from analysis.capacity.run import CapacityConfig
+    from analysis.model.pricing import with_user_tables
     from loadtests.swarm.run import ScenarioParams
 
     _check_policies(policy=policy, client_policy=client_policy)
     check_cache_mode(cache)
+    tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
     plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
                      step_users=step_users,
                      hold_s=None if hold is None else duration_s(hold, option="--hold"))
@@ -111,7 +116,7 @@ def capacity(
     )
     started = time.monotonic()
     run = _run_with_progress(cfg)
-    if not _report(run, reports_dir=reports_dir, started=started):
+    if not _report(run, reports_dir=reports_dir, started=started, price_tables=tables):
         raise typer.Exit(code=1)
 
 
@@ -167,14 +172,16 @@ def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
     return run
 
 
-def _report(run: CapacityRun, *, reports_dir: Path, started: float) -> bool:
+def _report(run: CapacityRun, *, reports_dir: Path, started: float,
+            price_tables: list[PriceTable]) -> bool:
     """Write the folder and the report, print the table; True unless the SLO fails at target."""
     from analysis.report.console import print_report
     from analysis.report.render import build_report
     from analysis.runs import run_dir, save_run_data
 
     folder = save_run_data(run.data, reports_dir=reports_dir)
-    files = build_report(run.data, out_dir=run_dir(run.data.run_id, reports_dir=reports_dir))
+    files = build_report(run.data, out_dir=run_dir(run.data.run_id, reports_dir=reports_dir),
+                         price_tables=price_tables)
     out = Console()
     print_report(files.analysis, console=out)
     out.print(f"stopped: {run.stop_reason}")

@@ -93,3 +93,11 @@ TargetUsersOpt = Annotated[
     int | None,
     typer.Option("--target-users", min=1, help="Exit 1 unless the SLO holds at this many users."),
 ]
+PricesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--prices", metavar="FILE",
+        help="Your own price table (TOML or JSON, fields as in analysis/prices/*.toml); "
+        "repeatable; replaces a shipped table of the same name.",
+    ),
+]

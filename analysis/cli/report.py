@@ -17,6 +17,7 @@ from rich.console import Console
 from analysis.cli.options import (
     HeadroomOverrideOpt,
     PricePerMillionOverrideOpt,
+    PricesOpt,
     RedisUrlOpt,
     ReportsDirOpt,
     SloP95OverrideOpt,
@@ -70,16 +71,19 @@ def report(
     target_users: TargetUsersOpt = None,
     headroom: HeadroomOverrideOpt = None,
     price_per_million: PricePerMillionOverrideOpt = None,
+    prices: PricesOpt = None,
 ) -> None:
     """Rebuild reports/<run-id>/report.html and summary.json from the stored run data.
 
     The SLO, target, headroom and price default to the run's own (its meta.json), else
     to the project's defaults (analysis/defaults.py); give any of them to re-analyse.
     """
+    from analysis.model.pricing import with_user_tables
     from analysis.report.console import print_report
     from analysis.report.render import build_report
     from analysis.runs import load_run_data, run_dir
 
+    tables = with_user_tables(prices)
     data = load_run_data(run_id, reports_dir=reports_dir)
     files = build_report(
         data,
@@ -88,6 +92,7 @@ def report(
         target_users=target_users,
         headroom=headroom,
         price_per_million_usd=price_per_million,
+        price_tables=tables,
     )
     print_report(files.analysis, console=Console())
     typer.echo(f"report: {files.html} ({files.elapsed_s:.1f} s); summary: {files.summary}")

@@ -28,6 +28,7 @@ BELOW_FLOOR_FACTOR = 0.8  # a median under 80% of the floor breaks its uniform-a
 CPU_BUSY_PERCENT = 85.0
 SLOWDOWN_FACTOR = 3.0
 LATE_POLL_FACTOR = 1.2
+TAIL_OVERLOAD_CPU_PERCENT = 90.0  # p95 over the SLO at this CPU is overload, whatever the median
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +48,19 @@ def diagnose(
     cache_ttl_s: float | None,
     nominal_interval_ms: float | None = None,
     cpu_busy_percent: float = CPU_BUSY_PERCENT,
+    slo_p95_ms: float | None = None,
 ) -> list[StepCause]:
-    """One verdict per step of a step table (``stats.step_table``)."""
+    """One verdict per step of a step table (``stats.step_table``).
+
+    With ``slo_p95_ms``, the tail is read too: a step whose p95 delivery is over the
+    SLO while the service CPU is at ``TAIL_OVERLOAD_CPU_PERCENT`` or more is overload,
+    even when its median still sits at the floor.
+    """
     rows = table.sort_values("users", kind="stable")
     baseline_p95 = _first_finite(rows["req_p95_ms"])
     return [_step_cause(row, baseline_p95=baseline_p95, cache_ttl_s=cache_ttl_s,
-                 nominal_interval_ms=nominal_interval_ms, cpu_busy=cpu_busy_percent)
+                        nominal_interval_ms=nominal_interval_ms, cpu_busy=cpu_busy_percent,
+                        slo_p95_ms=slo_p95_ms)
             for row in rows.to_dict("records")]
 
 
@@ -71,7 +79,8 @@ def summarize(causes: list[StepCause]) -> str:
 
 
 def _step_cause(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
-         nominal_interval_ms: float | None, cpu_busy: float) -> StepCause:
+                nominal_interval_ms: float | None, cpu_busy: float,
+                slo_p95_ms: float | None = None) -> StepCause:
     interval_ms = nominal_interval_ms or row.get("poll_interval_ms", math.nan)
     floor_ms = interval_ms / 2.0 + row.get("req_p50_ms", math.nan)
     median_ms = row.get("delivery_p50_ms", math.nan)
@@ -84,6 +93,9 @@ def _step_cause(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
 
     if not math.isfinite(excess):
         return verdict("no data", "no poll or delivery samples in the steady window")
+    tail = _tail_overload(row, slo_p95_ms=slo_p95_ms)
+    if tail:
+        return verdict("overload", tail)
     if median_ms < floor_ms * BELOW_FLOOR_FACTOR:
         return verdict("below floor",
                        f"median {median_ms:.0f} ms < floor {floor_ms:.0f} ms: messages are not "
@@ -101,6 +113,18 @@ def _step_cause(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
     cache = f"more than the {cache_ttl_s:g} s cache TTL" if cache_ttl_s else "no cache"
     return verdict("unexplained", f"+{excess:.0f} ms with {cache} and no overload signal; "
                                   "check clocks and writer lag")
+
+
+def _tail_overload(row: dict, *, slo_p95_ms: float | None) -> str | None:
+    """Evidence that the tail is over the SLO on a saturated CPU, or None."""
+    p95 = row.get("delivery_p95_ms", math.nan)
+    cpu = row.get("cpu_percent", math.nan)
+    if slo_p95_ms is None or not (math.isfinite(p95) and math.isfinite(cpu)):
+        return None
+    if p95 > slo_p95_ms and cpu >= TAIL_OVERLOAD_CPU_PERCENT:
+        return (f"p95 delivery {p95:.0f} ms over the {slo_p95_ms:.0f} ms SLO with service "
+                f"CPU {cpu:.0f}%")
+    return None
 
 
 def _overload_evidence(row: dict, *, baseline_p95: float, nominal_interval_ms: float | None,

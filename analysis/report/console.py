@@ -51,12 +51,31 @@ def headline(result: Analysis) -> list[str]:
     if result.slo_at_target is not None:
         colour = "green" if result.slo_at_target else "red"
         lines.append(f"[{colour}]{result.slo_note}[/{colour}]")
-    fit = result.fit
-    if fit is not None:
+    fit, found = result.fit, result.findings
+    if fit is not None and found is not None and found.peak is not None:
+        n, x = found.peak.peak_users, found.peak.peak_requests_per_s
+        lines.append(f"USL: σ={fit.sigma:.4g} κ={fit.kappa:.4g} λ={fit.lambda_:.4g} "
+                     f"R²={fit.r_squared:.3f}; {x.label} {_fmt(x.value)}, "
+                     f"{n.label} {_fmt(n.value)}")
+    elif fit is not None:
         lines.append(f"USL: σ={fit.sigma:.4g} κ={fit.kappa:.4g} λ={fit.lambda_:.4g} "
                      f"N*={_fmt(fit.peak_n)} X(N*)={_fmt(fit.peak_x)} R²={fit.r_squared:.3f}")
     else:
         lines.append(result.fit_note)
+    if found is not None:
+        lines.append(f"CPU bound: {found.bound.note}")
+        if found.saturated_users:
+            lower = " (SLO capacity is a lower bound)" if found.capacity_lower_bound else ""
+            lines.append(f"[red]load generator saturated at {_users(found.saturated_users)} "
+                         f"users{lower}[/red]")
+        knee = found.knee
+        if knee.users is not None:
+            lines.append(f"knee: {knee.reason}; next: {knee.users} users ({knee.phase}); "
+                         f"measure it with `pollcap capacity {found.knee_hint}`")
+        else:
+            lines.append(f"knee: {knee.reason}")
+        costs = [f"{c.table} ${_fmt(c.per_1000_users_month_usd, 2)}" for c in found.costs]
+        lines.append("cost per 1,000 users per month: " + ", ".join(costs))
     if result.validation is not None:
         lines.append(f"USL validation: fit on {result.validation.train_points} steps, "
                      f"{result.validation.mean_abs_error_pct:.1f}% mean error on the other "
@@ -118,3 +137,7 @@ def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
         )
     console.print(table)
+
+
+def _users(users: list[int]) -> str:
+    return ", ".join(str(u) for u in users)

@@ -30,9 +30,17 @@ def to_data_uri(png: bytes) -> str:
 
 
 def throughput_figure(table: pd.DataFrame, fit: UslFit | None, *,
-                      slo_users: float | None = None) -> bytes:
-    """Measured requests/s per step, the USL curve and its bootstrap band, SLO capacity."""
+                      slo_users: float | None = None,
+                      bound_requests_per_s: float | None = None) -> bytes:
+    """Measured requests/s per step, the USL curve and its bootstrap band, SLO capacity.
+
+    With ``bound_requests_per_s`` (cores / service demand) the curve is cut there and
+    the bound drawn: no throughput beyond it is possible, whatever the fit says.
+    """
     fig, ax = new_figure()
+    if bound_requests_per_s is not None:
+        ax.axhline(bound_requests_per_s, color="#444444", ls="--", lw=1,
+                   label=f"CPU bound {bound_requests_per_s:,.0f} req/s")
     if slo_users is not None:
         ax.axvline(slo_users, color=COLORS["slo"], ls="--", lw=1,
                    label=f"SLO capacity {slo_users:,.0f} users")
@@ -41,11 +49,15 @@ def throughput_figure(table: pd.DataFrame, fit: UslFit | None, *,
         top = max(users.max() * 1.3, min(fit.peak_n * 1.2, users.max() * 3.0))
         grid = np.linspace(1.0, top, 200)
         lo, hi = fit.band(grid)
+        curve = fit.predict(grid)
+        if bound_requests_per_s is not None:
+            curve, lo, hi = (np.minimum(c, bound_requests_per_s) for c in (curve, lo, hi))
         ax.fill_between(grid, lo, hi, color=COLORS["band"], alpha=0.6,
                         label=f"{fit.confidence:.0%} bootstrap band")
-        ax.plot(grid, fit.predict(grid), color=COLORS["model"],
+        ax.plot(grid, curve, color=COLORS["model"],
                 label=f"USL σ={fit.sigma:.3g} κ={fit.kappa:.3g} λ={fit.lambda_:.3g}")
-        if math.isfinite(fit.peak_n) and fit.peak_n <= top:
+        if math.isfinite(fit.peak_n) and fit.peak_n <= top and (
+                bound_requests_per_s is None or fit.peak_x <= bound_requests_per_s):
             ax.axvline(fit.peak_n, color=COLORS["model"], ls=":", lw=1)
             ax.annotate(f"N*≈{fit.peak_n:.0f}", (fit.peak_n, fit.peak_x),
                         textcoords="offset points", xytext=(4, 6), fontsize=8)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,20 @@ import pandas as pd
 from analysis.defaults import PLAN_DEFAULTS, PlanDefaults
 from analysis.model.causes import StepCause, diagnose, summarize
 from analysis.model.cost import price_assumption
-from analysis.model.plan import Plan, per_user_rates, scale_out_plan
+from analysis.model.findings import (
+    Findings,
+    findings_json,
+    measured_node_throughput,
+    model_findings,
+)
+from analysis.model.plan import (
+    PG_QUERIES_PER_NODE_S,
+    REDIS_OPS_PER_NODE_S,
+    Plan,
+    per_user_rates,
+    scale_out_plan,
+)
+from analysis.model.pricing import PriceTable, default_tables
 from analysis.model.slo import SloCapacity, slo_capacity
 from analysis.model.stats import step_table
 from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
@@ -61,6 +74,7 @@ class Analysis:
     causes_summary: str
     slo_at_target: bool | None
     slo_note: str
+    findings: Findings | None = None  # issue 12: CPU bound, generator, backends, cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +100,7 @@ def resolved_inputs(
 
 
 def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
-            **overrides: Any) -> Analysis:
+            price_tables: list[PriceTable] | None = None, **overrides: Any) -> Analysis:
     """All numbers of the report, computed from ``data`` (no files, no output)."""
     inputs = resolved_inputs(data.meta, **overrides)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
@@ -95,15 +109,37 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     validation = _validate(table)
     capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
                             max_error_rate=float(inputs["max_error_rate"]))
-    plan = scale_out_plan(capacity=capacity, rates=per_user_rates(table, capacity=capacity),
-                          headroom=float(inputs["headroom"]),
-                          price_per_million_usd=float(inputs["price_per_million_usd"]))
+    rates = per_user_rates(table, capacity=capacity)
+    # backend nodes from measured CPU; per-node figures given in the inputs override them
+    per_node = measured_node_throughput(
+        table=table, steps=data.steps, resources=data.resources, capacity=capacity,
+        rates=rates, headroom=float(inputs["headroom"]),
+        warmup_fraction=float(inputs["warmup_fraction"]))
+    per_node.update({k: float(inputs[k]) for k in ("redis_ops_per_node_s",
+                                                   "pg_queries_per_node_s") if inputs.get(k)})
+    plan = scale_out_plan(capacity=capacity, rates=rates, headroom=float(inputs["headroom"]),
+                          price_per_million_usd=float(inputs["price_per_million_usd"]),
+                          redis_ops_per_node_s=per_node.get("redis_ops_per_node_s",
+                                                            REDIS_OPS_PER_NODE_S),
+                          pg_queries_per_node_s=per_node.get("pg_queries_per_node_s",
+                                                             PG_QUERIES_PER_NODE_S))
+    if per_node:
+        plan = replace(plan, assumptions=[*plan.assumptions, (
+            "per-node throughput of " + " and ".join(sorted(per_node)) + " from the backends' "
+            "measured CPU per user (Valkey's includes the load test's own sample writes, "
+            "so its node counts err high)")])
     causes = diagnose(table, cache_ttl_s=inputs["cache_ttl_s"],
-                      nominal_interval_ms=inputs["nominal_interval_ms"])
+                      nominal_interval_ms=inputs["nominal_interval_ms"],
+                      slo_p95_ms=float(inputs["slo_p95_ms"]))
     slo_ok, slo_note = _slo_at_target(capacity, inputs["target_users"])
+    findings = model_findings(
+        table=table, fit=fit, capacity=capacity, plan=plan, steps=data.steps,
+        resources=data.resources, inputs=inputs, targets=[r.target_users for r in plan.rows],
+        price_tables=default_tables() if price_tables is None else price_tables)
     return Analysis(run_id=data.run_id, inputs=inputs, table=table, fit=fit, fit_note=fit_note,
                     validation=validation, capacity=capacity, plan=plan, causes=causes,
-                    causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note)
+                    causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note,
+                    findings=findings)
 
 
 def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFiles:
@@ -121,8 +157,10 @@ def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFil
 def render_html(result: Analysis) -> str:
     """The self-contained page: figures inlined as base64 PNG."""
     figures = {
-        "throughput": plots.throughput_figure(result.table, result.fit,
-                                              slo_users=result.capacity.users),
+        "throughput": plots.throughput_figure(
+            result.table, result.fit, slo_users=result.capacity.users,
+            bound_requests_per_s=result.findings.bound.max_requests_per_s
+            if result.findings else None),
         "latency": plots.latency_figure(result.table, slo_p95_ms=result.capacity.slo_p95_ms),
         "errors": plots.errors_figure(result.table),
         "resources": plots.resources_figure(result.table),
@@ -149,6 +187,8 @@ def summary(result: Analysis) -> dict[str, Any]:
             "r_squared": fit.r_squared, "n_points": fit.n_points,
             "peak_users": fit.peak_n, "peak_requests_per_s": fit.peak_x,
             "ci": {k: list(v) for k, v in fit.ci.items()}, "confidence": fit.confidence,
+            # the raw model peak; the headline figures are model.usl_peak (capped, labelled)
+            "extrapolated": fit.peak_n > float(result.table["users"].max()),
         },
         "usl_note": result.fit_note,
         "validation": None if result.validation is None else {
@@ -159,6 +199,7 @@ def summary(result: Analysis) -> dict[str, Any]:
         "plan": asdict(result.plan),
         "causes": [asdict(c) for c in result.causes],
         "causes_summary": result.causes_summary,
+        "model": None if result.findings is None else findings_json(result.findings),
     }
     return jsonable(doc)
 

@@ -1,0 +1,163 @@
+"""The utilization law beside the USL: no throughput beyond what the cores can serve.
+
+Per step the service demand is D = CPU-seconds per request = (CPU% / 100) / X, with
+CPU% summed over the service's processes (100 = one core) and X its requests/s.
+The utilization law U = X·D with U ≤ cores gives the bound X ≤ cores / D. A USL fit
+knows nothing of it: fitted on a ramp that never turned down it puts N* and X(N*)
+far past what the CPU can do (issue 12: X(N*) = 6,078 req/s against a bound of
+~2,720 req/s at 367 µs per request on one core).
+
+The bound uses the *smallest* demand measured at a step busy enough to be read
+(≥ ``MIN_BUSY_FRACTION`` of the cores): every measured step then satisfies
+X_i = U_i / D_i ≤ cores / D_i ≤ cores / D_min, so the bound is the most generous
+one the measurements allow, and no measured point lies above it.
+
+Figures at user counts beyond the largest measured step are extrapolations and
+carry ``extrapolated=True``; a figure the bound cuts carries ``bounded=True``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from analysis.model.usl import UslFit
+
+MIN_BUSY_FRACTION = 0.10  # steps under 10% of the cores: CPU too small to read a demand from
+BOUND_TOLERANCE = 1.05  # a measured step may exceed cores / D by sampling noise up to 5%
+
+
+@dataclass(frozen=True, slots=True)
+class DemandBound:
+    """X ≤ cores / D; ``demand_s`` from the step with ``users`` (None without CPU data)."""
+
+    cores: float
+    demand_s: float | None
+    max_requests_per_s: float | None
+    users: int | None
+    note: str
+
+    @property
+    def demand_us(self) -> float | None:
+        return None if self.demand_s is None else self.demand_s * 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class BoundedFigure:
+    """One model figure with its provenance, as cards, tables and JSON show it."""
+
+    value: float | None
+    extrapolated: bool
+    bounded: bool
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class BoundedUsl:
+    """The USL's peak after the bound: where the curve meets cores / D, if before N*."""
+
+    peak_users: BoundedFigure
+    peak_requests_per_s: BoundedFigure
+    max_measured_users: int
+    bound: DemandBound
+
+
+def step_demand_s(table: pd.DataFrame) -> pd.Series:
+    """Service demand per step in CPU-seconds per request (NaN without CPU or requests)."""
+    cpu = pd.to_numeric(table.get("cpu_percent"), errors="coerce")
+    rps = pd.to_numeric(table.get("requests_per_s"), errors="coerce")
+    if cpu is None or rps is None:
+        return pd.Series(np.nan, index=table.index)
+    demand = (cpu / 100.0) / rps.where(rps > 0)
+    return demand.where(np.isfinite(demand) & (demand > 0))
+
+
+def demand_bound(table: pd.DataFrame, *, cores: float) -> DemandBound:
+    """The utilization-law bound from a step table (``stats.step_table``) on ``cores``."""
+    if cores <= 0:
+        raise ValueError("cores must be > 0")
+    demand = step_demand_s(table)
+    cpu = pd.to_numeric(table.get("cpu_percent", pd.Series(np.nan, index=table.index)),
+                        errors="coerce")
+    busy = demand.notna() & (cpu >= MIN_BUSY_FRACTION * cores * 100.0)
+    if not busy.any():
+        return DemandBound(cores=cores, demand_s=None, max_requests_per_s=None, users=None,
+                           note="no step with service CPU >= "
+                                f"{MIN_BUSY_FRACTION:.0%} of {cores:g} core(s): no bound")
+    idx = demand[busy].idxmin()
+    d_s = float(demand[idx])
+    users = int(table.loc[idx, "users"])
+    return DemandBound(
+        cores=cores, demand_s=d_s, max_requests_per_s=cores / d_s, users=users,
+        note=f"{d_s * 1e6:.0f} µs of CPU per request (least measured, at {users} users) "
+             f"→ at most {cores / d_s:,.0f} requests/s on {cores:g} core(s)")
+
+
+def capped_throughput(fit: UslFit, n: ArrayLike, *, bound: DemandBound) -> NDArray[np.float64]:
+    """The USL curve cut at cores / D (the curve itself without a bound)."""
+    curve = fit.predict(n)
+    cap = bound.max_requests_per_s
+    return curve if cap is None else np.minimum(curve, cap)
+
+
+def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) -> BoundedUsl:
+    """N* and X(N*) of the fit, capped by the bound and labelled when extrapolated."""
+    peak_n, peak_x = fit.peak_n, fit.peak_x
+    cap = bound.max_requests_per_s
+    bounded = cap is not None and (not math.isfinite(peak_x) or peak_x > cap)
+    if bounded:
+        assert bound.max_requests_per_s is not None
+        peak_x = bound.max_requests_per_s
+        peak_n = users_at_throughput(fit, requests_per_s=bound.max_requests_per_s)
+    n_value = peak_n if math.isfinite(peak_n) else None
+    x_value = peak_x if math.isfinite(peak_x) else None
+    n_extra = n_value is None or n_value > max_measured_users
+    # X at an extrapolated N is extrapolated, unless the bound (measured) set it.
+    x_extra = n_extra and not bounded
+    kind = "bounded by CPU" if bounded else "USL peak"
+    return BoundedUsl(
+        peak_users=BoundedFigure(value=n_value, extrapolated=n_extra, bounded=bounded,
+                                 label=_label(f"users at the {kind}", extrapolated=n_extra)),
+        peak_requests_per_s=BoundedFigure(value=x_value, extrapolated=x_extra, bounded=bounded,
+                               label=_label(f"requests/s at the {kind}", extrapolated=x_extra)),
+        max_measured_users=max_measured_users, bound=bound)
+
+
+def users_at_throughput(fit: UslFit, *, requests_per_s: float) -> float:
+    """Smallest N where the USL first reaches ``requests_per_s`` (inf when it never does).
+
+    The USL rises monotonically up to N*, so a bisection on [0, N*] finds it.
+    """
+    hi = fit.peak_n if math.isfinite(fit.peak_n) else 1.0
+    if not math.isfinite(fit.peak_n):
+        while float(fit.predict(hi)) < requests_per_s and hi < 1e12:
+            hi *= 2.0
+    if float(fit.predict(hi)) < requests_per_s:
+        return math.inf
+    lo = 0.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if float(fit.predict(mid)) < requests_per_s:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-6 * max(hi, 1.0):
+            break
+    return hi
+
+
+def steps_over_bound(table: pd.DataFrame, *, bound: DemandBound) -> list[int]:
+    """User counts of steps whose throughput exceeds the bound beyond the tolerance."""
+    if bound.max_requests_per_s is None:
+        return []
+    rps = pd.to_numeric(table["requests_per_s"], errors="coerce")
+    over = rps > BOUND_TOLERANCE * bound.max_requests_per_s
+    return [int(u) for u in table.loc[over, "users"]]
+
+
+def _label(text: str, *, extrapolated: bool) -> str:
+    return f"{text} (extrapolated)" if extrapolated else text

@@ -1,0 +1,137 @@
+"""``pollcap compare`` on synthetic runs with known differences, and ``pollcap history``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from analysis.cli.compare import COMMANDS
+from analysis.compare.verdict import compare_runs, regressions
+from analysis.report.render import build_report
+from analysis.runs import RunData, run_dir, save_run_data
+from analysis.synthetic import synthetic_capacity_data
+from target_service.errors import UserError
+
+USERS = (50, 100, 200, 400, 700, 1000, 1400, 1800)
+BASE_LAMBDA = 2.0  # req/s per user of the synthetic service before saturation
+SLOWER = 1.7  # a 15% slower service: about 10% less SLO capacity (1,545 -> ~1,394 users)
+
+
+def _run(run_id: str, *, lambda_: float = BASE_LAMBDA, seed: int = 0, demand_ms: float = 1.0,
+         started_at_ms: int = 0) -> RunData:
+    """A synthetic run (USL service, delivery = wait + queue) with CPU = polls/s x demand."""
+    data = synthetic_capacity_data(run_id=run_id, users=USERS, lambda_=lambda_, seed=seed)
+    t = data.samples["poll"]["t_ms"].to_numpy()
+    seconds = np.arange(t.min() // 1000, t.max() // 1000 + 1)
+    per_s = np.bincount(t // 1000 - seconds[0], minlength=seconds.size)
+    rng = np.random.default_rng(seed + 100)
+    cpu = per_s * demand_ms / 10.0 * rng.normal(1.0, 0.03, seconds.size)
+    data.resources = pd.DataFrame({"t_ms": seconds * 1000 + 999, "cpu_percent": cpu,
+                                   "rss_bytes": 1e8})
+    data.meta["started_at_ms"] = started_at_ms
+    return data
+
+
+def test_an_unchanged_copy_is_no_significant_change() -> None:
+    result = compare_runs(_run("a"), _run("b", seed=1), draws=100)
+    assert result.matched_users == list(USERS)
+    assert {m.name: m.verdict for m in result.metrics} == {
+        "SLO capacity": "no significant change", "requests per user": "no significant change",
+        "CPU per request": "no significant change", "p95 delivery": "no significant change"}
+    for m in result.metrics:
+        assert m.ci_low is not None and m.ci_high is not None and m.ci_low <= m.ci_high
+    assert regressions(result, threshold_pct=0) == []
+
+
+def test_a_slower_service_is_flagged_worse_with_intervals_excluding_zero() -> None:
+    a, b = _run("a"), _run("b", lambda_=SLOWER, seed=1, demand_ms=1.2)
+    result = compare_runs(a, b, draws=100)
+    by = {m.name: m for m in result.metrics}
+    cap = by["SLO capacity"]
+    assert cap.diff_pct is not None and -12 < cap.diff_pct < -8  # the known ~10% drop
+    assert cap.verdict == "worse" and cap.ci_high is not None and cap.ci_high < 0
+    assert by["CPU per request"].verdict == "worse"
+    assert by["CPU per request"].diff_pct == pytest.approx(20.0, abs=4.0)
+    assert by["p95 delivery"].verdict == "worse" and by["p95 delivery"].p_value < 0.05
+    assert [m.name for m in regressions(result, threshold_pct=5)] == [
+        "SLO capacity", "CPU per request", "p95 delivery"]
+    assert regressions(result, threshold_pct=50) == []
+    # the other way round the same change is an improvement
+    reverse = {m.name: m.verdict for m in compare_runs(b, a, draws=50).metrics}
+    assert reverse["SLO capacity"] == "better"
+
+
+def test_runs_without_common_steps_compare_capacity_only() -> None:
+    a = _run("a")
+    b = synthetic_capacity_data(run_id="b", users=(60, 150, 300, 600, 900, 1300, 1700), seed=1)
+    result = compare_runs(a, b, draws=50)
+    assert result.matched_users == [] and "share no user count" in result.notes[0]
+    verdicts = {m.name: m.verdict for m in result.metrics}
+    assert verdicts["SLO capacity"] != "not comparable"
+    assert verdicts["p95 delivery"] == "not comparable"
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    for command in COMMANDS:
+        app.command(name=command.__name__.replace("_", "-"))(command)
+    return app
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(_app(), list(args))
+    if isinstance(result.exception, UserError):
+        assert "\n" not in str(result.exception)
+        return 2, str(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def _saved(tmp_path: Path, *, report: bool = False) -> None:
+    for data in (_run("base", started_at_ms=1), _run("same", seed=1, started_at_ms=2),
+                 _run("slow", lambda_=SLOWER, seed=2, demand_ms=1.2, started_at_ms=3)):
+        save_run_data(data, reports_dir=tmp_path)
+        if report:
+            build_report(data, out_dir=run_dir(data.run_id, reports_dir=tmp_path), bootstrap=0)
+
+
+def test_cli_gate_page_and_json(tmp_path: Path) -> None:
+    _saved(tmp_path)
+    code, out = _invoke("compare", "base", "same", "--reports-dir", str(tmp_path),
+                        "--fail-on-regression", "5", "--draws", "50")
+    assert code == 0, out
+    same = json.loads((tmp_path / "compare-base-vs-same" / "compare.json").read_text())
+    assert {m["verdict"] for m in same["metrics"]} == {"no significant change"}
+    code, out = _invoke("compare", "base", "slow", "--reports-dir", str(tmp_path),
+                        "--fail-on-regression", "5", "--draws", "50")
+    assert code == 1 and "regression beyond 5%: SLO capacity" in out
+    page = tmp_path / "compare-base-vs-slow" / "compare.html"
+    assert page.is_file() and page.read_text().count("data:image/png;base64,") == 2
+    doc = json.loads(page.with_suffix(".json").read_text())
+    assert {m["name"]: m["verdict"] for m in doc["metrics"]}["SLO capacity"] == "worse"
+    code, out = _invoke("compare", "base", "slow", "--reports-dir", str(tmp_path),
+                        "--draws", "50")
+    assert code == 0  # without the gate a regression is reported, not failed
+    code, out = _invoke("compare", "base", "absent", "--reports-dir", str(tmp_path))
+    assert code == 2 and "no report folder" in out
+    code, out = _invoke("compare", "base", "base", "--reports-dir", str(tmp_path))
+    assert code == 2 and "two different runs" in out
+
+
+@pytest.mark.slow
+def test_history_lists_reported_runs_in_order_with_a_trend_plot(tmp_path: Path) -> None:
+    _saved(tmp_path, report=True)
+    code, out = _invoke("history", "--reports-dir", str(tmp_path))
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.strip().startswith(("base", "same",
+                                                                           "slow"))]
+    assert [line.split()[0] for line in lines] == ["base", "same", "slow"]
+    assert (tmp_path / "history.html").read_text().count("data:image/png;base64,") == 1
+    code, out = _invoke("history", "--reports-dir", str(tmp_path / "none"))
+    assert code == 2 and "no reports folder" in out

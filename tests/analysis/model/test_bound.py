@@ -1,0 +1,102 @@
+"""The utilization law X <= cores / D caps the USL's peak; extrapolations are labelled."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.model.bound import (
+    BOUND_TOLERANCE,
+    bounded_peak,
+    capped_throughput,
+    demand_bound,
+    step_demand_s,
+    steps_over_bound,
+    users_at_throughput,
+)
+from analysis.model.usl import fit_usl, usl_throughput
+
+
+def _issue_table() -> pd.DataFrame:
+    """Issue 12's run: one core, 2,670 req/s at 98% CPU on the last step (4,750 users)."""
+    users = np.array([250, 1250, 2250, 3250, 4250, 4750])
+    rps = users * 2670.0 / 4750.0
+    cpu = rps * 367e-6 * 100.0 * np.array([1.4, 1.1, 1.05, 1.02, 1.0, 1.0])
+    return pd.DataFrame({"users": users, "requests_per_s": rps, "cpu_percent": cpu})
+
+
+def test_demand_is_cpu_seconds_per_request() -> None:
+    table = pd.DataFrame({"users": [10, 20, 30], "requests_per_s": [100.0, 0.0, 200.0],
+                          "cpu_percent": [5.0, 3.0, float("nan")]})
+    demand = step_demand_s(table)
+    assert demand.iloc[0] == pytest.approx(0.05 / 100.0)
+    assert math.isnan(demand.iloc[1]) and math.isnan(demand.iloc[2])
+
+
+def test_bound_from_the_issue_run_is_about_2720_requests_per_s() -> None:
+    bound = demand_bound(_issue_table(), cores=1)
+    assert bound.demand_us == pytest.approx(367.0, rel=1e-6)
+    assert bound.max_requests_per_s == pytest.approx(1 / 367e-6, rel=1e-6)
+    assert bound.users in (4250, 4750)
+    assert "µs of CPU per request" in bound.note
+
+
+def test_every_measured_step_is_under_the_bound() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        users = np.sort(rng.integers(100, 5000, 6))
+        rps = users * rng.uniform(0.3, 0.6)
+        cpu = np.minimum(rps * rng.uniform(2e-4, 6e-4, 6) * 100.0, 100.0)
+        table = pd.DataFrame({"users": users, "requests_per_s": rps, "cpu_percent": cpu})
+        bound = demand_bound(table, cores=1)
+        assert bound.max_requests_per_s is not None
+        assert (table["requests_per_s"] <= BOUND_TOLERANCE * bound.max_requests_per_s).all()
+        assert steps_over_bound(table, bound=bound) == []
+
+
+def test_idle_steps_give_no_bound() -> None:
+    table = pd.DataFrame({"users": [10, 20], "requests_per_s": [5.0, 10.0],
+                          "cpu_percent": [1.0, 2.0]})
+    bound = demand_bound(table, cores=2)
+    assert bound.max_requests_per_s is None and "no bound" in bound.note
+    with pytest.raises(ValueError):
+        demand_bound(table, cores=0)
+
+
+def test_a_usl_peak_past_the_cpu_is_capped_and_not_extrapolated_in_x() -> None:
+    table = _issue_table()
+    fit = fit_usl(table["users"], table["requests_per_s"])
+    bound = demand_bound(table, cores=1)
+    peak = bounded_peak(fit, bound=bound, max_measured_users=4750)
+    assert bound.max_requests_per_s is not None
+    x_peak = peak.peak_requests_per_s
+    assert x_peak.bounded and x_peak.value == pytest.approx(bound.max_requests_per_s)
+    assert not x_peak.extrapolated  # set by the measured demand, not by the curve
+    assert peak.peak_users.value is not None and peak.peak_users.value > 4750
+    assert peak.peak_users.extrapolated and "(extrapolated)" in peak.peak_users.label
+    assert float(fit.predict(peak.peak_users.value)) == pytest.approx(bound.max_requests_per_s,
+                                                                      rel=1e-4)
+    grid = np.linspace(1, 40_000, 200)
+    assert capped_throughput(fit, grid, bound=bound).max() <= bound.max_requests_per_s + 1e-9
+
+
+def test_a_peak_inside_the_measured_range_under_the_bound_is_measured() -> None:
+    users = np.array([100, 200, 400, 800, 1200, 1600])
+    rps = usl_throughput(users, sigma=0.02, kappa=5e-7, lambda_=1.0)
+    table = pd.DataFrame({"users": users, "requests_per_s": rps, "cpu_percent": rps * 1e-4 * 100})
+    fit = fit_usl(users, rps)
+    peak = bounded_peak(fit, bound=demand_bound(table, cores=1), max_measured_users=1600)
+    assert fit.peak_n < 1600
+    assert not peak.peak_users.bounded and not peak.peak_users.extrapolated
+    assert peak.peak_requests_per_s.value == pytest.approx(fit.peak_x)
+
+
+def test_users_at_rps_inverts_the_rising_curve() -> None:
+    fit = fit_usl([1, 2, 4, 8, 16], usl_throughput([1, 2, 4, 8, 16], sigma=0.05, kappa=0.0,
+                                                   lambda_=10.0))
+    n = users_at_throughput(fit, requests_per_s=100.0)
+    assert float(fit.predict(n)) == pytest.approx(100.0, rel=1e-5)
+    assert users_at_throughput(fit, requests_per_s=1e9) == math.inf
