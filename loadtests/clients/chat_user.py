@@ -1,27 +1,28 @@
-"""Simulated clients of the source design: chat pollers, senders, notification readers.
+"""Simulated clients of the source design: chat tabs, senders, notification readers.
 
-One :class:`ChatUser` is one browser tab: it signs up, joins a channel, and runs
-its own timer loop (:mod:`loadtests.clients.pacing`) for three things a tab does at once:
-poll the channel (``usePolling`` / ``useDynamicPolling`` / the server's advice),
-poll unread notifications every 10 s and mark them read, and, for a share of
-users, send messages as a Poisson process. Hidden-tab and offline spells stop
-polling; errors are retried 3 times with ``min(1000*2**n, 30000)`` ms back-off;
-a full page means a gap to catch up, fetched at once.
+One :class:`ChatUser` is one browser tab: it signs up, joins a channel through a
+:class:`~loadtests.clients.providers.base.RealtimeProvider` (polling, long-poll, SSE
+or WebSocket, chosen by ``--realtime`` / ``REALTIME``), and runs its own timer loop
+(:mod:`loadtests.clients.pacing`) for what a tab does at once: the provider's polls
+(polling only; push transports read on their own greenlets), unread notifications
+every 10 s (marked read), and, for a share of users, messages sent as a Poisson
+process. Hidden-tab and offline spells stop polling; offline also drops push
+connections, which resume from the last ``seq`` seen.
 
-Polls are the hot path (thousands per second per process), so they skip
-FastHttpSession (cookie jar, header merging, response wrappers: 300-450 us of CPU
-per request) and use one keep-alive :class:`~loadtests.clients.leanhttp.LeanConnection`
-per user, orjson, and a direct ``events.request.fire``. Sends and sign-ups are
-rare and go through ``self.client`` like any Locust user.
+The tab talks to its provider only; loss, duplicates and reorders by ``seq`` and the
+delivery-latency samples are kept here, identically for every transport. The hot
+path skips FastHttpSession (one keep-alive
+:class:`~loadtests.clients.leanhttp.LeanConnection` per tab, orjson, a direct
+``events.request.fire``); sends and sign-ups are rare and go through ``self.client``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from typing import Any
-from urllib.parse import quote
 
 import gevent
 import orjson
@@ -31,17 +32,14 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from loadtests.clients.leanhttp import LeanConnection
 from loadtests.clients.loss import SeqTracker
-from loadtests.clients.names import DELIVERY, NOTIFICATIONS_NAME, POLL_NAME, SEND_NAME
+from loadtests.clients.names import DELIVERY, NOTIFICATIONS_NAME
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
+from loadtests.clients.providers.base import Delivery, ProviderContext, RealtimeProvider
+from loadtests.clients.providers.factory import choose_transport, make_provider
+from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario, scenario_for
 
-MAX_CATCHUP_PAGES = 100
-SERVER_DEFAULT_INTERVAL_MS = 2000
 REQUEST_TIMEOUT_S = 30.0
-
-
-class StatusError(Exception):
-    """A response with an unexpected HTTP status (shown in Locust's failures table)."""
 
 
 class ChatUser(FastHttpUser):
@@ -65,21 +63,37 @@ class ChatUser(FastHttpUser):
         self.auth = {"Authorization": f"Bearer {token}"}
         self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
         self.channel = self.scn.pick_channel(self.rng)
-        self.limit = opts.page_limit
-        self.path = f"/api/chat/{self.channel}/messages?limit={self.limit}"
-        # Set by the first answer: a tab that opens is shown the newest page, not history,
-        # so losses count from the first message it was shown (or from seq 1 when the
-        # channel was empty then, with the cursor pinned at 0 so nothing can be skipped).
+        # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
-        policy = self.scn.policy
-        self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
-        self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
         self.joined_ms = time.time() * 1000.0
-        self.n_poll = self.n_msg = self.n_note = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
+        transport = choose_transport(option=opts.realtime, environ=os.environ)
+        self.provider: RealtimeProvider = make_provider(
+            transport, self._context(token), policy=self.scn.policy, options=opts, conn=self.conn
+        )
+        self.provider.on_notification(self._pushed_notification)
+
+    def _context(self, token: str) -> ProviderContext:
+        return ProviderContext(
+            host=self.host or "",
+            token=token,
+            rng=self.rng,
+            fire=self._fired,
+            count=self._count,
+            reconnected=self._reconnected,
+            post=self._post,
+            sleep=self._sleep,
+            poll_sample=self._poll_sample,
+            reconnect_every_s=self.scn.options.reconnect_every_s,
+            timeout_s=REQUEST_TIMEOUT_S,
+        )
 
     def on_stop(self) -> None:
+        provider = getattr(self, "provider", None)
+        if provider is not None:
+            provider.close()
         conn = getattr(self, "conn", None)
         if conn is not None:
             conn.close()
@@ -91,9 +105,7 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         now = time.time()
         jitter = opts.jitter
-        self.chat = Pacer.start(
-            now_s=now, interval_s=self.interval_ms / 1000, jitter=jitter, rng=self.rng
-        )
+        self.provider.subscribe(self.channel, self._deliver)
         self.notes = Pacer.start(
             now_s=now, interval_s=opts.notification_interval_ms / 1000, jitter=jitter, rng=self.rng
         )
@@ -105,13 +117,13 @@ class ChatUser(FastHttpUser):
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
         while True:
-            due = min(self.chat.next_due_s, self.notes.next_due_s, self.send_at)
+            due = min(self.provider.next_due_s(), self.notes.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
-            if self.chat.next_due_s <= now:
-                self._chat_tick()
+            if self.provider.next_due_s() <= now:
+                self.provider.tick()
             elif self.notes.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:
@@ -136,12 +148,12 @@ class ChatUser(FastHttpUser):
         if hidden_end is None and offline_end is None:
             return False
         end = max(e for e in (hidden_end, offline_end) if e is not None)
+        offline = offline_end is not None
+        self.provider.away(offline=offline)
         self._sleep(end - now)
         back = time.time()
         self.notes.restart(now_s=back)  # TanStack refetches on focus / reconnect
-        # hidden: refetch on window focus; offline: useResilientPolling restarts its timer
-        delay_s = self.interval_ms / 1000 if offline_end is not None else 0.0
-        self.chat.restart(now_s=back, delay_s=delay_s)
+        self.provider.back(offline=offline)
         self.send_at = max(self.send_at, back + self._send_gap_s()) if self.sender else math.inf
         return True
 
@@ -150,86 +162,18 @@ class ChatUser(FastHttpUser):
 
     # -- chat ----------------------------------------------------------------------
 
-    def _chat_tick(self) -> None:
-        late_ms = (time.time() - self.chat.next_due_s) * 1000.0
-        self._poll_chat()
-        rec = self.scn.recorder
-        if rec is not None:
-            rec.count("polls")
-            rec.count("poll_late_ms_sum", int(late_ms))
-        self.chat.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
-
-    def _poll_chat(self) -> bool:
-        """One scheduled poll: retries on errors, then catches up while pages come back full."""
-        attempt = pages = 0
-        while True:
-            got = self._fetch_page()
-            if got is None:
-                if attempt >= MAX_RETRIES:
-                    return False
-                self._sleep(retry_delay_ms(attempt) / 1000)
-                attempt += 1
-                continue
-            attempt = 0
-            pages += 1
-            if got < self.limit or pages >= MAX_CATCHUP_PAGES:
-                return True
-
-    def _fetch_page(self) -> int | None:
-        """GET one page after the cursor; returns the number of messages, None on failure."""
-        t0 = time.perf_counter()
-        try:
-            status, body, interval_header = self.conn.get(self.path, self.auth)
-        except Exception as exc:  # connection refused/reset, timeouts, parse errors
-            self._failed(POLL_NAME, (time.perf_counter() - t0) * 1000.0, exc)
-            return None
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        if status != 200:
-            self._failed(POLL_NAME, elapsed_ms, StatusError(f"HTTP {status}"))
-            return None
-        self._fired(POLL_NAME, elapsed_ms, len(body))
-        recv_ms = time.time() * 1000.0
-        rec = self.scn.recorder
-        if rec is not None:
-            self.n_poll += 1
-            rec.poll(
-                t_ms=recv_ms,
-                user=self.uid,
-                n=self.n_poll,
-                latency_ms=elapsed_ms,
-                channel=self.channel,
-            )
-        data = orjson.loads(body)
-        messages = data["messages"]
-        self._next_interval(data, interval_header)
-        if self.tracker is None:
-            self.tracker = SeqTracker(first_seq=messages[0]["seq"] if messages else 1)
-            if not messages:
-                self.path = f"/api/chat/{self.channel}/messages?after=0&limit={self.limit}"
-        if messages:
-            self._deliver(messages, recv_ms)
-            cursor = quote(str(messages[-1]["id"]), safe="")
-            self.path = f"/api/chat/{self.channel}/messages?after={cursor}&limit={self.limit}"
-        return len(messages)
-
-    def _next_interval(self, data: dict[str, Any], interval_header: int | None) -> None:
-        if self.fixed:
-            return
-        policy = self.scn.policy
-        if policy is None:
-            advised = data.get("pollIntervalMs", interval_header)
-            if advised:
-                self.interval_ms = int(advised)
-        else:
-            self.interval_ms = policy.interval_ms(active_users=data.get("activeUsers", 0))
-
-    def _deliver(self, messages: list[dict[str, Any]], recv_ms: float) -> None:
+    def _deliver(self, delivery: Delivery) -> None:
         """Loss bookkeeping for every message; a delivery sample for each one new to us."""
+        if delivery.start_after is not None and self.tracker is None:
+            self.tracker = SeqTracker(first_seq=delivery.start_after + 1)
+        tracker = self.tracker
+        if tracker is None:  # a provider bug: deliveries before the loss window is known
+            self._count("errors")
+            return
         rec = self.scn.recorder
         lost = duplicated = reordered = delivered = 0
-        tracker = self.tracker
-        assert tracker is not None  # set by _fetch_page before any delivery
-        for message in messages:
+        recv_ms = delivery.recv_ms
+        for message in delivery.messages:
             counts = tracker.observe(message["seq"])
             lost += counts.lost
             duplicated += counts.duplicated
@@ -246,35 +190,51 @@ class ChatUser(FastHttpUser):
                     user=self.uid,
                     n=self.n_msg,
                     latency_ms=latency_ms,
-                    channel=self.channel,
+                    channel=delivery.channel,
                     seq=message["seq"],
                 )
             if self.rows:
                 self._fired("message", latency_ms, 0, request_type=DELIVERY)
-        if rec is not None:
-            for field, n in (
-                ("lost", lost),
-                ("duplicated", duplicated),
-                ("reordered", reordered),
-                ("messages_delivered", delivered),
-            ):
-                if n:
-                    rec.count(field, n)
+        for field, n in (
+            ("lost", lost),
+            ("duplicated", duplicated),
+            ("reordered", reordered),
+            ("messages_delivered", delivered),
+            ("messages_resumed", delivery.resumed),
+        ):
+            if n:
+                self._count(field, n)
 
     def _send(self) -> None:
-        body = {"content": f"hello from {self.uid} at {time.time():.3f}"}
+        sent = self.provider.send(self.channel, f"hello from {self.uid} at {time.time():.3f}")
+        self._count("messages_sent" if sent is not None else "errors")
+
+    def _poll_sample(self, t_ms: float, latency_ms: float, channel: str) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            self.n_poll += 1
+            rec.poll(
+                t_ms=t_ms, user=self.uid, n=self.n_poll, latency_ms=latency_ms, channel=channel
+            )
+
+    def _reconnected(self, latency_ms: float) -> None:
+        """One time-to-reconnect sample (drop -> resumed), in ms."""
+        rec = self.scn.recorder
+        if rec is not None:
+            self.n_reconnect += 1
+            rec.reconnect(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_reconnect, latency_ms=latency_ms
+            )
+
+    def _post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
+        """POST through Locust's client (a stats row; failures marked): (status, body)."""
         with self.client.post(
-            f"/api/chat/{self.channel}/messages",
-            json=body,
-            headers=self.auth,
-            name=SEND_NAME,
-            catch_response=True,
+            path, json=body, headers=self.auth, name=name, catch_response=True
         ) as resp:
-            if resp.status_code != 201:
-                resp.failure(f"send: HTTP {resp.status_code}")
-                self._count("errors")
-                return
-        self._count("messages_sent")
+            status = resp.status_code or 0
+            if status >= 300 or status == 0:
+                resp.failure(f"{name}: HTTP {status}")
+            return status, resp.content or b""
 
     # -- notifications ---------------------------------------------------------------
 
@@ -297,9 +257,29 @@ class ChatUser(FastHttpUser):
             return
         self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
-        fresh = [n for n in orjson.loads(body)["notifications"] if n["id"] not in self.seen_notes]
-        if not fresh:
+        unread = orjson.loads(body)["notifications"]
+        self._fresh_notifications(unread, recv_ms)
+        if not unread:
             return
+        ids = [note["id"] for note in unread]  # pushed ones too: the tab shows them all
+        with self.client.post(
+            "/api/notifications/read", json={"ids": ids}, headers=self.auth, catch_response=True
+        ) as resp:
+            if resp.status_code >= 300:
+                resp.failure(f"mark read: HTTP {resp.status_code}")
+                self._count("errors")
+
+    def _pushed_notification(self, note: dict[str, Any], recv_ms: float) -> None:
+        """A notification a push transport brought (the 10 s poll marks it read)."""
+        self._fresh_notifications([note], recv_ms)
+
+    def _fresh_notifications(
+        self, notes: list[dict[str, Any]], recv_ms: float
+    ) -> list[dict[str, Any]]:
+        """Samples and counts for notifications not seen before; returns those."""
+        fresh = [n for n in notes if n["id"] not in self.seen_notes]
+        if not fresh:
+            return fresh
         rec = self.scn.recorder
         for note in fresh:
             self.seen_notes.add(note["id"])
@@ -310,13 +290,7 @@ class ChatUser(FastHttpUser):
             if self.rows:
                 self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
-        ids = [note["id"] for note in fresh]
-        with self.client.post(
-            "/api/notifications/read", json={"ids": ids}, headers=self.auth, catch_response=True
-        ) as resp:
-            if resp.status_code >= 300:
-                resp.failure(f"mark read: HTTP {resp.status_code}")
-                self._count("errors")
+        return fresh
 
     # -- helpers -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner
 
+from loadtests.clients.providers.base import GAUGE
 from loadtests.recording.recorder import Recorder, new_run_id
 from target_service.policy import ThresholdPolicy, load_policy
 
@@ -112,6 +113,20 @@ def add_arguments(parser: Any) -> None:
     )
     add("--page-limit", type=int, default=50, help="limit= of chat polls (catch-up page size)")
     add(
+        "--realtime",
+        default="",
+        include_in_web_ui=True,
+        help="Transport: polling | long-poll | sse | websocket "
+        "(default: env REALTIME, websocket -> WebSocket, else polling)",
+    )
+    add(
+        "--reconnect-every-s",
+        type=float,
+        default=0.0,
+        help="Drop each connection after an exponential time with this mean and resume it "
+        "(0 = never)",
+    )
+    add(
         "--shape",
         default="constant",
         help="constant | step:start=,step=,hold=,max= | spike:base=,peak=,at=,hold=",
@@ -182,7 +197,10 @@ def _build(environment: Environment) -> Scenario:
 
         def live() -> dict[str, str | int | float]:
             runner = environment.runner
-            return {f"users:{process}": runner.user_count if runner is not None else 0}
+            return {
+                f"users:{process}": runner.user_count if runner is not None else 0,
+                f"connections:{process}": GAUGE.open_now,
+            }
 
         recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)
     return Scenario(

@@ -13,6 +13,7 @@ receive time in ms since the epoch and members
 * ``poll``:          ``{user}:{n}:{latency_ms}:{channel}``
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
+* ``reconnect``:     ``{user}:{n}:{latency_ms}`` (time from a dropped connection to resumed)
 
 the counters hash ``run:{run}:counters``, and ``run:{run}:live`` with each
 process's current user count (``users:{process}``) and samples shipped
@@ -51,6 +52,11 @@ COUNTER_FIELDS = (
     "errors",
     "polls",
     "poll_late_ms_sum",
+    # push transports (loadtests.clients.providers)
+    "connects",
+    "disconnects",
+    "reconnects",
+    "messages_resumed",
 )
 
 
@@ -82,6 +88,7 @@ def users_key(run_id: str) -> str:
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
 NotificationRow = tuple[float, str, int, float]
+ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
 
 
 class Recorder:
@@ -104,6 +111,7 @@ class Recorder:
         self._polls: list[PollRow] = []
         self._messages: list[MessageRow] = []
         self._notifications: list[NotificationRow] = []
+        self._reconnects: list[ReconnectRow] = []
         self._counters: Counter[str] = Counter()
         self._live_source = live
         self.process = process
@@ -123,6 +131,9 @@ class Recorder:
 
     def notification(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
         self._notifications.append((t_ms, user, n, latency_ms))
+
+    def reconnect(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
+        self._reconnects.append((t_ms, user, n, latency_ms))
 
     def count(self, field: str, n: int = 1) -> None:
         self._counters[field] += n
@@ -147,10 +158,11 @@ class Recorder:
         polls, self._polls = self._polls, []
         messages, self._messages = self._messages, []
         notes, self._notifications = self._notifications, []
+        reconnects, self._reconnects = self._reconnects, []
         counters, self._counters = self._counters, Counter()
         live = self._live_source() if self._live_source is not None else {}
         users, self._users = self._users, []
-        sent = len(polls) + len(messages) + len(notes)
+        sent = len(polls) + len(messages) + len(notes) + len(reconnects)
         if not sent and not counters and not live and not users:
             return 0
         pipe = self._redis.pipeline(transaction=False)
@@ -158,6 +170,7 @@ class Recorder:
         _zadd(pipe, latency_key(run, "poll"), poll_members(polls))
         _zadd(pipe, latency_key(run, "message"), message_members(messages))
         _zadd(pipe, latency_key(run, "notification"), notification_members(notes))
+        _zadd(pipe, latency_key(run, "reconnect"), notification_members(reconnects))
         for field, n in counters.items():
             if n:
                 pipe.hincrby(counters_key(run), field, int(n))
@@ -173,6 +186,7 @@ class Recorder:
             pipe.execute()
         except redis.RedisError as exc:
             self._users[:0] = users
+            self._reconnects[:0] = reconnects  # few: kept whatever the bound
             self._requeue(polls, messages, notes, counters, exc)
             return 0
         return sent
