@@ -50,6 +50,7 @@ class EventStream:
         self.raw = b""
         self.chunked = False
         self.chunk_left = 0  # bytes still due in the current chunk (chunked only)
+        self.ended = False
         self.text = ""
         self.utf8 = codecs.getincrementaldecoder("utf-8")()  # chunks may split a character
         try:
@@ -101,7 +102,8 @@ class EventStream:
                     continue
                 self.chunk_left = int(size_line.split(b";")[0], 16)
                 if self.chunk_left == 0:
-                    raise StreamError("the event stream ended")
+                    self.ended = True  # the last chunk: parse what came before it
+                    break
                 continue
             take = self.raw[: self.chunk_left]
             out += take
@@ -118,6 +120,8 @@ class EventStream:
                 event = parse_event(block)
                 if event is not None:
                     yield event
+            if self.ended:
+                raise StreamError("the event stream ended")
             self.raw += self._recv()
 
 

@@ -33,7 +33,7 @@ from loadtests.clients.providers.base import (
     RealtimeProvider,
 )
 from loadtests.clients.providers.push import Lifecycle, connection_loop
-from loadtests.clients.providers.wsconn import CONNECTIONS, DEFAULT_CONNECTION, WSConnection
+from loadtests.clients.providers.wsconn import WsClientConnection, WSConnection
 
 WS_PATH = "/api/realtime/ws"
 SEND_NAME = "ws send"
@@ -66,10 +66,12 @@ class WebSocketProvider(RealtimeProvider):
 
     name = "websocket"
 
-    def __init__(self, ctx: ProviderContext, *, connection: str = DEFAULT_CONNECTION) -> None:
+    def __init__(
+        self, ctx: ProviderContext, *, connection: type[WSConnection] = WsClientConnection
+    ) -> None:
         super().__init__(ctx)
         self.url = ws_url(ctx.host)
-        self.kind = CONNECTIONS[connection]
+        self.kind = connection
         self.channels: dict[str, WsChannel] = {}
         self.conn: WSConnection | None = None
         self.ready = Event()  # a connection is open (sends wait for it)

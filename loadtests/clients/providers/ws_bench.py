@@ -20,7 +20,106 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from typing import Any
+
+import wsproto
+import wsproto.events as ev
+from gevent.lock import Semaphore
+
+from loadtests.clients.providers.wsconn import WsClientConnection, WSClosed, WSConnection, _split
+
+RECV_BYTES = 65536
+
+
+class WsprotoConnection:
+    """The contender: the sans-I/O ``wsproto`` state machine on a plain (gevent) socket.
+
+    One ``recv`` may carry many frames, parsed from one buffer. Kept here, not in the
+    provider, so the comparison can be re-run.
+    """
+
+    def __init__(self, url: str, *, headers: dict[str, str], timeout_s: float) -> None:
+        host, port, netloc, target = _split(url)
+        self._sock = socket.create_connection((host, port), timeout=timeout_s)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        self._texts: deque[str] = deque()
+        self._parts: list[str] = []
+        self._closed: WSClosed | None = None
+        self._write = Semaphore()  # pongs (reader greenlet) and sends (tab) share the socket
+        extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        try:
+            self._sock.sendall(
+                self._ws.send(ev.Request(host=netloc, target=target, extra_headers=extra))
+            )
+            self._handshake()
+            self._sock.settimeout(None)  # idle is normal; the server pings and drops dead ones
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def _handshake(self) -> None:
+        while True:
+            self._feed()
+            for event in self._ws.events():
+                if isinstance(event, ev.AcceptConnection):
+                    return
+                if isinstance(event, ev.RejectConnection):
+                    raise WSClosed(event.status_code, "handshake rejected")
+
+    def _sendall(self, data: bytes) -> None:
+        with self._write:
+            self._sock.sendall(data)
+
+    def _feed(self) -> None:
+        data = self._sock.recv(RECV_BYTES)
+        self._ws.receive_data(data or None)
+        if not data:
+            self._closed = self._closed or WSClosed(1006, "connection lost")
+
+    def send_text(self, text: str) -> None:
+        if self._closed is not None:
+            raise self._closed
+        self._sendall(self._ws.send(ev.TextMessage(data=text)))
+
+    def recv_text(self) -> str:
+        while not self._texts:
+            if self._closed is not None:
+                raise self._closed
+            self._feed()
+            self._events()
+        return self._texts.popleft()
+
+    def _events(self) -> None:
+        for event in self._ws.events():
+            if isinstance(event, ev.TextMessage):
+                self._parts.append(event.data)
+                if event.message_finished:
+                    self._texts.append("".join(self._parts))
+                    self._parts.clear()
+            elif isinstance(event, ev.Ping):
+                self._sendall(self._ws.send(event.response()))
+            elif isinstance(event, ev.CloseConnection):
+                self._closed = WSClosed(event.code, event.reason or "")
+                try:
+                    self._sendall(self._ws.send(event.response()))
+                except (OSError, wsproto.utilities.LocalProtocolError):
+                    pass
+
+    def close(self) -> None:
+        try:
+            if self._ws.state == wsproto.connection.ConnectionState.OPEN:
+                self._sendall(self._ws.send(ev.CloseConnection(code=1000)))
+        except (OSError, wsproto.utilities.LocalProtocolError):
+            pass
+        self._sock.close()
+
+
+CONNECTIONS: dict[str, type[WSConnection]] = {
+    "wsproto": WsprotoConnection,
+    "websocket-client": WsClientConnection,
+}
 
 FRAME = json.dumps(
     {
@@ -66,8 +165,6 @@ def client(lib: str, url: str, connections: int, window_s: float) -> dict[str, A
     monkey.patch_all()
     import gevent
     import psutil
-
-    from loadtests.clients.providers.wsconn import CONNECTIONS
 
     kind = CONNECTIONS[lib]
     proc = psutil.Process()
