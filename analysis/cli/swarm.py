@@ -80,6 +80,20 @@ def swarm(
     notification_rate: Annotated[float, typer.Option(help="Notifications created per s")] = 1.0,
     hidden_share: Annotated[float, typer.Option(help="Share of time tabs are hidden")] = 0.0,
     offline_share: Annotated[float, typer.Option(help="Share of time clients are offline")] = 0.0,
+    realtime: Annotated[
+        str | None,
+        typer.Option(
+            help="Transport: polling | long-poll | sse | websocket "
+            "(default: env REALTIME=websocket selects WebSocket, anything else polling)",
+        ),
+    ] = None,
+    reconnect_every_s: Annotated[
+        float,
+        typer.Option(
+            help="Drop each connection after an exponential time with this mean (s) and "
+            "resume it by after / Last-Event-ID; 0 = never",
+        ),
+    ] = 0.0,
     host: Annotated[str | None, typer.Option(help="Target service; default: start one")] = None,
     redis_url: RedisOpt = None,
     database_url: DatabaseOpt = None,
@@ -104,7 +118,12 @@ def swarm(
         hidden_share=hidden_share,
         offline_share=offline_share,
         admin_token=os.environ.get("POLLCAP_ADMIN_TOKEN"),
+        realtime=realtime or "",
+        reconnect_every_s=reconnect_every_s,
     )
+    from loadtests.swarm.run import check_scenario
+
+    check_scenario(scenario)  # before starting anything
     if host is not None:
         from loadtests.swarm.safety import check_host
 
@@ -168,6 +187,13 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for key in ("poll_latency_ms", "delivery_latency_ms", "notification_latency_ms"):
         pct = summary.get(key) or {}
         table.add_row(key, "  ".join(f"{k} {v}" for k, v in pct.items()))
+    if summary.get("realtime", "polling") != "polling" or summary.get("reconnects"):
+        table.add_row("realtime", str(summary.get("realtime")))
+        for key in ("connections_peak", "connects", "reconnects", "forced_drops"):
+            table.add_row(key, str(summary.get(key)))
+        table.add_row("messages_resumed", str(summary.get("messages_resumed")))
+        pct = summary.get("reconnect_ms") or {}
+        table.add_row("reconnect_ms", "  ".join(f"{k} {v}" for k, v in pct.items()))
     return table
 
 

@@ -195,11 +195,15 @@ def _build(environment: Environment) -> Scenario:
     if opts.redis_url and not opts.no_record and not is_master:
         process = f"{socket.gethostname()}-{os.getpid()}"
 
+        peak = [0]
+
         def live() -> dict[str, str | int | float]:
             runner = environment.runner
+            peak[0] = max(peak[0], GAUGE.open_now)
             return {
                 f"users:{process}": runner.user_count if runner is not None else 0,
                 f"connections:{process}": GAUGE.open_now,
+                f"connections_peak:{process}": peak[0],
             }
 
         recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)

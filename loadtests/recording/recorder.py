@@ -56,6 +56,7 @@ COUNTER_FIELDS = (
     "connects",
     "disconnects",
     "reconnects",
+    "forced_drops",
     "messages_resumed",
 )
 

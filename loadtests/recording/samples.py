@@ -30,6 +30,7 @@ MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "poll": ("user", "n", "latency_ms", "channel"),
     "message": ("user", "n", "latency_ms", "channel", "seq"),
     "notification": ("user", "n", "latency_ms"),
+    "reconnect": ("user", "n", "latency_ms"),  # push transports: drop -> resumed
 }
 COLUMN_DTYPES: dict[str, Any] = {
     "user": str,
@@ -136,8 +137,11 @@ def _fetch_plain(client: redis.Redis, *, key: str, pages: list[tuple[int, int]])
     pipe = client.pipeline(transaction=False)
     for start, stop in pages:
         pipe.execute_command("ZRANGE", key, start, stop, "WITHSCORES")
-    lines = [b"%s:%s" % (member, _score_bytes(score))
-             for page in pipe.execute() for member, score in _pairs(page)]
+    lines = [
+        b"%s:%s" % (member, _score_bytes(score))
+        for page in pipe.execute()
+        for member, score in _pairs(page)
+    ]
     return b"\n".join(lines) + b"\n" if lines else b""
 
 

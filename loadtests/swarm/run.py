@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 
+from loadtests.clients.providers.factory import UnknownTransport, choose_transport
 from loadtests.recording.recorder import meta_key, new_run_id
 from loadtests.recording.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
@@ -61,6 +62,8 @@ class ScenarioParams:
     page_limit: int = 50
     record: bool = True
     delivery_rows: bool = True
+    realtime: str = ""  # "" = the locustfile's REALTIME rule; else a transport name
+    reconnect_every_s: float = 0.0
 
     def to_args(self) -> list[str]:
         args = [
@@ -75,7 +78,10 @@ class ScenarioParams:
             f"--offline-mean-s={self.offline_mean_s}",
             f"--jitter={self.jitter}",
             f"--page-limit={self.page_limit}",
+            f"--reconnect-every-s={self.reconnect_every_s}",
         ]
+        if self.realtime:
+            args.append(f"--realtime={self.realtime}")
         if self.admin_token:
             args.append(f"--admin-token={self.admin_token}")
         if not self.record:
@@ -122,6 +128,7 @@ def run_swarm(
     stages = parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
     planned_s = total_duration_s(stages)
     scenario = scenario or ScenarioParams()
+    check_scenario(scenario)
     run_id = run_id or new_run_id()
     client = redis.Redis.from_url(redis_url)
     try:
@@ -139,6 +146,7 @@ def run_swarm(
         "shape": shape,
         "processes": processes,
         "client_policy": client_policy,
+        "realtime": _transport(scenario),
         "policy": _policy_doc(client_policy),
         "scenario": {k: v for k, v in _fields(scenario).items() if k != "admin_token"},
         "stages": [s.to_dict() for s in stages],
@@ -229,6 +237,23 @@ def _check_params(
     if not 1 <= processes <= (os.cpu_count() or 1) * 4:
         raise UserError(f"--processes must be within 1..{(os.cpu_count() or 1) * 4}")
     _policy_doc(client_policy)
+
+
+def _transport(scenario: ScenarioParams) -> str:
+    """The transport the Locust subprocess will pick (it inherits this environment)."""
+    return choose_transport(option=scenario.realtime, environ=os.environ)
+
+
+def check_scenario(scenario: ScenarioParams) -> None:
+    """``--realtime`` names a transport; ``--reconnect-every-s`` is a sane mean."""
+    try:
+        choose_transport(option=scenario.realtime, environ={})
+    except UnknownTransport as exc:
+        raise UserError(str(exc)) from None
+    if not 0 <= scenario.reconnect_every_s <= 24 * 3600:
+        raise UserError(
+            f"--reconnect-every-s must be within 0..86400, got {scenario.reconnect_every_s}"
+        )
 
 
 def _policy_doc(client_policy: str) -> dict[str, Any] | str:

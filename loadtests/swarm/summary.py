@@ -19,7 +19,10 @@ import pandas as pd
 import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
+from loadtests.recording.recorder import live_key
 from loadtests.recording.samples import percentiles_ms, read_samples
+
+PUSH_COUNTERS = ("connects", "disconnects", "reconnects", "forced_drops", "messages_resumed")
 
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
 
@@ -63,6 +66,27 @@ def summarize(
         "polls": counters.get("polls", 0),
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+        **push_summary(client, run_id=run_id, meta=meta, counters=counters),
+    }
+
+
+def push_summary(
+    client: redis.Redis, *, run_id: str, meta: dict[str, Any], counters: dict[str, int]
+) -> dict[str, Any]:
+    """The transport and its connection counters (zeros for plain polling).
+
+    ``connections_peak`` sums each Locust process's own peak of open push connections
+    (exact for one process, an upper bound for several); ``reconnect_ms`` is the time
+    from a dropped connection until the server confirmed the resumed stream.
+    """
+    reconnect = read_samples(client, run_id=run_id, sample_type="reconnect")
+    live: Any = client.hgetall(live_key(run_id))
+    peaks = [int(v) for k, v in live.items() if k.startswith(b"connections_peak:")]
+    return {
+        "realtime": meta.get("realtime", "polling"),
+        **{name: counters.get(name, 0) for name in PUSH_COUNTERS},
+        "connections_peak": sum(peaks),
+        "reconnect_ms": percentiles_ms(reconnect["latency_ms"].to_numpy()),
     }
 
 

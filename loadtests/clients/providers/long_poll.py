@@ -6,11 +6,13 @@ reader greenlet and a keep-alive connection of its own, so the tab's sends and
 notification polls are never stuck behind a held request. A tab opens like a polling
 tab (the newest page); after a drop it resumes with one plain poll after its cursor
 (those messages are the *resumed* ones; the stream counts as resumed when that answer
-is back), then long-polls again.
+is back), then long-polls again. A server that ignores ``waitMs`` (empty answers at once)
+degrades the tab to polling every :data:`EMPTY_FLOOR_S`, not to a busy loop.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -24,6 +26,7 @@ from loadtests.clients.providers.push import Lifecycle, connection_loop
 WAIT_MS = 25_000  # the contract allows 1..30000
 LONG_POLL_NAME = "/api/chat/[channel]/messages?waitMs"
 READ_MARGIN_S = 15.0  # a held request may take this much longer than waitMs
+EMPTY_FLOOR_S = 1.0  # an empty answer sooner than this: the server did not hold it
 
 
 @dataclass(slots=True)
@@ -115,6 +118,7 @@ class LongPollProvider(RealtimeProvider):
     def _pump(self, channel: str, state: LongPollChannel, conn: LeanConnection) -> None:
         while True:
             assert state.after_seq is not None
+            asked_s = time.monotonic()
             messages, recv_ms = fetch_page(
                 conn,
                 self.ctx,
@@ -127,3 +131,5 @@ class LongPollProvider(RealtimeProvider):
             if messages:
                 state.after_seq = last_seq(messages, state.after_seq)
                 state.callback(Delivery(channel=channel, messages=messages, recv_ms=recv_ms))
+            elif time.monotonic() - asked_s < EMPTY_FLOOR_S:
+                gevent.sleep(EMPTY_FLOOR_S)
