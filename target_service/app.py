@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from target_service import realtime
 from target_service.middleware import PromMiddleware
 from target_service.prom import PromMetrics
 from target_service.routes import chat, notifications, ops, users
@@ -32,15 +33,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _register_gauges(prom, state)
         app.state.svc = state
         state.start()
+        app.state.realtime = realtime.open_hub(state, prom=prom)
         try:
             yield
         finally:
+            await app.state.realtime.stop()
             await state.stop()
 
     app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan,
                   max_body_size=settings.max_body_bytes)
     app.state.settings = settings
-    for router in (users.router, chat.router, notifications.router, ops.router):
+    for router in (users.router, chat.router, notifications.router, ops.router,
+                   realtime.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

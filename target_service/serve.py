@@ -31,6 +31,11 @@ from target_service.embedded.procs import (  # noqa: F401  (free_port re-exporte
 )
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
+from target_service.realtime.contract import (
+    WS_MAX_FRAME_BYTES,
+    WS_PING_INTERVAL_S,
+    WS_PING_TIMEOUT_S,
+)
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -92,12 +97,19 @@ def service_env(
     }
 
 
-def uvicorn_command(*, host: str, port: int, workers: int) -> list[str]:
+WS_IMPLEMENTATIONS = ("websockets", "websockets-sansio", "wsproto")
+DEFAULT_WS = "websockets-sansio"  # lightest per idle connection (README: memory per connection)
+
+
+def uvicorn_command(*, host: str, port: int, workers: int, ws: str = DEFAULT_WS) -> list[str]:
+    """WebSockets: no compression (per-message-deflate costs ~50 KiB per connection)."""
     return [
         sys.executable, "-m", "uvicorn", "target_service.app:create_app", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
         "--log-level", "warning", "--timeout-graceful-shutdown", "5",
+        "--ws", ws, "--ws-max-size", str(WS_MAX_FRAME_BYTES), "--ws-per-message-deflate", "false",
+        "--ws-ping-interval", str(WS_PING_INTERVAL_S), "--ws-ping-timeout", str(WS_PING_TIMEOUT_S),
     ]
 
 
@@ -124,9 +136,12 @@ def run_service(
     host: str = "127.0.0.1",
     log_path: Path | None = None,
     ready_timeout_s: float = READY_TIMEOUT_S,
+    ws: str = DEFAULT_WS,
 ) -> Iterator[ServiceHandle]:
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
+    if ws not in WS_IMPLEMENTATIONS:
+        raise UserError(f"ws must be one of {', '.join(WS_IMPLEMENTATIONS)}, got {ws!r}")
     environ = service_env(redis_url=redis_url, database_url=database_url, policy=policy,
                           cache_mode=cache_mode, env=env)
     if port:
@@ -139,7 +154,7 @@ def run_service(
         log_path = Path(name)
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(
-            uvicorn_command(host=host, port=port, workers=workers), env=environ,
+            uvicorn_command(host=host, port=port, workers=workers, ws=ws), env=environ,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True, preexec_fn=_preexec(cpu_affinity),
         )

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     metrics_retention_s: int = Field(default=3600, ge=10)
     load_window_s: float = Field(default=3.0, gt=0, description="CPU load averaged over this")
 
+    # push transports (target_service/realtime/)
+    realtime_queue_max: int = Field(default=256, ge=1, description="messages queued per"
+                                    " subscription; beyond, it catches up by cursor")
+    realtime_check_s: float = Field(default=1.0, gt=0, description="safety net: re-read the"
+                                    " watched channels' versions this often")
+    sse_heartbeat_s: float = Field(default=15.0, gt=0, le=15)
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @field_validator("policy")

@@ -12,6 +12,7 @@ from target_service import chat as polling
 from target_service import params
 from target_service.deps import CurrentUser, StateDep, current_user
 from target_service.params import CHANNEL_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from target_service.realtime import longpoll
 from target_service.state import AppState
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
@@ -50,6 +51,9 @@ POLL_PARAMETERS = [
      "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"}},
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+    {"name": "waitMs", "in": "query", "required": False,
+     "description": "long-poll: hold an empty answer up to this many ms (realtime/longpoll.py)",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 30000}},
 ]
 
 
@@ -64,6 +68,11 @@ async def poll_messages(request: Request) -> Response:
     user = await current_user(request)
     channel_id, after, limit = params.poll_params(request)
     state: AppState = request.app.state.svc
+    wait_ms = longpoll.wait_ms_param(request)
+    if wait_ms is not None:
+        await longpoll.hold(request.app.state.realtime, channel_id=channel_id, after=after,
+                            wait_ms=wait_ms)
+        started = time.perf_counter()  # the handling time, not the hold
     body, interval_ms = await polling.poll(
         state, channel_id=channel_id, user=user, after=after, limit=limit
     )

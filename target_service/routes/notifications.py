@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from target_service.deps import CurrentUser, StateDep
+from target_service.realtime import notify
 from target_service.store import users as users_store
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -55,6 +56,7 @@ async def create_notification(
         link=body.link,
     )
     state.recorder.record("notification", (time.perf_counter() - started) * 1000)
+    await notify.publish(state, user_id=body.userId, notification=notification)
     return {"notification": notification}
 
 

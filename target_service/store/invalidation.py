@@ -53,10 +53,15 @@ class Invalidations:
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
         self._on_subscribe: list[Callable[[], None]] = []
+        self._on_version: list[Callable[[str, int], None]] = []
         self._task: asyncio.Task[None] | None = None
 
     def on_subscribe(self, callback: Callable[[], None]) -> None:
         self._on_subscribe.append(callback)
+
+    def on_version(self, callback: Callable[[str, int], None]) -> None:
+        """Called with ``(channel, seq)`` for every announcement (the realtime fan-out hub)."""
+        self._on_version.append(callback)
 
     def healthy(self) -> bool:
         return self.subscribed and time.monotonic() - self.last_alive < self.stale_after_s
@@ -104,6 +109,8 @@ class Invalidations:
             channel, _, seq = bytes(item[2]).decode().rpartition(" ")
             if int(seq) > self.known.get(channel, 0):
                 self.known[channel] = int(seq)
+            for on_version in self._on_version:
+                on_version(channel, int(seq))
         elif kind == b"subscribe":
             self.known.clear()
             self.subscribed = True

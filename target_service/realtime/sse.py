@@ -1,0 +1,85 @@
+"""``GET /api/realtime/sse?channel=C[&after=SEQ]``: one channel as Server-Sent Events.
+
+Each message is ``id: SEQ`` / ``event: message`` / ``data: M`` (M as in a poll answer), so
+a browser's EventSource reconnects with ``Last-Event-ID`` and resumes exactly like
+``after`` (the header wins: it is newer). A comment line goes out at least every
+``sse_heartbeat_s`` (<= 15 s) so proxies and clients can tell a quiet stream from a dead one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from target_service.params import AFTER_PATTERN, CHANNEL_PATTERN, invalid
+from target_service.realtime import contract as c
+from target_service.realtime.auth import authenticate, token_from_scope
+from target_service.realtime.hub import Hub, Subscription
+from target_service.state import AppState
+
+router = APIRouter(tags=["realtime"])
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _resume_from(request: Request, after: str | None) -> int | None:
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id:
+        if not c.AFTER_RE.match(last_event_id):
+            raise invalid("header", "last-event-id", "must be a message seq", last_event_id)
+        return int(last_event_id)
+    return None if after is None else int(after)
+
+
+@router.get(c.SSE_PATH)
+async def realtime_sse(
+    request: Request,
+    channel: Annotated[str, Query(pattern=CHANNEL_PATTERN)],
+    after: Annotated[str | None, Query(pattern=AFTER_PATTERN)] = None,
+) -> StreamingResponse:
+    state: AppState = request.app.state.svc
+    hub: Hub = request.app.state.realtime
+    user = await authenticate(state, token_from_scope(request.scope))
+    if user is None:
+        raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
+    resume = _resume_from(request, after)
+    cursor = await hub.latest(channel) if resume is None else resume
+    sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=asyncio.Event(),
+                       max_queue=hub.max_queue)
+    await hub.add(sub)
+    return StreamingResponse(_stream(hub, sub, heartbeat_s=state.settings.sse_heartbeat_s),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _stream(hub: Hub, sub: Subscription, *, heartbeat_s: float) -> AsyncIterator[bytes]:
+    counters = hub.counters
+    counters.sse_open += 1
+    try:
+        yield b"retry: 1000\n: subscribed\n\n"
+        beat_at = time.monotonic() + heartbeat_s
+        while True:
+            wait_s = beat_at - time.monotonic()
+            if wait_s > 0 and not sub.wake.is_set():
+                try:
+                    await asyncio.wait_for(sub.wake.wait(), wait_s)
+                except TimeoutError:
+                    pass
+            if time.monotonic() >= beat_at:
+                beat_at = time.monotonic() + heartbeat_s
+                yield c.SSE_HEARTBEAT
+            if not sub.wake.is_set():
+                continue
+            sub.wake.clear()
+            batch = await sub.take(hub)
+            if batch:
+                counters.frames_out += len(batch)
+                yield b"".join(c.sse_event(m) for m in batch)
+            if sub.busy:
+                sub.wake.set()
+    finally:
+        counters.sse_open -= 1
+        hub.remove(sub)

@@ -1,0 +1,164 @@
+"""``GET /api/realtime/ws``: the design's RealtimeProvider over one WebSocket.
+
+One reader (this handler: frames in, processed in order) and one writer task per
+connection. Everything the client receives goes through the writer: control frames from
+a bounded outbox first, then each subscription's messages (see hub.py for why they are
+never lost, repeated or reordered). The reader never blocks on a slow client; the
+writer does, and its subscriptions catch up by cursor once it gets going again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from target_service import chat
+from target_service.realtime import contract as c
+from target_service.realtime.auth import authenticate, token_from_scope
+from target_service.realtime.frames import BadFrame, Frame, parse_frame
+from target_service.realtime.hub import Hub, Subscription
+from target_service.state import AppState
+from target_service.store.users import User
+
+router = APIRouter(tags=["realtime"])
+log = logging.getLogger("pollcap.realtime")
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, *, state: AppState, hub: Hub, user: User) -> None:
+        self.ws = ws
+        self.state = state
+        self.hub = hub
+        self.user = user
+        self.wake = asyncio.Event()
+        self.outbox: deque[bytes] = deque()
+        self.subs: dict[str, Subscription] = {}
+        self.closing = False
+
+    def push(self, frame: bytes) -> None:
+        """Queue a control frame; a client that stopped reading is told to resume."""
+        if len(self.outbox) >= c.OUTBOX_MAX_FRAMES:
+            if not self.closing:
+                self.closing = True
+                self.hub.counters.resume_closes += 1
+                asyncio.get_running_loop().create_task(self._close(c.CLOSE_RESUME))
+            return
+        self.outbox.append(frame)
+        self.wake.set()
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code)
+
+    async def run(self) -> None:
+        writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self.hub.notifications.add(self.user.id, self.push)
+        try:
+            await self._read_loop()
+        finally:
+            self.hub.notifications.discard(self.user.id, self.push)
+            writer.cancel()
+            for sub in self.subs.values():
+                self.hub.remove(sub)
+            self.subs.clear()
+            with contextlib.suppress(BaseException):
+                await writer
+
+    async def _read_loop(self) -> None:
+        while True:
+            event = await self.ws.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            self.hub.counters.frames_in += 1
+            text = event.get("text")
+            if text is None:
+                self.push(c.error_frame(None, "binary frames are not supported; send JSON text"))
+                continue
+            if len(text) > c.WS_MAX_FRAME_BYTES // 4 and len(text.encode()) > c.WS_MAX_FRAME_BYTES:
+                await self._close(c.CLOSE_TOO_BIG)  # uvicorn's --ws-max-size normally does it
+                return
+            try:
+                await self._handle(parse_frame(text))
+            except BadFrame as exc:
+                self.push(c.error_frame(exc.ref, exc.detail))
+
+    async def _handle(self, frame: Frame) -> None:
+        if frame.op == "ping":
+            self.push(c.PONG_FRAME)
+        elif frame.op == "subscribe":
+            await self._subscribe(frame)
+        elif frame.op == "unsubscribe":
+            sub = self.subs.pop(frame.channel, None)
+            if sub is not None:
+                self.hub.remove(sub)
+        else:
+            assert frame.ref is not None
+            try:
+                message = await chat.post(self.state, channel_id=frame.channel, user=self.user,
+                                          content=frame.content)
+            except Exception:
+                log.exception("send failed")
+                raise BadFrame("the message could not be stored; retry", frame.ref) from None
+            self.push(c.ack_frame(frame.ref, message))
+
+    async def _subscribe(self, frame: Frame) -> None:
+        old = self.subs.pop(frame.channel, None)
+        if old is not None:
+            self.hub.remove(old)
+        elif len(self.subs) >= c.MAX_SUBSCRIPTIONS:
+            raise BadFrame(f"at most {c.MAX_SUBSCRIPTIONS} channels per connection", frame.ref)
+        latest = await self.hub.latest(frame.channel)
+        sub = Subscription(channel=frame.channel, user_id=self.user.id,
+                           cursor=latest if frame.after is None else frame.after,
+                           wake=self.wake, max_queue=self.hub.max_queue)
+        self.push(c.subscribed_frame(frame.channel, latest=latest,
+                                     active_users=self.state.presence.active_users(frame.channel)))
+        await self.hub.add(sub)
+        self.subs[frame.channel] = sub  # no await since add: the writer sees it registered
+
+    async def _write_loop(self) -> None:
+        send = self.ws.send
+        counters = self.hub.counters
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.outbox:
+                await send({"type": "websocket.send", "text": self.outbox.popleft().decode()})
+                counters.frames_out += 1
+            for sub in list(self.subs.values()):
+                batch = await sub.take(self.hub)
+                for message in batch:
+                    if self.subs.get(sub.channel) is not sub:
+                        break  # unsubscribed meanwhile
+                    frame = c.message_frame(sub.channel, message)
+                    await send({"type": "websocket.send", "text": frame.decode()})
+                    counters.frames_out += 1
+                if sub.busy or self.outbox:
+                    self.wake.set()
+
+
+@router.websocket(c.WS_PATH)
+async def realtime_ws(ws: WebSocket) -> None:
+    state: AppState = ws.app.state.svc
+    hub: Hub = ws.app.state.realtime
+    await ws.accept()  # a close before accept would be an HTTP 403, not the 4401 clients read
+    user = await authenticate(state, token_from_scope(ws.scope))
+    if user is None:
+        await ws.close(code=c.CLOSE_BAD_TOKEN, reason="missing or invalid token")
+        return
+    hub.counters.ws_open += 1
+    try:
+        await Connection(ws, state=state, hub=hub, user=user).run()
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("websocket connection failed")
+        with contextlib.suppress(Exception):
+            await ws.close(code=1011)
+    finally:
+        hub.counters.ws_open -= 1
