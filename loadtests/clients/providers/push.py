@@ -35,12 +35,16 @@ class ReportedError(ConnectionError):
     """A failure the transport already put in Locust's stats and the error count."""
 
 
-class ForcedDrop(Exception):
-    """``--reconnect-every-s``: this connection's lifetime is over."""
+class ForcedDrop(BaseException):
+    """``--reconnect-every-s``: this connection's lifetime is over.
+
+    A ``BaseException`` (like ``gevent.Timeout``) so that no transport's ``except
+    Exception`` mistakes the drop for a network error.
+    """
 
 
-class Offline(Exception):
-    """The tab went offline: drop the connection, resume when back."""
+class Offline(BaseException):
+    """The tab went offline: drop the connection, resume when back (a BaseException too)."""
 
 
 @dataclass(slots=True)

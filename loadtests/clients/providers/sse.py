@@ -106,8 +106,8 @@ class SSEProvider(RealtimeProvider):
 
     def _pump(self, channel: str, state: SSEChannel, stream: EventStream) -> None:
         for event in stream.events():
-            if event.event != "message":
-                continue
+            if event.event != "message" or not event.data:
+                continue  # the opening ``retry:`` / comment block
             recv_ms = time.time() * 1000.0
             message = orjson.loads(event.data)
             seq = int(message["seq"])

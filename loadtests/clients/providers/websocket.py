@@ -85,16 +85,17 @@ class WebSocketProvider(RealtimeProvider):
 
     def subscribe(self, channel: str, callback: Callback) -> None:
         self.channels[channel] = WsChannel(callback=callback)
-        if self.reader is None:
-            self.reader = gevent.spawn(
-                connection_loop,
-                self.life,
-                connect=self._connect,
-                pump=self._pump,
-                close=self._close,
-            )
-        elif self.conn is not None:
+        if not self._ensure_reader() and self.conn is not None:
             self._subscribe_frame(channel, self.channels[channel])
+
+    def _ensure_reader(self) -> bool:
+        """Start the connection's reader (the first subscribe or send); True if started now."""
+        if self.reader is not None:
+            return False
+        self.reader = gevent.spawn(
+            connection_loop, self.life, connect=self._connect, pump=self._pump, close=self._close
+        )
+        return True
 
     def unsubscribe(self, channel: str) -> None:
         if self.channels.pop(channel, None) is not None and self.conn is not None:
@@ -105,6 +106,7 @@ class WebSocketProvider(RealtimeProvider):
         ref = f"r{next(self.refs)}"
         result: AsyncResult = AsyncResult()
         t0 = time.perf_counter()
+        self._ensure_reader()
         try:
             if not self.ready.wait(timeout=self.ctx.timeout_s) or self.conn is None:
                 raise ConnectionError("no WebSocket connection")
