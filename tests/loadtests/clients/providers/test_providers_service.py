@@ -119,6 +119,7 @@ def assert_exactly_once(tab: Tab, sent: list[int]) -> None:
     assert set(sent) <= set(tab.seqs())
 
 
+@pytest.mark.slow  # ~20 s each: a service start per test (clean backends)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_subscribe_send_unsubscribe(service: ServiceHandle, transport: str) -> None:
     channel = f"prov-{transport.replace('-', '')}"
@@ -148,6 +149,7 @@ def test_subscribe_send_unsubscribe(service: ServiceHandle, transport: str) -> N
         sender.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_forced_reconnects_resume_without_loss(service: ServiceHandle, transport: str) -> None:
     channel = f"resume-{transport.replace('-', '')}"
