@@ -137,8 +137,21 @@ def connection_loop(
         except Exception as exc:  # the server closed or the network broke: resume
             log.debug("push connection ended: %s", exc)
         finally:
-            close(handle)
+            _close_quietly(close, handle)
             life.closed(forced=forced)
+
+
+def _close_quietly(close: Callable[[T], None], handle: T) -> None:
+    """``close``, even when an offline kill lands while it yields (it is thrown async)."""
+    for _ in range(3):
+        try:
+            close(handle)
+            return
+        except Offline:
+            continue
+        except Exception as exc:
+            log.debug("closing a push connection failed: %s", exc)
+            return
 
 
 def _backoff(life: Lifecycle, attempt: int) -> None:

@@ -32,12 +32,13 @@ from loadtests.clients.providers.base import (
     ProviderContext,
     RealtimeProvider,
 )
-from loadtests.clients.providers.push import Lifecycle, connection_loop
+from loadtests.clients.providers.push import ForcedDrop, Lifecycle, connection_loop
 from loadtests.clients.providers.wsconn import WsClientConnection, WSConnection
 
 WS_PATH = "/api/realtime/ws"
 SEND_NAME = "ws send"
 REQUEST_TYPE = "WS"
+ACK_GRACE_S = 2.0  # a forced drop waits this long at most for the acks of sends in flight
 
 
 class FrameError(Exception):
@@ -157,8 +158,16 @@ class WebSocketProvider(RealtimeProvider):
         conn.close()
 
     def _pump(self, conn: WSConnection) -> None:
-        while True:
-            self._on_frame(orjson.loads(conn.recv_text()))
+        try:
+            while True:
+                self._on_frame(orjson.loads(conn.recv_text()))
+        except ForcedDrop:
+            # A forced drop proves the delivery resume path; a send in flight would be an
+            # unknown outcome (stored, ack lost), so its ack is awaited first (bounded).
+            with gevent.Timeout(ACK_GRACE_S, False):
+                while self.pending:
+                    self._on_frame(orjson.loads(conn.recv_text()))
+            raise
 
     def _frame(self, frame: dict[str, Any]) -> None:
         assert self.conn is not None
