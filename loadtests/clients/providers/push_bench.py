@@ -48,22 +48,25 @@ class CpuSampler:
         self.samples: dict[str, list[float]] = {"locust": [], "service": []}
         self.stop = threading.Event()
         self.procs: dict[int, psutil.Process] = {}
+        self.rss_max: dict[str, int] = {"locust": 0, "service": 0}
 
-    def _share(self, pids: list[int]) -> float:
-        total = 0.0
+    def _share(self, role: str, pids: list[int]) -> float:
+        total, rss = 0.0, 0
         for pid in pids:
             try:
                 proc = self.procs.setdefault(pid, psutil.Process(pid))
                 total += proc.cpu_percent(None) / 100.0
+                rss += proc.memory_info().rss
             except psutil.Error:
                 continue
+        self.rss_max[role] = max(self.rss_max[role], rss)
         return total
 
     def run(self, *, service_pids: list[int]) -> None:
         while not self.stop.wait(1.0):
             if self.pids:
-                self.samples["locust"].append(self._share(self.pids))
-            self.samples["service"].append(self._share(service_pids))
+                self.samples["locust"].append(self._share("locust", self.pids))
+            self.samples["service"].append(self._share("service", service_pids))
 
     def means(self) -> dict[str, float]:
         # the first samples only prime psutil's counters
@@ -109,6 +112,7 @@ def one_transport(
         **{k: s[k] for k in KEYS},
         "requests": s["requests"],
         "cpu_cores": sampler.means(),
+        "rss_max_mib": {k: round(v / 2**20, 1) for k, v in sampler.rss_max.items()},
         "load_avg_1m": round(psutil.getloadavg()[0], 1),
     }
 
