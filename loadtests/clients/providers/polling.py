@@ -127,6 +127,7 @@ class PollingProvider(RealtimeProvider):
         t0 = time.perf_counter()
         ok = self._poll(channel, state)
         if forced:
+            self.ctx.count("forced_drops", 1)
             self.ctx.count("reconnects", 1)
             if ok:
                 self.ctx.reconnected((time.perf_counter() - t0) * 1000.0)
