@@ -1,35 +1,21 @@
-"""Load-test samples from Redis sorted sets into pandas, and to/from Parquet.
+"""Collecting a run's samples from Redis, and the collect benchmark.
 
-The writers (Locust users) store one sorted-set member per sample under
-``metrics:{run}:{type}:latency`` with the event time in ms as the score; the
-member layouts are fixed by docs/internals.md (see ``SAMPLE_COLUMNS``).
-
-The Redis reader itself (a Lua page reader, ~2 s for 1M samples) lives in
-:mod:`loadtests.recording.samples`, the layer that writes the keys.
+The writers (Locust users) store one sorted-set member per sample under the run's
+keys; the reader itself (a Lua page reader, ~2 s for 1M samples) lives in
+:mod:`loadtests.recording.samples`, the layer that writes them. Writing and reading
+the samples of a run folder (Parquet) is :mod:`analysis.runs`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import redis
 
-from loadtests.recording.samples import (  # noqa: F401  (re-exported for analysis callers)
-    COLUMN_DTYPES,
-    MEMBER_FIELDS,
-    PAGE_SIZE,
-    SAMPLE_TYPES,
-    _typed,
-    empty_samples,
-    parse_blob,
-    read_samples,
-    sample_columns,
-    sample_key,
-)
+from loadtests.recording.samples import SAMPLE_TYPES, read_samples, sample_key
 
 COLLECT_TARGET_S = 3.0
 
@@ -39,25 +25,6 @@ def read_run(
 ) -> dict[str, pd.DataFrame]:
     """Every sample type of a run, keyed by type."""
     return {t: read_samples(client, run_id=run_id, sample_type=t) for t in sample_types}
-
-
-def write_samples(frames: dict[str, pd.DataFrame], *, samples_dir: Path) -> list[Path]:
-    """Write ``samples/{type}.parquet`` for each frame; returns the paths written."""
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for sample_type, frame in frames.items():
-        path = samples_dir / f"{sample_type}.parquet"
-        frame.to_parquet(path, index=False)
-        paths.append(path)
-    return paths
-
-
-def load_samples(*, samples_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read every ``{type}.parquet`` present; missing types come back empty."""
-    frames = {t: empty_samples(t) for t in SAMPLE_TYPES}
-    for path in sorted(samples_dir.glob("*.parquet")):
-        frames[path.stem] = _typed(pd.read_parquet(path))
-    return frames
 
 
 def bench_collect(redis_url: str, n: int = 1_000_000) -> dict[str, float | int | bool]:

@@ -10,33 +10,45 @@ back, so a report can be rebuilt (or re-analysed with another SLO) at any time.
                       optionally counts over ``[start_ms, end_ms)``: ``requests,
                       failures, lost, duplicated, redis_ops, pg_queries``
   ``resources.csv``   service samples: ``t_ms, cpu_percent`` (100 = one core), ``rss_bytes``
-  ``samples/{poll,message,notification}.parquet``  raw samples (``collect``)
+  ``samples/{poll,message,notification}.parquet``  raw samples as read from Redis by
+                      :mod:`loadtests.recording.samples` (``SAMPLE_COLUMNS`` there)
+
+Older folders are still read: a ``meta.json`` whose ``policy`` is the service's interval
+policy (now ``service_policy``; ``client_policy`` is the users' pacing).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from analysis.collect import load_samples, write_samples
-from analysis.defaults import REPORTS_DIR  # noqa: E402  (re-exported)
+from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR
 from analysis.model.stats import STEP_COLUMNS, steps_frame
+from loadtests.recording.samples import SAMPLE_TYPES, empty_samples
+from loadtests.recording.samples import _typed as typed_samples  # the dtypes of its reader
 from target_service.errors import UserError
 
 RESOURCE_COLUMNS: tuple[str, ...] = ("t_ms", "cpu_percent", "rss_bytes")
 META_KEYS: dict[str, str] = {
-    "slo_p95_ms": "p95 delivery latency SLO in ms (default 3000)",
+    "slo_p95_ms": f"p95 delivery latency SLO in ms (default {PLAN_DEFAULTS.slo_p95_ms:g})",
     "target_users": "users the SLO must hold at (exit code 1 when it does not)",
-    "headroom": "fraction of SLO capacity an instance is planned at (default 0.7)",
-    "price_per_million_usd": "request price per million (default 0.20)",
-    "policy": "interval policy name",
+    "headroom": f"fraction of SLO capacity an instance is planned at (default "
+    f"{PLAN_DEFAULTS.headroom:g})",
+    "price_per_million_usd": f"request price per million (default "
+    f"{PLAN_DEFAULTS.price_per_million_usd:.2f})",
+    "service_policy": "the service's interval policy (preset name or JSON file)",
+    "client_policy": "how the users paced their polls (preset, JSON file or 'server')",
     "nominal_interval_ms": "the policy's interval at the measured load, if fixed",
-    "cache_ttl_s": "response cache TTL in s (source design: 5); 0/None = no cache",
-    "warmup_fraction": "share of each step dropped as warm-up (default 0.25)",
+    "cache_mode": "the service's cache mode: fresh or seed",
+    "cache_ttl_s": "response cache TTL in s (the service's seed_ttl_s); 0/None = no cache",
+    "warmup_fraction": f"share of each step dropped as warm-up (default "
+    f"{PLAN_DEFAULTS.warmup_fraction:g})",
     "started_at_ms": "run start, epoch ms",
     "ended_at_ms": "run end, epoch ms",
     "host": "target host",
@@ -65,7 +77,7 @@ def save_run_data(data: RunData, *, reports_dir: Path = REPORTS_DIR) -> Path:
     """Write the folder; returns it."""
     folder = run_dir(data.run_id, reports_dir=reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "meta.json").write_text(json.dumps(data.meta, indent=2, default=str))
+    (folder / "meta.json").write_text(json.dumps(jsonable(data.meta), indent=2, default=str))
     data.steps.to_csv(folder / "steps.csv", index=False)
     data.resources.to_csv(folder / "resources.csv", index=False)
     write_samples(data.samples, samples_dir=folder / "samples")
@@ -113,5 +125,44 @@ def _read_meta(folder: Path) -> dict[str, Any]:
                 doc = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path} is not valid JSON: {exc}") from exc
-            return dict(doc.get(key, {}) if key else doc)
+            return _renamed(dict(doc.get(key, {}) if key else doc))
     return {}
+
+
+def _renamed(meta: dict[str, Any]) -> dict[str, Any]:
+    """Old meta keys under today's names (``policy`` was the service policy in reports/)."""
+    if "policy" in meta and "service_policy" not in meta:
+        meta["service_policy"] = meta.pop("policy")
+    return meta
+
+
+def write_samples(frames: dict[str, pd.DataFrame], *, samples_dir: Path) -> list[Path]:
+    """Write ``samples/{type}.parquet`` for each frame; returns the paths written."""
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for sample_type, frame in frames.items():
+        path = samples_dir / f"{sample_type}.parquet"
+        frame.to_parquet(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def load_samples(*, samples_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read every ``{type}.parquet`` present; missing types come back empty."""
+    frames = {t: empty_samples(t) for t in SAMPLE_TYPES}
+    for path in sorted(samples_dir.glob("*.parquet")):
+        frames[path.stem] = typed_samples(pd.read_parquet(path))
+    return frames
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN/inf as None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

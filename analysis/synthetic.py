@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.defaults import PLAN_DEFAULTS
 from analysis.model.usl import usl_throughput
 from analysis.runs import RunData
+from analysis.sweep.recorded import RecordedRun
 from analysis.sweep.response import ResponseModel
-from analysis.sweep.simulate import RecordedRun
 
 
 def synthetic_run(
@@ -29,7 +30,7 @@ def synthetic_run(
     base_ms: float = 15.0,
     background_rps_per_user: float = 0.1,
     cache_mode: str = "fresh",
-    price_per_million_usd: float = 0.20,
+    price_per_million_usd: float = PLAN_DEFAULTS.price_per_million_usd,
     seed: int = 0,
 ) -> RecordedRun:
     """A seeded run; ``n_events`` (if given) fixes the message count instead of the rate.
@@ -75,92 +76,116 @@ def synthetic_run(
     )
 
 
+T0_MS = 1_800_000_000_000  # a fixed epoch ms, so folders of synthetic runs compare
+
+
 def synthetic_capacity_data(
     *,
-    run_id: str = "synthetic-capacity",
-    users: tuple[int, ...] = (20, 40, 80, 160, 240, 320),
-    step_s: float = 30.0,
+    run_id: str = "synthetic",
+    users: tuple[int, ...] = (50, 100, 200, 400, 700, 1000, 1400, 1800),
+    step_s: float = 20.0,
     interval_ms: float = 2000.0,
     n_channels: int = 10,
-    sigma: float = 0.004,
-    kappa: float = 1e-5,
-    lambda_: float = 1.0,
-    base_ms: float = 12.0,
-    messages_per_user_per_min: float = 0.6,
+    sigma: float = 0.001,
+    kappa: float = 1e-6,
+    lambda_: float = 2.0,
+    base_ms: float = 15.0,
+    cache_ttl_s: float | None = None,
+    target_users: int | None = 500,
     seed: int = 0,
 ) -> RunData:
     """A step-ramp capacity run as ``pollcap capacity`` would save it (``RunData``).
 
-    Users poll every ``interval_ms`` on a grid in a closed loop; the service's
-    throughput follows the USL in users, so past its knee each cycle stretches to
-    ``N / X(N)`` and the excess becomes response time. Delivery = wait for the
-    receiver's next poll + response time. Seeded; nothing measured.
+    Users poll every ``interval_ms`` on a grid with random phases, in a closed loop
+    against a service whose throughput follows the USL in users: below saturation
+    each user polls on time, past it each cycle stretches to ``N / X(N)`` and the
+    excess becomes response time (and, past 20 % queueing, errors). Delivery = wait
+    for the receiver's next poll + response time (+ a cache staleness term when
+    ``cache_ttl_s`` is given). Steps carry the runner's counts and the service's
+    CPU/RSS. Seeded; nothing measured.
     """
     rng = np.random.default_rng(seed)
-    t0_ms = 1_800_000_000_000
-    steps, polls, messages = [], [], []
+    peak_rps = float(np.max(usl_throughput(np.arange(1, 20_000), sigma=sigma, kappa=kappa,
+                                           lambda_=lambda_)))
+    parts: dict[str, list[pd.DataFrame]] = {"poll": [], "message": [], "notification": []}
+    steps, resources = [], []
     for i, n in enumerate(users):
-        start, end = t0_ms + i * step_s * 1000, t0_ms + (i + 1) * step_s * 1000
-        x_rps = float(usl_throughput(n, sigma=sigma, kappa=kappa, lambda_=lambda_))
-        cycle_ms = max(interval_ms, n / x_rps * 1000.0)
-        queue_ms = cycle_ms - interval_ms
-        per_user = int(step_s * 1000 // cycle_ms)
-        t = start + rng.uniform(0, cycle_ms, n)[:, None] + np.arange(per_user) * cycle_ms
-        user = np.repeat(np.arange(n), per_user)
-        polls.append(
-            pd.DataFrame(
-                {
-                    "t_ms": t.ravel(),
-                    "user": [f"u{u}" for u in user],
-                    "n": np.tile(np.arange(per_user), n),
-                    "latency_ms": np.round(base_ms * rng.lognormal(0, 0.3, t.size) + queue_ms, 3),
-                    "channel": [f"c{u % n_channels}" for u in user],
-                }
-            )
-        )
-        n_msg = rng.poisson(n * messages_per_user_per_min * step_s / 60)
-        channel = rng.integers(0, n_channels, n_msg)
-        in_channel = np.bincount(np.arange(n) % n_channels, minlength=n_channels)
-        receivers = np.maximum(in_channel[channel] - 1, 0)  # everyone but the sender
-        msg = np.repeat(np.arange(n_msg), receivers)
-        first = np.repeat(np.cumsum(receivers) - receivers, receivers)
-        user = channel[msg] + n_channels * (1 + np.arange(msg.size) - first)
-        wait = rng.uniform(0, cycle_ms, msg.size) + base_ms + queue_ms
-        messages.append(
-            pd.DataFrame(
-                {
-                    "t_ms": rng.uniform(start, end, n_msg)[msg] + wait,
-                    "user": [f"u{u}" for u in user],
-                    "n": msg,
-                    "latency_ms": np.round(wait, 3),
-                    "channel": [f"c{c}" for c in channel[msg]],
-                    "seq": i * 100_000 + msg,
-                }
-            )
-        )
-        steps.append(
-            {
-                "users": n,
-                "start_ms": int(start),
-                "end_ms": int(end),
-                "requests": int(t.size * 1.1),
-                "failures": 0,
-                "lost": 0,
-                "duplicated": 0,
-            }
-        )
-    samples = {
-        name: pd.concat(frames).sort_values("t_ms", kind="stable").reset_index(drop=True)
-        for name, frames in (("poll", polls), ("message", messages))
-    }
-    for frame in samples.values():
-        frame["t_ms"] = np.rint(frame["t_ms"]).astype(np.int64)
-    meta = {
-        "policy": "fixed-2s",
-        "nominal_interval_ms": interval_ms,
-        "cache_mode": "fresh",
-        "cache_ttl_s": 0,
-        "slo_p95_ms": 3000,
-        "host": "127.0.0.1 (synthetic)",
-    }
-    return RunData(run_id=run_id, steps=pd.DataFrame(steps), samples=samples, meta=meta)
+        start_ms = T0_MS + int(i * step_s * 1000)
+        end_ms = start_ms + int(step_s * 1000)
+        cycle_ms = max(interval_ms, n / _usl(n, sigma, kappa, lambda_) * 1000.0)
+        polls = _step_polls(rng, n=n, start_ms=start_ms, step_s=step_s, cycle_ms=cycle_ms,
+                            interval_ms=interval_ms, base_ms=base_ms, n_channels=n_channels)
+        messages, notes = _step_deliveries(
+            rng, n=n, start_ms=start_ms, end_ms=end_ms, cycle_ms=cycle_ms,
+            queue_ms=cycle_ms - interval_ms, base_ms=base_ms, cache_ttl_s=cache_ttl_s,
+            n_channels=n_channels)
+        parts["poll"].append(polls)
+        parts["message"].append(messages)
+        parts["notification"].append(notes)
+        steps.append(_step_counts(n=n, start_ms=start_ms, end_ms=end_ms, polls=len(polls),
+                                  queue_share=(cycle_ms - interval_ms) / cycle_ms))
+        t_res = np.arange(start_ms, end_ms, 1000)
+        resources.append(pd.DataFrame({
+            "t_ms": t_res, "cpu_percent": min(100.0, 100.0 * (n / cycle_ms * 1000) / peak_rps)
+            + rng.normal(0, 2, t_res.size),
+            "rss_bytes": 80e6 + n * 20e3 + rng.normal(0, 1e6, t_res.size)}))
+    samples = {kind: pd.concat(frames).sort_values("t_ms", kind="stable").reset_index(drop=True)
+               for kind, frames in parts.items()}
+    meta = {"service_policy": "fixed-2s", "client_policy": "fixed-2s",
+            "nominal_interval_ms": interval_ms, "cache_mode": "seed" if cache_ttl_s else "fresh",
+            "cache_ttl_s": cache_ttl_s, "slo_p95_ms": PLAN_DEFAULTS.slo_p95_ms,
+            "target_users": target_users, "host": "127.0.0.1 (synthetic)"}
+    return RunData(run_id=run_id, steps=pd.DataFrame(steps), samples=samples,
+                   resources=pd.concat(resources).reset_index(drop=True), meta=meta)
+
+
+def _usl(n: int, sigma: float, kappa: float, lambda_: float) -> float:
+    return float(usl_throughput(n, sigma=sigma, kappa=kappa, lambda_=lambda_))
+
+
+def _step_polls(rng: np.random.Generator, *, n: int, start_ms: int, step_s: float,
+                cycle_ms: float, interval_ms: float, base_ms: float,
+                n_channels: int) -> pd.DataFrame:
+    """Every user polls on a grid with a random phase; queueing adds to each response."""
+    per_user = int(step_s * 1000 // cycle_ms)
+    phase = rng.uniform(0, cycle_ms, size=n)
+    t = start_ms + phase[:, None] + np.arange(per_user)[None, :] * cycle_ms
+    user_ids = np.repeat(np.arange(n), per_user)
+    latency = base_ms * rng.lognormal(0.0, 0.3, size=t.size) + (cycle_ms - interval_ms)
+    return pd.DataFrame({"t_ms": t.ravel().astype(np.int64),
+                         "user": [f"u{u}" for u in user_ids],
+                         "n": np.tile(np.arange(per_user), n),
+                         "latency_ms": np.round(latency, 3),
+                         "channel": [f"c{u % n_channels}" for u in user_ids]})
+
+
+def _step_deliveries(rng: np.random.Generator, *, n: int, start_ms: int, end_ms: int,
+                     cycle_ms: float, queue_ms: float, base_ms: float,
+                     cache_ttl_s: float | None,
+                     n_channels: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two messages per user and step, one receive each; a quarter as many notifications."""
+    m = n * 2
+    wait = rng.uniform(0, cycle_ms, size=m) + base_ms * rng.lognormal(0, 0.3, size=m) + queue_ms
+    if cache_ttl_s:
+        wait += rng.uniform(0, cache_ttl_s * 1000.0, size=m)
+    t_msg = np.sort(rng.uniform(start_ms, end_ms, size=m)).astype(np.int64)
+    messages = pd.DataFrame({"t_ms": t_msg, "user": [f"u{k % n}" for k in range(m)],
+                             "n": np.arange(m), "latency_ms": np.round(wait, 3),
+                             "channel": [f"c{k % n_channels}" for k in range(m)],
+                             "seq": np.arange(m)})
+    k = m // 4
+    notes = pd.DataFrame({"t_ms": t_msg[:k], "user": [f"u{j}" for j in range(k)],
+                          "n": np.arange(k),
+                          "latency_ms": np.round(rng.uniform(0, 10_000, k), 3)})
+    return messages, notes
+
+
+def _step_counts(*, n: int, start_ms: int, end_ms: int, polls: int,
+                 queue_share: float) -> dict[str, int]:
+    """The runner's per-step counts: requests (polls + 25 % others), errors past 20 % queueing."""
+    requests = polls * 1.25
+    error_rate = max(0.0, queue_share - 0.2) * 0.2
+    return {"users": n, "start_ms": start_ms, "end_ms": end_ms,
+            "requests": round(requests), "failures": round(requests * error_rate),
+            "lost": 0, "duplicated": 0,
+            "redis_ops": round(requests * 3), "pg_queries": round(requests * 0.4)}

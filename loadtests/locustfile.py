@@ -10,7 +10,12 @@ same file headless. Samples go to Redis only when ``--redis-url`` is given.
 
 from __future__ import annotations
 
+import json
+import logging
+import resource
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from locust import LoadTestShape, events
@@ -18,28 +23,50 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from loadtests.clients.chat_user import ChatUser
+from loadtests.clients.health import ProcessHealth, tune_gc
+from loadtests.clients.limits import open_files_shortfall, raise_open_files_limit
+from loadtests.clients.options import add_locust_arguments
 from loadtests.clients.producer import NotificationProducer
-from loadtests.clients.scenario import add_arguments, scenario_for
-from loadtests.recording.recorder import new_run_id
+from loadtests.clients.scenario import scenario_for
+from loadtests.recording.keys import new_run_id
 from loadtests.shapes import Stage, parse_shape, stage_at
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
+log = logging.getLogger("pollcap")
+_HEALTH: weakref.WeakKeyDictionary[Environment, ProcessHealth] = weakref.WeakKeyDictionary()
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    add_arguments(parser)
+    add_locust_arguments(parser)
 
 
 @events.init.add_listener
 def _init(environment: Environment, **_kwargs: Any) -> None:
+    before, after = raise_open_files_limit()  # one socket per simulated tab
+    log.info("pollcap: open files limit %d -> %d", before, after)
+    if _gc_tuning(environment):
+        # spawning_complete carries no environment: bind it here
+        environment.events.spawning_complete.add_listener(_after_ramp(environment))
     opts = environment.parsed_options
     if opts is not None and not opts.run_id:
         # before any fork or spawn message, so every process shares the id
         opts.run_id = new_run_id()
 
 
-def _recording_process(environment: Environment) -> bool:
+def _after_ramp(environment: Environment) -> Callable[..., None]:
+    def spawning_complete(**_kwargs: Any) -> None:
+        if _user_process(environment):
+            tune_gc()  # the users and their state now exist: out of the collector's sight
+
+    return spawning_complete
+
+
+def _gc_tuning(environment: Environment) -> bool:
+    return bool(getattr(environment.parsed_options, "gc_tuning", False))
+
+
+def _user_process(environment: Environment) -> bool:
     return environment.parsed_options is not None and not isinstance(
         environment.runner, MasterRunner
     )
@@ -47,19 +74,44 @@ def _recording_process(environment: Environment) -> bool:
 
 @events.test_start.add_listener
 def _test_start(environment: Environment, **_kwargs: Any) -> None:
-    if _recording_process(environment):
-        recorder = scenario_for(environment).recorder
-        if recorder is not None:
-            recorder.mark_test_start(time.time() * 1000)
-            recorder.start()
+    _warn_open_files(environment)
+    if not _user_process(environment):
+        return
+    _HEALTH.setdefault(environment, ProcessHealth()).start()
+    if _gc_tuning(environment):
+        tune_gc()
+    recorder = scenario_for(environment).recorder
+    if recorder is not None:
+        recorder.mark_test_start(time.time() * 1000)
+        recorder.start()
+
+
 
 
 @events.test_stop.add_listener
 def _test_stop(environment: Environment, **_kwargs: Any) -> None:
-    if _recording_process(environment):
-        recorder = scenario_for(environment).recorder
-        if recorder is not None:
-            recorder.stop()  # users are already stopped: this ships the last samples
+    if not _user_process(environment):
+        return
+    health = _HEALTH.pop(environment, None)
+    figures = health.stop() if health is not None else {}
+    log.info("pollcap: generator health %s", json.dumps(figures))
+    recorder = scenario_for(environment).recorder
+    if recorder is not None:
+        recorder.stop()  # users are already stopped: this ships the last samples
+        recorder.note_generator(figures)
+
+
+def _warn_open_files(environment: Environment) -> None:
+    """Say before it happens when this process cannot hold a socket per user."""
+    if environment.runner is None or isinstance(environment.runner, MasterRunner):
+        return
+    opts: Any = environment.parsed_options
+    users = int(getattr(opts, "num_users", 0) or 0)
+    processes = max(1, int(getattr(opts, "processes", 1) or 1))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    reason = open_files_shortfall(users=-(-users // processes), limit=limit)
+    if reason is not None:
+        log.warning("pollcap: %s", reason)
 
 
 class StageShape(LoadTestShape):

@@ -18,6 +18,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from loadtests.durations import parse_duration_s
 from target_service.errors import UserError
 
 SHAPES = ("constant", "step", "spike")
@@ -94,30 +95,6 @@ def total_duration_s(stages: list[Stage]) -> float:
     return stages[-1].end_s if stages else 0.0
 
 
-def parse_timespan_s(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``1h``, ``1m30s`` -> seconds. Raises UserError."""
-    value = text.strip().lower()
-    if not value:
-        raise UserError("empty duration")
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    total, number = 0.0, ""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
-    for ch in value:
-        if ch.isdigit() or ch == ".":
-            number += ch
-        elif ch in units and number:
-            total += float(number) * units[ch]
-            number = ""
-        else:
-            raise UserError(f"bad duration {text!r}: use e.g. 60s, 5m, 1h30m")
-    if number:
-        raise UserError(f"bad duration {text!r}: a number without unit at the end")
-    return total
-
-
 def parse_shape(
     spec: str, *, users: int, spawn_rate: float, duration_s: float | None
 ) -> list[Stage]:
@@ -139,7 +116,7 @@ def parse_shape(
         stages = step_stages(
             start=start,
             step=int(params.pop("step", str(start))),
-            hold_s=parse_timespan_s(params.pop("hold", "30s")),
+            hold_s=parse_duration_s(params.pop("hold", "30s")),
             max_users=int(params.pop("max", str(users))),
             spawn_rate=spawn_rate,
         )
@@ -151,8 +128,8 @@ def parse_shape(
         stages = spike_stages(
             base=int(params.pop("base", str(max(1, users // 4)))),
             peak=int(params.pop("peak", str(users))),
-            at_s=parse_timespan_s(params.pop("at", str(duration_s / 3))),
-            hold_s=parse_timespan_s(params.pop("hold", str(duration_s / 6))),
+            at_s=parse_duration_s(params.pop("at", str(duration_s / 3))),
+            hold_s=parse_duration_s(params.pop("hold", str(duration_s / 6))),
             duration_s=duration_s,
             spawn_rate=spawn_rate,
         )

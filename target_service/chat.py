@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import time
 
+import asyncpg
 import orjson
 
 from target_service.state import AppState
 from target_service.store import messages as store
 from target_service.store.backends import RedisDown
-from target_service.store.cache import LATEST_KEY, recent_key, seed_key
-from target_service.store.invalidation import CHANNEL as PUSH_CHANNEL
-from target_service.store.messages import Message, make_message
-from target_service.store.presence import times_key
+from target_service.store.keys import (
+    LATEST_KEY,
+    VERSIONS_CHANNEL,
+    channel_meta_key,
+    idempotency_key,
+    message_times_key,
+    recent_key,
+    seed_key,
+)
+from target_service.store.messages import IDEMPOTENCY_INDEX, Message, make_message
 from target_service.store.users import User
-
-
-def meta_key(channel_id: str) -> str:
-    return f"chat:meta:{channel_id}"
 
 
 def _answer_head(messages: list[Message], active_users: int) -> bytes:
@@ -65,13 +68,13 @@ async def _seed_poll(
     except RedisDown:
         cached = None
     if cached is not None:
-        state.seed_hits[0] += 1
+        state.counters.seed_cache_hits += 1
         return cached if isinstance(cached, bytes) else str(cached).encode()
-    state.seed_hits[1] += 1
+    state.counters.seed_cache_misses += 1
     if after is None:
-        found = await store.latest_messages(state.pool, channel_id=channel_id, limit=limit)
+        found = await store.latest_messages(state.db, channel_id=channel_id, limit=limit)
     else:
-        found = await store.messages_after(state.pool, channel_id=channel_id, after_seq=after,
+        found = await store.messages_after(state.db, channel_id=channel_id, after_seq=after,
                                            limit=limit)
     head = _answer_head(found, active_users)
     try:
@@ -81,35 +84,84 @@ async def _seed_poll(
     return head
 
 
-async def post(state: AppState, *, channel_id: str, user: User, content: str) -> Message:
-    """Commit one message, then publish its version and feed the recent/rate levels."""
-    seq, created_at_ms = await store.insert_message(
-        state.pool, channel_id=channel_id, author_id=user.id, content=content
-    )
+async def post(
+    state: AppState, *, channel_id: str, user: User, content: str,
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """Commit one message (or find the one this key committed); ``(message, replayed)``.
+
+    Answered only once the row is committed. A replay announces the message again
+    (every step is idempotent: ``ZADD GT``, the same member, PUBLISH), which heals a
+    first attempt whose worker died between commit and announcement.
+    """
+    if idempotency_key is not None:
+        found = await _replayed(state, channel_id=channel_id, user=user, key=idempotency_key)
+        if found is not None:
+            await _announce(state, channel_id=channel_id, message=found, author_id=user.id,
+                            key=idempotency_key)
+            return found, True
+    try:
+        seq, created_at_ms = await store.insert_message(
+            state.db, channel_id=channel_id, author_id=user.id, content=content,
+            idempotency_key=idempotency_key,
+        )
+    except asyncpg.UniqueViolationError as exc:  # a concurrent attempt with the key won
+        if idempotency_key is None or exc.constraint_name != IDEMPOTENCY_INDEX:
+            raise
+        found = await store.message_by_key(state.db, channel_id=channel_id, author_id=user.id,
+                                           idempotency_key=idempotency_key)
+        assert found is not None, "the unique index said the row exists"
+        await _announce(state, channel_id=channel_id, message=found, author_id=user.id,
+                            key=idempotency_key)
+        return found, True
     message = make_message(channel_id=channel_id, seq=seq, content=content,
                            created_at_ms=created_at_ms, author=user.author())
     state.chat.remember_write(channel_id, message)
-    settings = state.settings
-    rate_cutoff_ms = time.time() * 1000 - settings.rate_window_s * 1000
+    await _announce(state, channel_id=channel_id, message=message, author_id=user.id,
+                    key=idempotency_key)
+    return message, False
 
-    recent, times = recent_key(channel_id), times_key(channel_id)
+
+async def _replayed(state: AppState, *, channel_id: str, user: User, key: str) -> Message | None:
+    """The message committed under this key: Redis as a cache, PostgreSQL as the truth."""
     try:
-        await state.redis.fast_pipeline([
-            ("ZADD", LATEST_KEY, "GT", seq, channel_id),
-            ("ZADD", recent, seq, message.json),
-            ("ZREMRANGEBYRANK", recent, 0, -(settings.recent_size + 1)),
-            ("EXPIRE", recent, settings.recent_ttl_s),
-            ("ZADD", times, created_at_ms, seq),
-            ("ZREMRANGEBYSCORE", times, "-inf", f"({rate_cutoff_ms:.0f}"),
-            ("EXPIRE", times, settings.rate_window_s + 1),
-            ("PUBLISH", PUSH_CHANNEL, f"{channel_id} {seq}"),
-        ])
+        cached = await state.redis.fast_call("GET", idempotency_key(channel_id, user.id, key))
+    except RedisDown:
+        cached = None
+    if isinstance(cached, bytes):
+        data = orjson.loads(cached)
+        return Message(seq=int(data["seq"]), created_at_ms=int(data["createdAt"]), json=cached)
+    return await store.message_by_key(state.db, channel_id=channel_id, author_id=user.id,
+                                      idempotency_key=key)
+
+
+async def _announce(state: AppState, *, channel_id: str, message: Message, author_id: int,
+                    key: str | None) -> None:
+    """Publish the version and feed the recent/rate levels (and the key's cache)."""
+    settings = state.settings
+    seq, created_at_ms = message.seq, message.created_at_ms
+    rate_cutoff_ms = time.time() * 1000 - settings.rate_window_s * 1000
+    recent, times = recent_key(channel_id), message_times_key(channel_id)
+    commands: list[tuple[str | bytes | int, ...]] = [
+        ("ZADD", LATEST_KEY, "GT", seq, channel_id),
+        ("ZADD", recent, seq, message.json),
+        ("ZREMRANGEBYRANK", recent, 0, -(settings.recent_size + 1)),
+        ("EXPIRE", recent, settings.recent_ttl_s),
+        ("ZADD", times, created_at_ms, seq),
+        ("ZREMRANGEBYSCORE", times, "-inf", f"({rate_cutoff_ms:.0f}"),
+        ("EXPIRE", times, settings.rate_window_s + 1),
+        ("PUBLISH", VERSIONS_CHANNEL, f"{channel_id} {seq}"),
+    ]
+    if key is not None:
+        commands.append(("SET", idempotency_key(channel_id, author_id, key),
+                         message.json, "EX", settings.idempotency_ttl_s))
+    try:
+        await state.redis.fast_pipeline(commands)
         # The barrier: once PING is answered, Redis has written the PUBLISH to every
         # subscriber's socket, so a poll arriving after our 201 finds it (invalidation.py).
         await state.redis.fast_call("PING")
     except RedisDown:
         state.chat.note_version(channel_id, seq)  # replayed when Redis returns
-    return message
 
 
 async def channel_meta(state: AppState, *, channel_id: str) -> dict[str, object] | None:
@@ -118,17 +170,17 @@ async def channel_meta(state: AppState, *, channel_id: str) -> dict[str, object]
     fresh = state.settings.cache_mode == "fresh"
     required = await state.chat.required_seq(channel_id) if fresh else 0
     try:
-        cached = await state.redis.call(lambda r: r.get(meta_key(channel_id)))
+        cached = await state.redis.call(lambda r: r.get(channel_meta_key(channel_id)))
     except RedisDown:
         cached = None
     meta = orjson.loads(cached) if cached is not None else None
     if meta is None or (fresh and meta["messageCount"] < required):
-        head = await store.channel_head(state.pool, channel_id=channel_id)
+        head = await store.channel_head(state.db, channel_id=channel_id)
         if head is None:
             return None
         meta = {"id": channel_id, "messageCount": head[0], "lastMessageAt": head[1]}
         try:
-            await state.redis.call(lambda r: r.set(meta_key(channel_id), orjson.dumps(meta),
+            await state.redis.call(lambda r: r.set(channel_meta_key(channel_id), orjson.dumps(meta),
                                                    ex=state.settings.meta_ttl_s))
         except RedisDown:
             pass

@@ -33,14 +33,17 @@ async def current_user(request: Request) -> User:
     if header[:7].lower() != b"bearer ":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     token = header[7:].strip().decode("latin-1")
+    if not users_store.TOKEN_PATTERN.fullmatch(token):  # not one of ours: no lookup at all
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    digest = users_store.token_digest(token)
     state: AppState = request.app.state.svc
-    user = state.tokens.get(token)
+    user = state.tokens.get(digest)
     if user is None:
-        user = await users_store.user_by_token(state.pool, token=token) if token else None
+        user = await users_store.user_by_digest(state.db, digest=digest)
         if user is None:
             raise HTTPException(401, "invalid bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        state.tokens.put(token, user)
+        state.tokens.put(digest, user)
     return user
 
 

@@ -1,4 +1,4 @@
-"""Per-route Prometheus figures, as one pure-ASGI middleware.
+"""Pure-ASGI middlewares: per-route Prometheus figures, and the request deadline.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) because it runs on every poll: it adds a few
 microseconds, not a task and a queue per request. (The 64 KiB body limit is FastAPI's
@@ -7,12 +7,18 @@ own ``max_body_size``, which answers 413 whether or not a Content-Length was sen
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from target_service.prom import PromMetrics
+
+log = logging.getLogger("pollcap.service")
+DEADLINE_EXEMPT_PREFIXES = ("/api/realtime/",)  # long-poll, SSE: long by design
+DEADLINE_BODY = b'{"detail":"the service could not answer within its deadline; retry later"}'
 
 
 class PromMiddleware:
@@ -40,3 +46,66 @@ class PromMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             self.prom.observe(method=scope["method"], route=path, status=status,
                               duration_s=time.perf_counter() - started)
+
+
+MAX_HOLD_S = 30.0  # the long-poll's waitMs ceiling (realtime/longpoll.py)
+
+
+def long_poll_hold_s(query: bytes) -> float:
+    """A long-poll's own hold (``waitMs``), which the deadline must not count (0 if none).
+
+    A bad value counts 0 here; the route answers it 422.
+    """
+    if b"waitMs=" not in query:
+        return 0.0
+    for pair in query.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == b"waitMs" and value.isdigit():
+            return min(int(value) / 1000, MAX_HOLD_S)
+    return 0.0
+
+
+class DeadlineMiddleware:
+    """No request outlives ``deadline_s``: 503 with ``Retry-After`` if unanswered by then.
+
+    The backends have shorter timeouts of their own (``Settings``); this is the net
+    under them, for a request that waits on several calls in a row. The deadline covers
+    the wait for the answer to start; a streamed body (the push transports under
+    ``exempt_prefixes``, WebSockets) is not cut. One ``asyncio.timeout`` per request, in
+    the request's own task: no task or queue is added.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, deadline_s: float, retry_after_s: int,
+        exempt_prefixes: tuple[str, ...] = DEADLINE_EXEMPT_PREFIXES,
+    ) -> None:
+        self.app = app
+        self.deadline_s = deadline_s
+        self.retry_after = str(retry_after_s).encode()
+        self.exempt_prefixes = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        deadline = asyncio.timeout(self.deadline_s + long_poll_hold_s(scope["query_string"]))
+        try:
+            async with deadline:
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # a timeout of the route's own, not ours
+            log.warning("%s %s passed its deadline of %g s%s", scope["method"], scope["path"],
+                        self.deadline_s, "" if started else "; answered 503")
+            if not started:
+                await send({"type": "http.response.start", "status": 503, "headers": [
+                    (b"content-type", b"application/json"), (b"retry-after", self.retry_after)]})
+                await send({"type": "http.response.body", "body": DEADLINE_BODY})

@@ -1,24 +1,64 @@
-"""Hand-parsed parameters of the poll route, with FastAPI-style 422 errors.
+"""Parameter rules: the hand-parsed poll parameters, and the text rules of every body.
 
 The poll is the route every client hits every few seconds; FastAPI's generic parameter
 machinery (pydantic per parameter, multidict lookups) costs more than the cached poll
 itself, so this route validates its three parameters here. Errors go through the same
 handler as FastAPI's (``RequestValidationError`` -> 422 with a message).
+
+``after`` may be empty (``?after=``): the design's ChatRoom sends its first poll that
+way (``lastMessageId.current || ''``), and it means "no cursor", like no ``after``.
+
+:data:`Text` is ``str`` without NUL: PostgreSQL cannot store NUL in ``text``, so a
+body field holding one is a 422 at the door, not a 500 from the database.
+:data:`NonBlankText` also needs a character other than whitespace. Each carries the
+JSON-schema ``pattern`` that says the same, so the OpenAPI document and the validator
+agree on every string (a fuzzer holds them to it).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BeforeValidator, Field
 
 CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-AFTER_PATTERN = r"^[0-9]{1,18}$"
+AFTER_PATTERN = r"^([0-9]{1,18})?$"  # empty: no cursor
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII, as the IETF draft's examples
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 _CHANNEL = re.compile(CHANNEL_PATTERN)
 _AFTER = re.compile(AFTER_PATTERN)
+
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NON_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})]
+def whole_float_to_int(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id would be a 500 from asyncpg
+JsonInt = Annotated[int, BeforeValidator(whole_float_to_int)]
+"""An integer as JSON Schema counts one: ``1.0`` is 1; ``"1"`` and ``true`` are not (strict)."""
+NonBlankText = Annotated[str, AfterValidator(_no_nul), AfterValidator(_not_blank),
+                         Field(json_schema_extra={"pattern": NON_BLANK_PATTERN})]
 
 
 def invalid(where: str, name: str, message: str, value: object) -> RequestValidationError:
@@ -42,7 +82,7 @@ def poll_params(request: Request) -> tuple[str, int | None, int]:
                 value = raw.decode("latin-1")
                 if not _AFTER.match(value):
                     raise invalid("query", "after", "must be a message id (1-18 digits)", value)
-                after = int(value)
+                after = int(value) if value else None
             elif key == b"limit":
                 value = raw.decode("latin-1")
                 if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import psutil
 
-from target_service.embedded.procs import (  # noqa: F401  (free_port re-exported for callers)
+from target_service.embedded.children import set_parent_death_signal
+from target_service.embedded.ports import (  # noqa: F401  (free_port re-exported for callers)
     check_port_free,
     free_port,
-    set_parent_death_signal,
 )
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
@@ -98,7 +98,7 @@ def service_env(
 
 
 WS_IMPLEMENTATIONS = ("websockets", "websockets-sansio", "wsproto")
-DEFAULT_WS = "websockets-sansio"  # lightest per idle connection (README: memory per connection)
+DEFAULT_WS = "wsproto"  # the lightest per idle connection (README: measured memory per connection)
 
 
 def uvicorn_command(*, host: str, port: int, workers: int, ws: str = DEFAULT_WS) -> list[str]:
@@ -164,7 +164,7 @@ def run_service(
         yield ServiceHandle(url=url, port=port, pid=popen.pid,
                             log_path=None if temp_log else log_path)
     finally:
-        stop_group(popen)
+        terminate_group(popen)
         if temp_log:
             log_path.unlink(missing_ok=True)
 
@@ -195,7 +195,7 @@ def _tail(popen: subprocess.Popen[bytes], log_path: Path | None) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
-def stop_group(popen: subprocess.Popen[bytes]) -> None:
+def terminate_group(popen: subprocess.Popen[bytes]) -> None:
     """SIGTERM the service's process group, SIGKILL what is left after the timeout.
 
     Returns once every process of the group is gone (workers orphaned by the master's
@@ -221,3 +221,18 @@ def stop_group(popen: subprocess.Popen[bytes]) -> None:
     if popen.poll() is None:
         popen.wait(timeout=STOP_TIMEOUT_S)
     psutil.wait_procs(group, timeout=STOP_TIMEOUT_S)
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM; both end in a clean stop of what we started.
+
+    The handlers are set again because a shell starts a background job (``&``) with
+    SIGINT ignored; SIGTERM becomes KeyboardInterrupt too, so ``kill PID`` unwinds the
+    same ``with`` blocks as Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from target_service.policy import PolicyError, load_policy
@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     redis_retry_s: float = Field(default=0.5, gt=0, description="probe period while Redis is down")
     pg_min_size: int = Field(default=2, ge=1)
     pg_max_size: int = Field(default=16, ge=1, le=200)
+
+    # deadlines: no request outlives request_deadline_s, whatever a backend does
+    request_deadline_s: float = Field(default=5.0, gt=0, description="then 503 + Retry-After")
+    pg_acquire_timeout_s: float = Field(default=1.0, gt=0, description="wait for a connection")
+    pg_command_timeout_s: float = Field(default=2.0, gt=0, description="one statement/transaction")
+    retry_after_s: int = Field(default=1, ge=1, description="Retry-After of a 503")
+    idempotency_ttl_s: int = Field(default=86_400, ge=1, description="Redis copy of a key's row")
 
     # source design's cache levels
     seed_ttl_s: int = Field(default=5, ge=1, description="chat:{channel}:{after|all} EX 5")
@@ -65,6 +72,16 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0, le=15)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _deadlines_fit(self) -> Settings:
+        inner_s = self.redis_timeout_s + self.pg_acquire_timeout_s + self.pg_command_timeout_s
+        if inner_s >= self.request_deadline_s:
+            raise ValueError(
+                f"redis_timeout_s + pg_acquire_timeout_s + pg_command_timeout_s = {inner_s:g} s"
+                f" must stay below request_deadline_s = {self.request_deadline_s:g} s"
+            )
+        return self
 
     @field_validator("policy")
     @classmethod

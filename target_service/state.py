@@ -25,6 +25,7 @@ from target_service.store.backends import (
     open_redis,
 )
 from target_service.store.cache import FreshChatCache
+from target_service.store.db import Db
 from target_service.store.invalidation import Invalidations
 from target_service.store.metrics import LatencyRecorder
 from target_service.store.notifications import Notifications
@@ -37,11 +38,20 @@ STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
+class Counters:
+    """Plain counts the Prometheus gauges read (one worker's, since it started)."""
+
+    db_queries: int = 0
+    seed_cache_hits: int = 0  # --cache seed: whole answers served from Redis
+    seed_cache_misses: int = 0
+
+
+@dataclass
 class AppState:
     settings: Settings
     policy: ThresholdPolicy
     redis: RedisGuard
-    pool: asyncpg.Pool
+    db: Db
     chat: FreshChatCache
     presence: Presence
     notifications: Notifications
@@ -49,8 +59,7 @@ class AppState:
     load: LoadMeter
     tokens: TokenCache
     prom: PromMetrics
-    db_queries: list[int] = field(default_factory=lambda: [0])
-    seed_hits: list[int] = field(default_factory=lambda: [0, 0])  # hits, misses
+    counters: Counters = field(default_factory=Counters)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     _intervals: dict[tuple[int, float, float], int] = field(default_factory=dict)
@@ -85,9 +94,9 @@ class AppState:
             await self._tick()  # last flush of presence, versions and samples
         await close_redis(self.redis)
         try:
-            await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
+            await asyncio.wait_for(self.db.pool.close(), STOP_TIMEOUT_S)
         except TimeoutError:
-            self.pool.terminate()  # a connection still busy: do not hang the shutdown
+            self.db.pool.terminate()  # a connection still busy: do not hang the shutdown
 
     async def _background(self) -> None:
         """Flushes batched Redis writes and refreshes the figures polls read from memory."""
@@ -132,19 +141,21 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         settings.redis_url, heartbeat_s=settings.push_heartbeat_s,
         stale_after_s=settings.push_stale_after_s, timeout_s=settings.redis_timeout_s,
     ) if fast is not None and settings.push_invalidation else None
-    db_queries = [0]
+    counters = Counters()
 
     def count_query(_record: object) -> None:
-        db_queries[0] += 1
+        counters.db_queries += 1
 
     async def init(conn: asyncpg.Connection) -> None:
         conn.add_query_logger(count_query)
 
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=settings.pg_min_size, max_size=settings.pg_max_size,
-        command_timeout=30, init=init,
+        command_timeout=settings.pg_command_timeout_s, init=init,
     )
     assert pool is not None
+    db = Db(pool, acquire_timeout_s=settings.pg_acquire_timeout_s,
+            command_timeout_s=settings.pg_command_timeout_s)
     try:
         await create_schema(pool)
     except BaseException:
@@ -153,12 +164,12 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         raise
     await redis.probe()
     state = AppState(
-        settings=settings, policy=policy, redis=redis, pool=pool,
-        chat=FreshChatCache(redis=redis, pool=pool, size=settings.recent_size,
+        settings=settings, policy=policy, redis=redis, db=db,
+        chat=FreshChatCache(redis=redis, db=db, size=settings.recent_size,
                             max_channels=settings.cache_max_channels, pushes=pushes),
         presence=Presence(redis=redis, window_s=settings.presence_window_s,
                           rate_window_s=settings.rate_window_s),
-        notifications=Notifications(redis=redis, pool=pool,
+        notifications=Notifications(redis=redis, db=db,
                                     new_flag_ttl_s=settings.new_flag_ttl_s),
         recorder=LatencyRecorder(
             redis=redis, max_per_s=settings.metrics_max_per_s,
@@ -168,7 +179,7 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         load=LoadMeter(window_s=settings.load_window_s),
         tokens=TokenCache(max_size=settings.token_cache_size),
         prom=prom,
-        db_queries=db_queries,
+        counters=counters,
     )
     redis.on_down(state.presence.forget)  # presence unknown from the first failure on
     return state

@@ -2,8 +2,8 @@
 
 A capacity run holds each user count long enough to reach steady state and stops by
 itself past saturation: more than 5% errors, p95 delivery latency over 3x the SLO, or
-throughput falling while users grow. The runner asks :func:`saturation_reason` after
-every completed step.
+throughput falling while users grow. :class:`analysis.capacity.steps.StepTracker`
+asks :func:`saturation_reason` after every completed step.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def make_plan(
 
 def saturation_reason(
     *,
-    rps: list[float],
+    requests_per_s: list[float],
     error_rate: list[float],
     delivery_p95_ms: list[float | None],
     slo_p95_ms: float,
@@ -91,6 +91,7 @@ def saturation_reason(
     Lists run over completed steps in order; only the last step can trigger a stop,
     except that falling throughput compares it with the best earlier step.
     """
+    rps = requests_per_s
     if not rps:
         return None
     if error_rate[-1] > ERROR_RATE_STOP:

@@ -12,21 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
-import psutil
+
+from target_service.proc_tree import TreeMeter
 
 SAMPLE_INTERVAL_S = 1.0
-
-
-def _tree(pids: Iterable[int]) -> list[psutil.Process]:
-    found: dict[int, psutil.Process] = {}
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            for proc in [root, *root.children(recursive=True)]:
-                found.setdefault(proc.pid, proc)
-        except psutil.Error:
-            continue
-    return list(found.values())
 
 
 @dataclass
@@ -39,10 +28,11 @@ class ResourceSampler:
 
     groups: dict[str, Callable[[], Iterable[int]]]
     interval_s: float = SAMPLE_INTERVAL_S
-    rows: list[dict[str, float]] = field(default_factory=list)
+    samples: list[dict[str, float]] = field(default_factory=list)  # one row per sample
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _cpu_s: dict[int, float] = field(default_factory=dict)
+    _meters: dict[str, TreeMeter] = field(default_factory=dict)
+    _last_cpu_s: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> ResourceSampler:
         self._thread = threading.Thread(target=self._loop, name="resource-sampler", daemon=True)
@@ -57,7 +47,7 @@ class ResourceSampler:
 
     def frame(self) -> pd.DataFrame:
         columns = ["t_ms"] + [f"{g}_{m}" for g in self.groups for m in ("cpu_percent", "rss_bytes")]
-        return pd.DataFrame(self.rows, columns=columns)
+        return pd.DataFrame(self.samples, columns=columns)
 
     def _loop(self) -> None:
         last = time.monotonic()
@@ -70,20 +60,12 @@ class ResourceSampler:
     def _sample(self, *, elapsed_s: float | None) -> None:
         row: dict[str, float] = {"t_ms": time.time() * 1000.0}
         for name, pids in self.groups.items():
-            cpu_delta_s = 0.0
-            rss = 0
-            for proc in _tree(pids()):
-                try:
-                    times = proc.cpu_times()
-                    rss += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-                total = times.user + times.system
-                cpu_delta_s += total - self._cpu_s.get(proc.pid, total)
-                self._cpu_s[proc.pid] = total
+            reading = self._meters.setdefault(name, TreeMeter()).read(pids())
+            cpu_delta_s = reading.cpu_s - self._last_cpu_s.get(name, reading.cpu_s)
+            self._last_cpu_s[name] = reading.cpu_s
             row[f"{name}_cpu_percent"] = (
                 100.0 * cpu_delta_s / elapsed_s if elapsed_s else float("nan")
             )
-            row[f"{name}_rss_bytes"] = float(rss)
+            row[f"{name}_rss_bytes"] = float(reading.rss_bytes)
         if elapsed_s is not None:
-            self.rows.append(row)
+            self.samples.append(row)

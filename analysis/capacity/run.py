@@ -1,19 +1,15 @@
 """``pollcap capacity``'s orchestration: stack, service, step-ramp swarm, collection.
 
-The steps are cut from what the swarm actually ran (the live user count the Locust
-users publish), not from the planned table, so a slow ramp-up never leaks into a
-step's window. After each completed step the stopping rule of :mod:`analysis.capacity.ramp`
-is asked, and a saturated run is stopped early (SIGINT: Locust still writes its CSVs).
-
-Counters snapshotted at every step boundary give the per-step counts the report
-needs: requests and failures (the users' counters), Redis commands (the server's
-``total_commands_processed``, which includes pollcap's own sample writes) and
-PostgreSQL transactions (``pg_stat_database``).
+:func:`run_capacity` reads as its steps: start the stack, start the service, ramp
+the swarm while :class:`~analysis.capacity.steps.StepTracker` cuts steps and applies
+the stopping rule (a saturated run is stopped early with SIGINT, so Locust still
+writes its CSVs), collect the samples, assemble the :class:`~analysis.runs.RunData`
+the report is built from. Counters come from :mod:`analysis.capacity.probes`,
+CPU/RSS from :mod:`analysis.capacity.resources`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -23,32 +19,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import redis
 
-from analysis.capacity.ramp import RampPlan, saturation_reason
+from analysis.capacity.probes import CountersProbe, read_step_figures
+from analysis.capacity.ramp import RampPlan
 from analysis.capacity.resources import ResourceSampler
-from analysis.collect import read_samples
+from analysis.capacity.steps import StepTracker
+from analysis.defaults import PLAN_DEFAULTS, RUNS_DIR
 from analysis.runs import RunData
 from loadtests.recording.recorder import new_run_id
+from loadtests.recording.samples import read_samples
 from loadtests.swarm.run import ScenarioParams, SwarmProgress, SwarmResult, run_swarm
-from target_service.embedded.stack import Stack
+from target_service.embedded.stack import Stack, StackInfo
 from target_service.errors import UserError
 from target_service.policy import load_policy
 from target_service.serve import run_service
+from target_service.settings import Settings
 
-WARMUP_FRACTION = 0.25
+SAMPLE_KINDS = ("poll", "message", "notification")
 
 
 @dataclass(frozen=True, slots=True)
 class CapacityConfig:
     plan: RampPlan
-    slo_p95_ms: float = 3000.0
+    slo_p95_ms: float = PLAN_DEFAULTS.slo_p95_ms
     target_users: int | None = None
-    headroom: float = 0.7
-    price_per_million_usd: float = 0.20
-    policy: str = "fixed-2s"
+    headroom: float = PLAN_DEFAULTS.headroom
+    price_per_million_usd: float = PLAN_DEFAULTS.price_per_million_usd
+    warmup_fraction: float = PLAN_DEFAULTS.warmup_fraction
+    policy: str = "fixed-2s"  # the service's interval policy
     client_policy: str = "fixed-2s"
     cache_mode: str = "fresh"
     workers: int = 1
@@ -60,163 +60,8 @@ class CapacityConfig:
     database_url: str | None = None
     allow_remote: bool = False
     scenario: ScenarioParams = field(default_factory=ScenarioParams)
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = RUNS_DIR
     run_id: str | None = None
-
-
-@dataclass
-class Snapshot:
-    t_ms: float
-    users: int
-    counters: dict[str, float]
-
-
-@dataclass
-class StepTracker:
-    """Cuts the run into steps by the live user count and applies the stopping rule."""
-
-    plan: RampPlan
-    slo_p95_ms: float
-    probe: Callable[[], dict[str, float]]
-    read_step: Callable[[float, float], tuple[float, float, float | None]]
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    current: Snapshot | None = None
-    stop_reason: str | None = None
-    _history: dict[str, list[Any]] = field(
-        default_factory=lambda: {"rps": [], "error_rate": [], "p95": []}
-    )
-
-    def observe(self, *, users: int) -> bool:
-        """Feed the live user count; returns True when the run should stop now."""
-        targets = set(self.plan.users)
-        if self.current is not None and users != self.current.users:
-            self._close(time.time() * 1000)
-            if self.stop_reason:
-                return True
-        if self.current is None and users in targets:
-            self.current = Snapshot(time.time() * 1000, users, self.probe())
-        return False
-
-    def finish(self) -> None:
-        if self.current is not None:
-            self._close(time.time() * 1000, check=False)
-
-    def _close(self, end_ms: float, *, check: bool = True) -> None:
-        assert self.current is not None
-        start, counters = self.current, self.probe()
-        self.current = None
-        if end_ms - start.t_ms < 2000:
-            return  # a transient count while spawning, not a step
-        row: dict[str, Any] = {
-            "users": start.users,
-            "start_ms": int(start.t_ms),
-            "end_ms": int(end_ms),
-        }
-        row.update({k: counters[k] - start.counters.get(k, 0.0) for k in counters})
-        self.steps.append(row)
-        if not check:
-            return
-        lo_ms = start.t_ms + WARMUP_FRACTION * (end_ms - start.t_ms)
-        rps, error_rate, p95 = self.read_step(lo_ms, end_ms)
-        for key, value in (("rps", rps), ("error_rate", error_rate), ("p95", p95)):
-            self._history[key].append(value)
-        self.stop_reason = saturation_reason(
-            rps=self._history["rps"],
-            error_rate=self._history["error_rate"],
-            delivery_p95_ms=self._history["p95"],
-            slo_p95_ms=self.slo_p95_ms,
-        )
-
-
-def _counters_probe(
-    client: redis.Redis, *, run_id: str, database_url: str | None
-) -> Callable[[], dict[str, float]]:
-    probes = [0]
-
-    def probe() -> dict[str, float]:
-        raw: dict[bytes, bytes] = client.hgetall(f"run:{run_id}:counters")  # type: ignore[assignment]
-        counts = {k.decode(): float(v) for k, v in raw.items()}
-        # Redis commands of the service alone: the server's total less the load
-        # generator's recorder and this probe (HGETALL + INFO; the count lags by <= 1 s).
-        probes[0] += 2
-        total = float(client.info("stats").get("total_commands_processed", 0))
-        out = {
-            "requests": counts.get("requests", counts.get("polls", 0.0)),
-            "failures": counts.get("errors", 0.0),
-            "lost": counts.get("lost", 0.0),
-            "duplicated": counts.get("duplicated", 0.0),
-            "redis_ops": total - counts.get("recorder_commands", 0.0) - probes[0],
-        }
-        if database_url:
-            out["pg_queries"] = float(asyncio.run(_pg_transactions(database_url)))
-        return out
-
-    return probe
-
-
-async def _pg_transactions(url: str) -> int:
-    import asyncpg
-
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                "WHERE datname = current_database()"
-            )
-        )
-    finally:
-        await conn.close()
-
-
-def _step_reader(
-    client: redis.Redis, *, run_id: str, probe_rows: list[dict[str, Any]]
-) -> Callable[[float, float], tuple[float, float, float | None]]:
-    """Live per-step figures for the stopping rule: poll rps, error rate, p95 delivery."""
-
-    def read(lo_ms: float, end_ms: float) -> tuple[float, float, float | None]:
-        polls = read_samples(
-            client, run_id=run_id, sample_type="poll", start_ms=lo_ms, end_ms=end_ms
-        )
-        messages = read_samples(
-            client, run_id=run_id, sample_type="message", start_ms=lo_ms, end_ms=end_ms
-        )
-        span_s = max((end_ms - lo_ms) / 1000.0, 1e-3)
-        row = probe_rows[-1] if probe_rows else {}
-        requests = max(float(row.get("requests", 0.0)), 1.0)
-        error_rate = float(row.get("failures", 0.0)) / requests
-        p95 = float(np.percentile(messages["latency_ms"], 95)) if len(messages) else None
-        return len(polls) / span_s, error_rate, p95
-
-    return read
-
-
-@contextlib.contextmanager
-def _service(
-    cfg: CapacityConfig, *, redis_url: str, database_url: str, log_path: Path
-) -> Iterator[tuple[str, Callable[[], list[int]]]]:
-    if cfg.host:
-        yield cfg.host, lambda: []
-        return
-    with run_service(
-        redis_url=redis_url,
-        database_url=database_url,
-        workers=cfg.workers,
-        policy=cfg.policy,
-        cache_mode=cfg.cache_mode,
-        cpu_affinity=_usable(cfg.service_cpus),
-        log_path=log_path,
-    ) as handle:
-        yield handle.url, lambda: handle.pids
-
-
-def _usable(cpus: tuple[int, ...] | None) -> tuple[int, ...] | None:
-    """The requested cores that exist here (a 1-core machine runs everything on core 0)."""
-    if not cpus:
-        return None
-    have = os.sched_getaffinity(0)
-    chosen = tuple(c for c in cpus if c in have)
-    return chosen or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,124 +71,229 @@ class CapacityRun:
     stop_reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    """What the ramp produced, before the samples are collected."""
+
+    tracker: StepTracker
+    swarm: SwarmResult
+    resources: pd.DataFrame
+    started_ms: float
+    ended_ms: float
+
+
+OnProgress = Callable[[SwarmProgress, str], None]
+
+
 def run_capacity(
     cfg: CapacityConfig,
     *,
-    on_progress: Callable[[SwarmProgress, str], None] | None = None,
+    on_progress: OnProgress | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> CapacityRun:
     """Run the whole measurement and return the report's inputs (nothing written yet)."""
     phase = on_phase or (lambda _msg: None)
-    policy = load_policy(cfg.policy)
+    load_policy(cfg.policy)  # a bad policy fails before anything starts
     run_id = cfg.run_id or new_run_id()
-    run_dir = cfg.runs_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.runs_dir / run_id).mkdir(parents=True, exist_ok=True)
     phase("starting Valkey + PostgreSQL")
     with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
         phase("starting the reference service")
-        with _service(
-            cfg,
-            redis_url=stack.redis_url,
-            database_url=stack.database_url,
-            log_path=run_dir / "service.log",
-        ) as (url, service_pids):
+        log_path = cfg.runs_dir / run_id / "service.log"
+        with _service(cfg, stack=stack, log_path=log_path) as (url, service_pids):
             client = redis.Redis.from_url(stack.redis_url)
-            generator: list[int] = []
-            sampler = ResourceSampler(
-                groups={"service": service_pids, "generator": lambda: generator}
-            ).start()
-            probe = _counters_probe(
-                client, run_id=run_id, database_url=None if cfg.host else stack.database_url
-            )
-            tracker = StepTracker(
-                plan=cfg.plan,
-                slo_p95_ms=cfg.slo_p95_ms,
-                probe=probe,
-                read_step=lambda lo, hi: (0.0, 0.0, None),
-            )
-            tracker.read_step = _step_reader(client, run_id=run_id, probe_rows=tracker.steps)
-            started_ms = time.time() * 1000
-
-            def progress(p: SwarmProgress) -> None:
-                if tracker.observe(users=p.users) and generator:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(generator[0], signal.SIGINT)
-                if on_progress:
-                    on_progress(p, tracker.stop_reason or "")
-
-            phase("ramping users")
             try:
-                swarm = run_swarm(
-                    host=url,
-                    redis_url=stack.redis_url,
-                    users=cfg.plan.max_users,
-                    spawn_rate=cfg.plan.spawn_rate,
-                    duration_s=cfg.plan.duration_s,
-                    shape=cfg.plan.shape_spec(),
-                    processes=cfg.processes,
-                    client_policy=cfg.client_policy,
-                    run_id=run_id,
-                    runs_dir=cfg.runs_dir,
-                    cpu_affinity=_usable(cfg.generator_cpus),
-                    progress=progress,
-                    allow_remote=cfg.allow_remote,
-                    scenario=cfg.scenario,
-                    meta={"service_policy": cfg.policy, "cache_mode": cfg.cache_mode},
-                    on_start=generator.append,
-                )
+                phase("ramping users")
+                measured = _ramp(cfg, run_id=run_id, url=url, stack=stack, client=client,
+                                 service_pids=service_pids, on_progress=on_progress)
+                phase("collecting samples")
+                samples = {kind: read_samples(client, run_id=run_id, sample_type=kind)
+                           for kind in SAMPLE_KINDS}
             finally:
-                tracker.finish()
-                resources = sampler.stop()
-            phase("collecting samples")
-            samples = {
-                kind: read_samples(client, run_id=run_id, sample_type=kind)
-                for kind in ("poll", "message", "notification")
-            }
-            client.close()
-    if not tracker.steps:
+                client.close()
+    return _assemble(cfg, run_id=run_id, url=url, measured=measured, samples=samples)
+
+
+def _ramp(
+    cfg: CapacityConfig,
+    *,
+    run_id: str,
+    url: str,
+    stack: StackInfo,
+    client: redis.Redis,
+    service_pids: Callable[[], list[int]],
+    on_progress: OnProgress | None,
+) -> _Measured:
+    """The swarm's step ramp, cut into steps as it goes; stopped early past saturation."""
+    generator: list[int] = []
+    sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator})
+    probe = CountersProbe(
+        client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url
+    )
+    tracker = StepTracker(plan=cfg.plan, clock_ms=lambda: time.time() * 1000,
+                          slo_p95_ms=cfg.slo_p95_ms, warmup_fraction=cfg.warmup_fraction)
+
+    def progress(p: SwarmProgress) -> None:
+        if _should_stop(tracker, users=p.users, probe=probe, client=client, run_id=run_id):
+            _interrupt(generator)
+        if on_progress:
+            on_progress(p, tracker.stop_reason or "")
+
+    started_ms = time.time() * 1000
+    sampler.start()
+    try:
+        swarm = _swarm(cfg, run_id=run_id, url=url, stack=stack, progress=progress,
+                       on_start=generator.append)
+    finally:
+        resources = sampler.stop()
+    tracker.finish(counters=probe())
+    return _Measured(tracker=tracker, swarm=swarm, resources=resources, started_ms=started_ms,
+                     ended_ms=time.time() * 1000)
+
+
+def _should_stop(
+    tracker: StepTracker, *, users: int, probe: CountersProbe, client: redis.Redis, run_id: str
+) -> bool:
+    """Feed the live count; at a step boundary snapshot counters and judge the closed step."""
+    if not tracker.needs_counters(users=users):
+        return False
+    closed = tracker.observe(users=users, counters=probe())
+    if closed is None:
+        return False
+    return tracker.judge(read_step_figures(client, run_id=run_id, window=closed)) is not None
+
+
+def _interrupt(generator: list[int]) -> None:
+    """SIGINT to the Locust process group: it stops and still writes its CSVs."""
+    if generator:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(generator[0], signal.SIGINT)
+
+
+def _swarm(
+    cfg: CapacityConfig,
+    *,
+    run_id: str,
+    url: str,
+    stack: StackInfo,
+    progress: Callable[[SwarmProgress], None],
+    on_start: Callable[[int], None],
+) -> SwarmResult:
+    return run_swarm(
+        host=url,
+        redis_url=stack.redis_url,
+        users=cfg.plan.max_users,
+        spawn_rate=cfg.plan.spawn_rate,
+        duration_s=cfg.plan.duration_s,
+        shape=cfg.plan.shape_spec(),
+        processes=cfg.processes,
+        client_policy=cfg.client_policy,
+        run_id=run_id,
+        runs_dir=cfg.runs_dir,
+        cpu_affinity=available_cpus(cfg.generator_cpus),
+        progress=progress,
+        allow_remote=cfg.allow_remote,
+        scenario=cfg.scenario,
+        meta={"service_policy": cfg.policy, "cache_mode": cfg.cache_mode},
+        on_start=on_start,
+    )
+
+
+@contextlib.contextmanager
+def _service(
+    cfg: CapacityConfig, *, stack: StackInfo, log_path: Path
+) -> Iterator[tuple[str, Callable[[], list[int]]]]:
+    """The reference service (or ``cfg.host``): its URL and a callable for its PIDs."""
+    if cfg.host:
+        yield cfg.host, lambda: []
+        return
+    with run_service(
+        redis_url=stack.redis_url,
+        database_url=stack.database_url,
+        workers=cfg.workers,
+        policy=cfg.policy,
+        cache_mode=cfg.cache_mode,
+        cpu_affinity=available_cpus(cfg.service_cpus),
+        log_path=log_path,
+    ) as handle:
+        yield handle.url, lambda: handle.pids
+
+
+def available_cpus(cpus: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The requested cores that exist here (a 1-core machine runs everything on core 0)."""
+    if not cpus:
+        return None
+    have = os.sched_getaffinity(0)
+    chosen = tuple(c for c in cpus if c in have)
+    return chosen or None
+
+
+def _assemble(
+    cfg: CapacityConfig,
+    *,
+    run_id: str,
+    url: str,
+    measured: _Measured,
+    samples: dict[str, pd.DataFrame],
+) -> CapacityRun:
+    """The report's inputs: steps, samples, the service's resources and the run's meta."""
+    tracker, swarm = measured.tracker, measured.swarm
+    if not tracker.windows:
         raise UserError(f"the swarm completed no step (see {swarm.run_dir}/locust.log)")
     stop_reason = tracker.stop_reason or f"reached the last step ({cfg.plan.max_users} users)"
-    gen_cpu = resources.get("generator_cpu_percent", pd.Series(dtype=float))
-    meta = {
+    frame = measured.resources.rename(
+        columns={"service_cpu_percent": "cpu_percent", "service_rss_bytes": "rss_bytes"}
+    )
+    data = RunData(
+        run_id=run_id,
+        steps=pd.DataFrame(tracker.rows()),
+        samples=samples,
+        resources=frame,
+        meta=_meta(cfg, url=url, measured=measured, stop_reason=stop_reason),
+    )
+    return CapacityRun(data=data, swarm=swarm, stop_reason=stop_reason)
+
+
+def _meta(
+    cfg: CapacityConfig, *, url: str, measured: _Measured, stop_reason: str
+) -> dict[str, Any]:
+    """``meta.json`` of the report folder (keys documented in ``analysis.runs.META_KEYS``)."""
+    gen_cpu = measured.resources.get("generator_cpu_percent", pd.Series(dtype=float))
+    return {
         "slo_p95_ms": cfg.slo_p95_ms,
         "target_users": cfg.target_users,
         "headroom": cfg.headroom,
         "price_per_million_usd": cfg.price_per_million_usd,
-        "policy": cfg.policy,
+        "service_policy": cfg.policy,
         "client_policy": cfg.client_policy,
         "cache_mode": cfg.cache_mode,
-        "nominal_interval_ms": _nominal_interval_ms(cfg.client_policy, policy.name),
-        "cache_ttl_s": 5 if cfg.cache_mode == "seed" else 0,
-        "warmup_fraction": WARMUP_FRACTION,
-        "started_at_ms": int(started_ms),
-        "ended_at_ms": int(time.time() * 1000),
+        "nominal_interval_ms": nominal_interval_ms(
+            client_policy=cfg.client_policy, service_policy=cfg.policy
+        ),
+        "cache_ttl_s": Settings().seed_ttl_s if cfg.cache_mode == "seed" else 0,
+        "warmup_fraction": cfg.warmup_fraction,
+        "started_at_ms": int(measured.started_ms),
+        "ended_at_ms": int(measured.ended_ms),
         "host": url,
-        "service_cores": len(_usable(cfg.service_cpus) or os.sched_getaffinity(0)),
+        "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
         "service_workers": cfg.workers,
         "generator_processes": cfg.processes,
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
         "stop_reason": stop_reason,
         "plan": cfg.plan.shape_spec(),
-        "swarm_run_dir": str(swarm.run_dir),
-        "swarm_summary": swarm.summary,
+        "swarm_run_dir": str(measured.swarm.run_dir),
+        "swarm_summary": measured.swarm.summary,
     }
-    frame = resources.rename(
-        columns={"service_cpu_percent": "cpu_percent", "service_rss_bytes": "rss_bytes"}
-    )
-    data = RunData(
-        run_id=run_id,
-        steps=pd.DataFrame(tracker.steps),
-        samples=samples,
-        resources=frame,
-        meta=meta,
-    )
-    return CapacityRun(data=data, swarm=swarm, stop_reason=stop_reason)
 
 
-def _nominal_interval_ms(client_policy: str, service_policy: str) -> float | None:
-    """The fixed interval users poll at, when there is one (for the delivery floor)."""
-    name = service_policy if client_policy == "server" else client_policy
-    policy = load_policy(name)
+def nominal_interval_ms(*, client_policy: str, service_policy: str) -> float | None:
+    """The fixed interval users poll at, when there is one (for the delivery floor).
+
+    Takes the policy *specs* (preset name or JSON path): users obeying the server
+    (``client_policy="server"``) poll at the service policy's interval.
+    """
+    spec = service_policy if client_policy == "server" else client_policy
+    policy = load_policy(spec)
     if not policy.thresholds and not policy.rate_thresholds and policy.load_factor == 1.0:
         return float(policy.default_ms)
     return None

@@ -14,17 +14,29 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from analysis.cli.options import (
+    HeadroomOverrideOpt,
+    PricePerMillionOverrideOpt,
+    RedisUrlOpt,
+    ReportsDirOpt,
+    SloP95OverrideOpt,
+    TargetUsersOpt,
+)
 from analysis.defaults import REPORTS_DIR
+from target_service.errors import UserError
 
 if TYPE_CHECKING:  # pandas loads only when a command runs
     import pandas as pd
-from target_service.errors import UserError
 
 
 def usl(
     file: Annotated[Path, typer.Argument(help="CSV with a concurrency and a throughput column.")],
-    x: Annotated[str | None, typer.Option("--x", help="Concurrency column [default: 1st].")] = None,
-    y: Annotated[str | None, typer.Option("--y", help="Throughput column [default: 2nd].")] = None,
+    x: Annotated[
+        str | None, typer.Option("--x", help="Concurrency column (default: the first).")
+    ] = None,
+    y: Annotated[
+        str | None, typer.Option("--y", help="Throughput column (default: the second).")
+    ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for 95% intervals.")] = 0,
 ) -> None:
     """Fit the Universal Scalability Law to any two columns; print σ, κ, λ, N*, X(N*), R²."""
@@ -53,21 +65,17 @@ def usl(
 
 def report(
     run_id: Annotated[str, typer.Argument(help="Run id: the folder reports/<run-id>/.")],
-    reports_dir: Annotated[Path, typer.Option(help="Where report folders live.")] = REPORTS_DIR,
-    slo_p95_ms: Annotated[
-        float | None, typer.Option(min=1, help="p95 delivery SLO in ms [default: the run's, 3000].")
-    ] = None,
-    target_users: Annotated[
-        int | None, typer.Option(min=1, help="Exit 1 unless the SLO holds at this many users.")
-    ] = None,
-    headroom: Annotated[
-        float | None, typer.Option(min=0.05, max=1.0, help="Planned utilisation [default 0.7].")
-    ] = None,
-    price_per_million: Annotated[
-        float | None, typer.Option(min=0, help="USD per million requests [default 0.20].")
-    ] = None,
+    reports_dir: ReportsDirOpt = REPORTS_DIR,
+    slo_p95_ms: SloP95OverrideOpt = None,
+    target_users: TargetUsersOpt = None,
+    headroom: HeadroomOverrideOpt = None,
+    price_per_million: PricePerMillionOverrideOpt = None,
 ) -> None:
-    """Rebuild reports/<run-id>/report.html and summary.json from the stored run data."""
+    """Rebuild reports/<run-id>/report.html and summary.json from the stored run data.
+
+    The SLO, target, headroom and price default to the run's own (its meta.json), else
+    to the project's defaults (analysis/defaults.py); give any of them to re-analyse.
+    """
     from analysis.report.console import print_report
     from analysis.report.render import build_report
     from analysis.runs import load_run_data, run_dir
@@ -91,10 +99,7 @@ def bench_collect(
     n: Annotated[
         int, typer.Option(min=1, max=5_000_000, help="Samples to write and read.")
     ] = 1_000_000,
-    redis_url: Annotated[
-        str | None,
-        typer.Option(envvar="POLLCAP_REDIS_URL", help="Use this Redis [default: embedded]."),
-    ] = None,
+    redis_url: RedisUrlOpt = None,
 ) -> None:
     """Time loading N samples from a Redis sorted set into pandas (target: 1M in <= 3 s)."""
     from analysis.collect import bench_collect as _bench_collect

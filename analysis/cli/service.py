@@ -6,28 +6,12 @@ Plain typer-annotated functions; ``analysis.cli.app`` registers everything in ``
 from __future__ import annotations
 
 import json
-import signal
 from typing import Annotated
 
 import typer
 
+from analysis.cli.options import CacheOpt, DatabaseUrlOpt, RedisUrlOpt, check_cache_mode, duration_s
 from target_service.errors import UserError
-
-CacheOption = Annotated[
-    str, typer.Option("--cache", help="seed: the source's 5 s cache; fresh: never stale.")
-]
-RedisOption = Annotated[
-    str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Use this Redis; launch none.")
-]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(envvar="POLLCAP_DATABASE_URL", help="Use this PostgreSQL; launch none."),
-]
-
-
-def _check_cache(cache: str) -> None:
-    if cache not in ("seed", "fresh"):
-        raise UserError(f"--cache must be 'seed' or 'fresh', got {cache!r}")
 
 
 def serve(
@@ -36,9 +20,9 @@ def serve(
     policy: Annotated[str, typer.Option(help="Interval policy: a preset name or a JSON file.")] = (
         "fixed-2s"
     ),
-    cache: CacheOption = "fresh",
-    redis_url: RedisOption = None,
-    database_url: DatabaseOption = None,
+    cache: CacheOpt = "fresh",
+    redis_url: RedisUrlOpt = None,
+    database_url: DatabaseUrlOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Run the reference polling service (and the embedded stack unless URLs are given).
@@ -47,9 +31,9 @@ def serve(
     it started.
     """
     from target_service.embedded.stack import Stack
-    from target_service.serve import run_service
+    from target_service.serve import run_service, wait_for_interrupt
 
-    _check_cache(cache)
+    check_cache_mode(cache)
     if not 0 <= port <= 65535:
         raise UserError(f"--port must be within 0..65535, got {port}")
     with Stack(redis_url=redis_url, database_url=database_url) as info, run_service(
@@ -62,27 +46,18 @@ def serve(
         typer.echo(f"try: curl -s -X POST {service.url}/api/users -H 'Content-Type: "
                    "application/json' -d '{\"name\": \"ann\"}'")
         typer.echo("(Ctrl-C stops everything)", err=True)
-        _wait_for_interrupt()
-
-
-def _wait_for_interrupt() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
+        wait_for_interrupt()
 
 
 def bench_service(
-    duration_s: Annotated[float, typer.Option(min=1, max=60, help="Seconds per scenario.")] = 5,
+    duration: Annotated[str, typer.Option(help="Time per scenario: 5s .. 60s.")] = "5s",
     rounds: Annotated[int, typer.Option(min=1, max=10, help="Rounds; medians are kept.")] = 3,
     connections: Annotated[int, typer.Option(min=1, max=512, help="Keep-alive connections.")] = (
         32
     ),
-    cache: CacheOption = "fresh",
-    redis_url: RedisOption = None,
-    database_url: DatabaseOption = None,
+    cache: CacheOpt = "fresh",
+    redis_url: RedisUrlOpt = None,
+    database_url: DatabaseUrlOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure the service's throughput targets side by side (one core, loopback).
@@ -94,8 +69,9 @@ def bench_service(
     from target_service.bench.run import bench_service as run_bench
     from target_service.bench.run import format_result
 
-    _check_cache(cache)
-    result = run_bench(duration_s=duration_s, rounds=rounds, connections=connections,
+    check_cache_mode(cache)
+    result = run_bench(duration_s=duration_s(duration, option="--duration", min_s=1, max_s=60),
+                       rounds=rounds, connections=connections,
                        cache_mode=cache, redis_url=redis_url, database_url=database_url)
     typer.echo(json.dumps(result.to_json(), indent=2) if json_out else format_result(result))
     if not all(result.verdicts().values()):

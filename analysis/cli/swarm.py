@@ -9,19 +9,23 @@ Exit code 1 when a message was lost or duplicated (the run's integrity check),
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from loadtests.shapes import parse_timespan_s
+from loadtests.clients.options import ScenarioOption, ScenarioParams
+from loadtests.durations import format_duration, parse_duration_s
 from loadtests.swarm.targets import bench_target, target
 from target_service.errors import UserError
 
@@ -46,54 +50,89 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[SwarmProgress], None] | No
         TextColumn("swarm"),
         BarColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[users]} users  {task.fields[rps]:.0f} polls/s"),
+        TextColumn("{task.fields[users]} users  {task.fields[polls_per_s]:.0f} polls/s"),
     )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("swarm", total=1.0, users=0, rps=0.0)
+        task = bar.add_task("swarm", total=1.0, users=0, polls_per_s=0.0)
 
         def update(p: SwarmProgress) -> None:
             bar.update(
                 task,
                 completed=min(p.elapsed_s / max(p.planned_s, 1e-9), 1.0),
                 users=p.users,
-                rps=p.rps,
+                polls_per_s=p.polls_per_s,
             )
 
         yield update
 
 
+def scenario_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a typer command one option per row of the scenario table.
+
+    ``command`` declares its own options and takes ``scenario`` (a ScenarioParams)
+    plus ``client_policy`` and ``shape``; typer sees those replaced by the table's
+    rows (:data:`loadtests.clients.options.SWARM_OPTIONS`), the same rows Locust's
+    parser is built from.
+    """
+    from loadtests.clients.options import SWARM_OPTIONS
+
+    hints = get_type_hints(command, include_extras=True)
+    table = {o.name for o in SWARM_OPTIONS}
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name not in table and p.name != "scenario"
+    ]
+    generated = [_typer_parameter(o) for o in SWARM_OPTIONS]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        from loadtests.clients.options import ScenarioParams
+
+        workload: dict[str, Any] = {}
+        for option in SWARM_OPTIONS:
+            value = values.pop(option.name)
+            if option.is_duration:
+                value = parse_duration_s(value)
+            if option.workload:
+                workload[option.name] = value
+            else:
+                values[option.name] = value
+        command(scenario=ScenarioParams(**workload), **values)
+
+    params = [*own, *generated]
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _typer_parameter(option: ScenarioOption) -> inspect.Parameter:
+    """One typer option from a table row (durations as text, parsed in the wrapper)."""
+    if option.type is bool:
+        base = option.flag.removeprefix("--no-").removeprefix("--")
+        info = typer.Option(f"--{base}/--no-{base}", help=option.help_text())
+        annotation: Any = Annotated[bool, info]
+        default: Any = option.default
+    else:
+        info = typer.Option(option.flag, help=option.help_text(), envvar=option.env)
+        kind: Any = str if option.is_duration else option.type
+        annotation = Annotated[kind, info]
+        default = format_duration(option.default) if option.is_duration else option.default
+    return inspect.Parameter(
+        option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+@scenario_options
 def swarm(
+    *,
+    scenario: ScenarioParams,
+    client_policy: str,
+    shape: str,
     users: Annotated[int, typer.Option(help="Simulated users (peak for ramp shapes)")] = 200,
     spawn_rate: Annotated[float | None, typer.Option(help="Users started per second")] = None,
-    duration: Annotated[str, typer.Option(help="Run time: 60s, 5m, ...")] = "60s",
-    shape: Annotated[
-        str,
-        typer.Option(help="constant | step:start=,step=,hold=,max= | spike:base=,peak=,at=,hold="),
-    ] = "constant",
+    duration: Annotated[str, typer.Option(help="Run time (duration: 60s, 5m)")] = "60s",
     processes: Annotated[int, typer.Option(help="Locust processes (--processes)")] = 1,
-    client_policy: Annotated[
-        str, typer.Option(help="fixed-2s | seed-dynamic | seed-optimal | server | policy.json")
-    ] = "fixed-2s",
-    channels: Annotated[int, typer.Option(help="Chat channels (skewed popularity)")] = 10,
-    sender_share: Annotated[float, typer.Option(help="Share of users that send")] = 0.1,
-    send_rate_per_min: Annotated[float, typer.Option(help="Messages/min per sender")] = 6.0,
-    notification_rate: Annotated[float, typer.Option(help="Notifications created per s")] = 1.0,
-    hidden_share: Annotated[float, typer.Option(help="Share of time tabs are hidden")] = 0.0,
-    offline_share: Annotated[float, typer.Option(help="Share of time clients are offline")] = 0.0,
-    realtime: Annotated[
-        str | None,
-        typer.Option(
-            help="Transport: polling | long-poll | sse | websocket "
-            "(default: env REALTIME=websocket selects WebSocket, anything else polling)",
-        ),
-    ] = None,
-    reconnect_every_s: Annotated[
-        float,
-        typer.Option(
-            help="Drop each connection after an exponential time with this mean (s) and "
-            "resume it by after / Last-Event-ID; 0 = never",
-        ),
-    ] = 0.0,
     host: Annotated[str | None, typer.Option(help="Target service; default: start one")] = None,
     redis_url: RedisOpt = None,
     database_url: DatabaseOpt = None,
@@ -105,23 +144,14 @@ def swarm(
     runs_dir: Annotated[Path, typer.Option(help="Where runs/<run-id>/ goes")] = Path("runs"),
     run_id: Annotated[str | None, typer.Option(help="Run id (default: generated)")] = None,
 ) -> None:
-    """Run a bounded Locust swarm of simulated chat tabs and print its summary."""
-    duration_s = parse_timespan_s(duration)
-    rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
-    from loadtests.swarm.run import ScenarioParams, run_swarm
+    """Run a bounded Locust swarm of simulated chat tabs and print its summary.
 
-    scenario = ScenarioParams(
-        channels=channels,
-        sender_share=sender_share,
-        send_rate_per_min=send_rate_per_min,
-        notification_rate_per_s=notification_rate,
-        hidden_share=hidden_share,
-        offline_share=offline_share,
-        admin_token=os.environ.get("POLLCAP_ADMIN_TOKEN"),
-        realtime=realtime or "",
-        reconnect_every_s=reconnect_every_s,
-    )
-    from loadtests.swarm.run import check_scenario
+    The scenario options (channels, senders, spells, ...) are the locustfile's own;
+    plain ``locust -f loadtests/locustfile.py`` takes the same flags.
+    """
+    duration_s = parse_duration_s(duration)
+    rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
+    from loadtests.swarm.run import check_scenario, run_swarm
 
     check_scenario(scenario)  # before starting anything
     if host is not None:
@@ -194,13 +224,17 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_row("messages_resumed", str(summary.get("messages_resumed")))
         pct = summary.get("reconnect_ms") or {}
         table.add_row("reconnect_ms", "  ".join(f"{k} {v}" for k, v in pct.items()))
+    for problem in summary.get("problems") or []:
+        table.add_row("[red]problem[/red]", problem)
     return table
 
 
 def bench_swarm(
-    users: Annotated[int, typer.Option(help="2-second pollers in the one Locust process")] = 4000,
-    duration: Annotated[str, typer.Option(help="Run time of each arm")] = "60s",
-    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 200.0,
+    users: Annotated[
+        int, typer.Option(help="2-second pollers in the one Locust process (target: 10000)")
+    ] = 10_000,
+    duration: Annotated[str, typer.Option(help="Run time of each arm (duration: 60s, 2m)")] = "60s",
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 400.0,
     target_kind: Annotated[
         str,
         typer.Option(
@@ -216,19 +250,24 @@ def bench_swarm(
     database_url: DatabaseOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
+    gc_tuning: Annotated[
+        bool, typer.Option(help="Freeze objects after the ramp, fewer young GC passes (A/B)")
+    ] = True,
 ) -> None:
-    """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside."""
-    from loadtests.bench.run import arm_dict, bench_text, run_arm, verdict
+    """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
+
+    Prints each target (pollers, rate held, recording's CPU share) beside its measured
+    value and the ratio; exit 1 when a target is missed or an arm failed.
+    """
+    from loadtests.bench.run import run_arm
+    from loadtests.bench.verdict import bench_text, verdict
 
     if target_kind not in ("stub", "service"):
         raise UserError(f"--target must be stub or service, got {target_kind!r}")
-    duration_s = parse_timespan_s(duration)
+    duration_s = parse_duration_s(duration)
     cores = sorted(os.sched_getaffinity(0))
-    generator_cpus = cores[:1]
-    target_cpus = cores[1:] or None
-    from loadtests.swarm.run import ScenarioParams
-
-    scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0)
+    generator_cpus, target_cpus = cores[:1], cores[1:] or None
+    scenario = ScenarioParams(sender_share=0.005, notification_rate_per_s=1.0, gc_tuning=gc_tuning)
     arms = []
     with bench_target(
         kind=target_kind,
@@ -239,31 +278,34 @@ def bench_swarm(
     ) as (url, rurl):
         for record in (True, False):
             with progress_bar(err.is_terminal) as on_progress:
-                arms.append(
-                    run_arm(
-                        record=record,
-                        host=url,
-                        redis_url=rurl,
-                        users=users,
-                        spawn_rate=spawn_rate,
-                        duration_s=duration_s,
-                        runs_dir=runs_dir,
-                        cpu_affinity=generator_cpus,
-                        scenario=scenario,
-                        progress=on_progress,
-                    )
+                arm = run_arm(
+                    record=record,
+                    host=url,
+                    redis_url=rurl,
+                    users=users,
+                    spawn_rate=spawn_rate,
+                    duration_s=duration_s,
+                    runs_dir=runs_dir,
+                    cpu_affinity=generator_cpus,
+                    scenario=scenario,
+                    progress=on_progress,
                 )
+                arms.append(arm)
     figures = {
         "users": users,
         "target": target_kind,
         "generator_cpus": generator_cpus,
         "target_cpus": target_cpus,
-        "arms": [arm_dict(arm) for arm in arms],
-        **verdict(arms[0], arms[1]),
+        "gc_tuning": gc_tuning,
+        "arms": [dataclasses.asdict(arm) for arm in arms],
+        **verdict(arms[0], arms[1], users=users),
     }
     runs_dir.mkdir(parents=True, exist_ok=True)
-    (runs_dir / f"bench-swarm-{arms[0].run_id}.json").write_text(json.dumps(figures, indent=2))
+    name = arms[0].run_id or arms[1].run_id or "failed"
+    (runs_dir / f"bench-swarm-{name}.json").write_text(json.dumps(figures, indent=2))
     typer.echo(json.dumps(figures, indent=2) if json_out else bench_text(figures))
+    if not figures["ok"]:
+        raise typer.Exit(1)
 
 
 COMMANDS = [swarm, bench_swarm]

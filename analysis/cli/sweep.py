@@ -14,15 +14,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from analysis.defaults import REPORTS_DIR
-from analysis.defaults import SLO_P95_MS as DEFAULT_SLO_P95_MS
+from analysis.cli.options import (
+    CacheOpt,
+    DatabaseUrlOpt,
+    RedisUrlOpt,
+    ReportsDirOpt,
+    SloP95Opt,
+    check_cache_mode,
+    duration_s,
+)
+from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR
 from analysis.sweep.grid import DEFAULT_GRID, GridError, expand_grid, load_grid
+from target_service.errors import UserError
 
 if TYPE_CHECKING:  # numpy/pandas/matplotlib load only when a command runs
     import pandas as pd
 
+    from analysis.sweep.recorded import RecordedRun
     from analysis.sweep.run import SweepResult
-from target_service.errors import UserError
+    from target_service.policy import ThresholdPolicy
 
 MAX_FRONT_ROWS = 20
 
@@ -37,9 +47,7 @@ def sweep(
             help="Grid JSON (see analysis/sweep/grid.py); default: ~6k policies around the presets."
         ),
     ] = None,
-    slo_p95_ms: Annotated[
-        float, typer.Option(help="p95 delivery latency SLO in ms.")
-    ] = DEFAULT_SLO_P95_MS,
+    slo_p95_ms: SloP95Opt = PLAN_DEFAULTS.slo_p95_ms,
     top: Annotated[
         int, typer.Option(min=1, help="Policies to list / verify (cheapest meeting the SLO).")
     ] = 3,
@@ -49,9 +57,9 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option(help="Also write the chosen policy JSON here.")
     ] = None,
-    reports_dir: Annotated[Path, typer.Option(help="Folder holding run reports.")] = REPORTS_DIR,
+    reports_dir: ReportsDirOpt = REPORTS_DIR,
     capacity_rps: Annotated[
-        float | None, typer.Option(help="Service capacity (req/s) instead of the USL peak.")
+        float | None, typer.Option(help="Service capacity (requests/s) instead of the USL peak.")
     ] = None,
     step: Annotated[
         list[int] | None, typer.Option(help="Only these steps of the run (0-based; repeatable).")
@@ -63,22 +71,22 @@ def sweep(
         int | None,
         typer.Option(help="Users of each verify swarm (default: the run's largest selected step)."),
     ] = None,
-    redis_url: Annotated[
-        str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Verify: use this Redis.")
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(envvar="POLLCAP_DATABASE_URL", help="Verify: use this PostgreSQL."),
-    ] = None,
-    verify_duration_s: Annotated[
-        float, typer.Option(help="Length of each verify swarm in s.")
-    ] = 60.0,
+    redis_url: RedisUrlOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    verify_duration: Annotated[
+        str, typer.Option(help="Length of each verify swarm: 60s, 2m.")
+    ] = "60s",
 ) -> None:
-    """Evaluate a grid of interval policies on a recorded run; print the front; write the pick."""
+    """Evaluate a grid of interval policies on a recorded run; print the front; write the pick.
+
+    Writes <reports-dir>/<run-id>/sweep/ (results.csv, front.csv, summary.json,
+    pareto.png, policy.json); exit code 1 when no policy meets the SLO.
+    """
     if (run is None) == (not synthetic):
         raise UserError("give exactly one of --run <run-id> or --synthetic")
-    if slo_p95_ms <= 0:
-        raise UserError("--slo-p95-ms must be positive")
+    if verify and synthetic:
+        raise UserError("--verify needs a recorded run (--run): a synthetic run has no scenario")
+    verify_s = duration_s(verify_duration, option="--verify-duration", min_s=1)
     policies = _policies(grid)
     recorded = _recorded(run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=step)
     from analysis.sweep.outputs import write_sweep
@@ -88,40 +96,52 @@ def sweep(
     out_dir = reports_dir / recorded.run_id / "sweep"
     paths = write_sweep(result, out_dir=out_dir, policy_out=out)
     console = Console()
-    console.print(
-        f"run {recorded.run_id}: {recorded.window_start_ms.size} step(s), "
-        f"users {recorded.channel_users.sum(axis=1).astype(int).tolist()}, "
-        f"{recorded.message_channel.size} messages, cache {recorded.cache_mode}; capacity "
-        f"{recorded.response.capacity_rps:.0f} req/s "
-        f"({recorded.meta.get('capacity_source', 'synthetic')})"
-    )
+    console.print(_run_line(recorded))
     _print_result(console, result, top=top)
     for kind, path in paths.items():
         console.print(f"{kind:>10}: {path}")
     if result.best is None:
         console.print(f"[red]no policy meets p95 <= {slo_p95_ms:g} ms without saturating[/red]")
     if verify:
-        from analysis.sweep.verify import print_verification, verify_policies
-
-        if synthetic:
-            raise UserError(
-                "--verify needs a recorded run (--run): a synthetic run has no scenario"
-            )
-        chosen = result.top(top)
-        if not chosen:
-            raise UserError("--verify: no policy meets the SLO, nothing to verify")
-        rows = verify_policies(
-            recorded,
-            chosen,
-            users=verify_users,
-            duration_s=verify_duration_s,
-            redis_url=redis_url,
-            database_url=database_url,
-        )
-        print_verification(console, rows)
-        (out_dir / "verify.json").write_text(json.dumps(rows, indent=2) + "\n")
+        _verify(console, recorded, result, top=top, users=verify_users, duration_s=verify_s,
+                redis_url=redis_url, database_url=database_url, out_dir=out_dir)
     if result.best is None:
         raise typer.Exit(1)
+
+
+def _run_line(recorded: RecordedRun) -> str:
+    return (
+        f"run {recorded.run_id}: {recorded.window_start_ms.size} step(s), "
+        f"users {recorded.channel_users.sum(axis=1).astype(int).tolist()}, "
+        f"{recorded.message_channel.size} messages, cache {recorded.cache_mode}; capacity "
+        f"{recorded.response.capacity_rps:.0f} req/s "
+        f"({recorded.meta.get('capacity_source', 'synthetic')})"
+    )
+
+
+def _verify(
+    console: Console,
+    recorded: RecordedRun,
+    result: SweepResult,
+    *,
+    top: int,
+    users: int | None,
+    duration_s: float,
+    redis_url: str | None,
+    database_url: str | None,
+    out_dir: Path,
+) -> None:
+    """Live swarms for the top policies; the table, and ``sweep/verify.json``."""
+    from analysis.report.console import print_verification
+    from analysis.sweep.verify import verify_policies
+
+    chosen = result.top(top)
+    if not chosen:
+        raise UserError("--verify: no policy meets the SLO, nothing to verify")
+    rows = verify_policies(recorded, chosen, users=users, duration_s=duration_s,
+                           redis_url=redis_url, database_url=database_url)
+    print_verification(console, rows)
+    (out_dir / "verify.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 def bench_sweep(
@@ -130,18 +150,18 @@ def bench_sweep(
         int, typer.Option(min=1, help="Message events in the synthetic run.")
     ] = 1_000_000,
     target_s: Annotated[float, typer.Option(help="Time budget (s).")] = 30.0,
-    cache_mode: Annotated[
-        str, typer.Option(help="fresh (closed form) or seed (cache simulated per channel).")
-    ] = "fresh",
+    cache: CacheOpt = "fresh",
     n_channels: Annotated[int, typer.Option(min=1, help="Channels of the synthetic run.")] = 400,
 ) -> None:
-    """Time a sweep of N policies over M message events against the 30 s target."""
-    if cache_mode not in ("fresh", "seed"):
-        raise UserError(f"--cache-mode must be fresh or seed, got {cache_mode!r}")
+    """Time a sweep of N policies over M message events against the 30 s target.
+
+    --cache fresh evaluates in closed form; seed simulates the cache per channel-state.
+    """
+    check_cache_mode(cache)
     from analysis.sweep.run import bench_sweep as _bench
 
     figures = _bench(
-        n_policies=n_policies, n_events=n_events, cache_mode=cache_mode, n_channels=n_channels
+        n_policies=n_policies, n_events=n_events, cache_mode=cache, n_channels=n_channels
     )
     figures["target_s"] = target_s
     figures["ratio_to_target"] = figures["elapsed_s"] / target_s
@@ -150,7 +170,7 @@ def bench_sweep(
         raise typer.Exit(1)
 
 
-def _policies(grid: Path | None) -> list:
+def _policies(grid: Path | None) -> list[ThresholdPolicy]:
     try:
         return load_grid(grid) if grid is not None else expand_grid(DEFAULT_GRID)
     except GridError as exc:
@@ -159,12 +179,12 @@ def _policies(grid: Path | None) -> list:
 
 def _recorded(
     run: str | None, *, reports_dir: Path, capacity_rps: float | None, steps: list[int] | None
-):
+) -> RecordedRun:
     if run is None:
         from analysis.synthetic import synthetic_run
 
         return synthetic_run(capacity_rps=capacity_rps)
-    from analysis.sweep.recorded import load_recorded_run
+    from analysis.sweep.from_report import load_recorded_run
 
     return load_recorded_run(
         run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=steps or None
@@ -180,30 +200,30 @@ def _print_result(console: Console, result: SweepResult, *, top: int) -> None:
         )
         front = front.iloc[keep]
     console.print(
-        _rich(
+        _policy_table(
             front,
             title=f"Pareto front ({int(table['pareto'].sum())} of {len(table)} policies;"
             f" {len(front)} shown)",
         )
     )
-    console.print(_rich(table[table["preset"]], title="Presets (baseline)"))
+    console.print(_policy_table(table[table["preset"]], title="Presets (baseline)"))
     top_rows = table[table["name"].isin([p.name for p in result.top(top)])]
     console.print(
-        _rich(
+        _policy_table(
             top_rows.sort_values("cost_per_month_usd"),
             title=f"Cheapest meeting p95 <= {result.slo_p95_ms:g} ms",
         )
     )
 
 
-def _rich(frame: pd.DataFrame, *, title: str) -> Table:
+def _policy_table(frame: pd.DataFrame, *, title: str) -> Table:
     out = Table(title=title, title_justify="left")
     for col in ("policy", "req/s", "peak load", "p50 s", "p95 s", "p99 s", "$/month", "SLO"):
         out.add_column(col, justify="left" if col == "policy" else "right")
     for _, r in frame.iterrows():
         out.add_row(
             str(r["name"]),
-            f"{r['request_rate_rps']:.1f}",
+            f"{r['requests_per_s']:.1f}",
             f"{r['peak_load']:.2f}",
             *(
                 f"{r[c] / 1000:.2f}"

@@ -51,7 +51,7 @@ def diagnose(
     """One verdict per step of a step table (``stats.step_table``)."""
     rows = table.sort_values("users", kind="stable")
     baseline_p95 = _first_finite(rows["req_p95_ms"])
-    return [_one(row, baseline_p95=baseline_p95, cache_ttl_s=cache_ttl_s,
+    return [_step_cause(row, baseline_p95=baseline_p95, cache_ttl_s=cache_ttl_s,
                  nominal_interval_ms=nominal_interval_ms, cpu_busy=cpu_busy_percent)
             for row in rows.to_dict("records")]
 
@@ -70,7 +70,7 @@ def summarize(causes: list[StepCause]) -> str:
     return "Delivery latency is above the polling floor: " + "; ".join(parts) + "."
 
 
-def _one(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
+def _step_cause(row: dict, *, baseline_p95: float, cache_ttl_s: float | None,
          nominal_interval_ms: float | None, cpu_busy: float) -> StepCause:
     interval_ms = nominal_interval_ms or row.get("poll_interval_ms", math.nan)
     floor_ms = interval_ms / 2.0 + row.get("req_p50_ms", math.nan)

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.defaults import PLAN_DEFAULTS
+
 PERCENTILES: tuple[int, ...] = (50, 95, 99)
-WARMUP_FRACTION = 0.25
+WARMUP_FRACTION = PLAN_DEFAULTS.warmup_fraction
 STEP_COLUMNS: tuple[str, ...] = ("users", "start_ms", "end_ms")
 COUNT_COLUMNS: tuple[str, ...] = (
     "requests", "failures", "lost", "duplicated", "redis_ops", "pg_queries",
@@ -71,7 +73,7 @@ def step_table(
     frame = steps_frame(steps)
     polls = _sorted(samples.get("poll"))
     messages = _sorted(samples.get("message"))
-    notes = _sorted(samples.get("notification"))
+    notifications = _sorted(samples.get("notification"))
     rows = []
     for step in frame.itertuples(index=False):
         start_ms, end_ms = int(step.start_ms), int(step.end_ms)
@@ -81,7 +83,8 @@ def step_table(
             "start_ms": start_ms,
             "end_ms": end_ms,
             **_request_stats(step, _window(polls, lo_ms, end_ms), lo_ms=lo_ms, end_ms=end_ms),
-            **_delivery_stats(_window(messages, lo_ms, end_ms), _window(notes, lo_ms, end_ms)),
+            **_delivery_stats(_window(messages, lo_ms, end_ms),
+                              _window(notifications, lo_ms, end_ms)),
             **_count_stats(step, start_ms=start_ms, end_ms=end_ms),
             **_resource_stats(resources, lo_ms=lo_ms, end_ms=end_ms),
         })
@@ -92,14 +95,14 @@ def _request_stats(step: object, polls: pd.DataFrame, *, lo_ms: int, end_ms: int
     duration_s = (int(step.end_ms) - int(step.start_ms)) / 1000.0  # type: ignore[attr-defined]
     requests = getattr(step, "requests", float("nan"))
     if pd.notna(requests):
-        rps = float(requests) / duration_s
+        requests_per_s = float(requests) / duration_s
     else:
         requests = float(len(polls))
-        rps = requests / ((end_ms - lo_ms) / 1000.0)
+        requests_per_s = requests / ((end_ms - lo_ms) / 1000.0)
     pct = exact_percentiles(polls["latency_ms"])
     return {
         "requests": float(requests),
-        "rps": rps,
+        "requests_per_s": requests_per_s,
         "poll_samples": len(polls),
         "req_mean_ms": float(polls["latency_ms"].mean()) if len(polls) else float("nan"),
         **{f"req_p{q}_ms": v for q, v in pct.items()},
@@ -107,14 +110,14 @@ def _request_stats(step: object, polls: pd.DataFrame, *, lo_ms: int, end_ms: int
     }
 
 
-def _delivery_stats(messages: pd.DataFrame, notes: pd.DataFrame) -> dict:
+def _delivery_stats(messages: pd.DataFrame, notifications: pd.DataFrame) -> dict:
     pct = exact_percentiles(messages["latency_ms"])
-    note_pct = exact_percentiles(notes["latency_ms"])
+    note_pct = exact_percentiles(notifications["latency_ms"])
     return {
         "delivery_samples": len(messages),
         "delivery_mean_ms": float(messages["latency_ms"].mean()) if len(messages) else float("nan"),
         **{f"delivery_p{q}_ms": v for q, v in pct.items()},
-        "notification_samples": len(notes),
+        "notification_samples": len(notifications),
         **{f"notification_p{q}_ms": v for q, v in note_pct.items()},
     }
 
@@ -128,8 +131,8 @@ def _count_stats(step: object, *, start_ms: int, end_ms: int) -> dict:
         "error_rate": failures / requests if requests > 0 else float("nan"),
         "lost": get("lost"),
         "duplicated": get("duplicated"),
-        "redis_ops_s": get("redis_ops") / duration_s,
-        "pg_queries_s": get("pg_queries") / duration_s,
+        "redis_ops_per_s": get("redis_ops") / duration_s,
+        "pg_queries_per_s": get("pg_queries") / duration_s,
     }
 
 

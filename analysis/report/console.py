@@ -1,14 +1,18 @@
-"""The report's terminal view: a rich table of the steps and the headline numbers."""
+"""Terminal views: the capacity report's steps and headline, and the sweep's verification."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from analysis.report.render import Analysis
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SHORT_CAUSE = {"at floor": "floor", "below floor": "below", "cache staleness": "cache",
                "unexplained": "?"}
@@ -31,7 +35,7 @@ def steps_table(result: Analysis) -> Table:
         if math.isfinite(p95) and p95 > slo_ms:
             p95_text = f"[red]{p95_text}[/red]"
         table.add_row(
-            str(row["users"]), _fmt(row["rps"], 1), _fmt(row["req_p95_ms"]),
+            str(row["users"]), _fmt(row["requests_per_s"], 1), _fmt(row["req_p95_ms"]),
             _fmt(row["delivery_p50_ms"]), p95_text, _pct(row["error_rate"]),
             f"{_fmt(row['lost'])}/{_fmt(row['duplicated'])}", _fmt(row["cpu_percent"]),
             causes.get(int(row["users"]), ""),
@@ -59,7 +63,7 @@ def headline(result: Analysis) -> list[str]:
                      f"{result.validation.test_points}")
     for row in result.plan.rows:
         lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instance(s), "
-                     f"{row.requests_s:,.0f} req/s, ${row.cost_month_usd:,.0f}/month; "
+                     f"{row.requests_per_s:,.0f} req/s, ${row.cost_per_month_usd:,.0f}/month; "
                      f"limit: {row.limit}")
     lines.append(result.causes_summary)
     return lines
@@ -80,3 +84,37 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
 
 def _pct(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:.1%}"
+
+
+def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
+    """Predicted (from the recorded run) vs measured; 'replay' = model on the swarm's inputs."""
+    table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
+    columns = (
+        "policy",
+        "users",
+        "poll/s pred",
+        "poll/s meas",
+        "err %",
+        "p95 pred ms",
+        "p95 meas ms",
+        "err %",
+        "ok",
+        "replay err % (rate, p95)",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for r in rows:
+        table.add_row(
+            r["policy"],
+            str(r["users"]),
+            f"{r['predicted_polls_per_s']:.1f}",
+            f"{r['measured_polls_per_s']:.1f}",
+            f"{r['rate_error_pct']:+.1f}",
+            f"{r['predicted_p95_ms']:.0f}",
+            f"{r['measured_p95_ms']:.0f}",
+            f"{r['p95_error_pct']:+.1f}",
+            "yes" if r["within_target"] else "no",
+            f"{r.get('replay_rate_error_pct', float('nan')):+.1f}, "
+            f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
+        )
+    console.print(table)

@@ -32,7 +32,7 @@ def to_data_uri(png: bytes) -> str:
 def throughput_figure(table: pd.DataFrame, fit: UslFit | None, *,
                       slo_users: float | None = None) -> bytes:
     """Measured requests/s per step, the USL curve and its bootstrap band, SLO capacity."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     if slo_users is not None:
         ax.axvline(slo_users, color=COLORS["slo"], ls="--", lw=1,
                    label=f"SLO capacity {slo_users:,.0f} users")
@@ -49,14 +49,14 @@ def throughput_figure(table: pd.DataFrame, fit: UslFit | None, *,
             ax.axvline(fit.peak_n, color=COLORS["model"], ls=":", lw=1)
             ax.annotate(f"N*≈{fit.peak_n:.0f}", (fit.peak_n, fit.peak_x),
                         textcoords="offset points", xytext=(4, 6), fontsize=8)
-    ax.plot(users, table["rps"], "o", color=COLORS["data"], label="measured")
+    ax.plot(users, table["requests_per_s"], "o", color=COLORS["data"], label="measured")
     _finish(ax, title="Throughput vs users", ylabel="requests/s")
-    return _png(fig)
+    return to_png(fig)
 
 
 def latency_figure(table: pd.DataFrame, *, slo_p95_ms: float) -> bytes:
     """Delivery p50/p95/p99 and request p95 per step, with the SLO line (log scale)."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     users = table["users"]
     for q in (50, 95, 99):
         ax.plot(users, table[f"delivery_p{q}_ms"], "o-", color=COLORS[f"p{q}"],
@@ -66,12 +66,12 @@ def latency_figure(table: pd.DataFrame, *, slo_p95_ms: float) -> bytes:
     if _positive(table, ["delivery_p50_ms", "req_p95_ms"]):
         ax.set_yscale("log")
     _finish(ax, title="Latency vs users", ylabel="ms")
-    return _png(fig)
+    return to_png(fig)
 
 
 def errors_figure(table: pd.DataFrame) -> bytes:
     """Error rate (%) per step, with lost and duplicated messages on a second axis."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.plot(table["users"], table["error_rate"] * 100.0, "o-", color=COLORS["model"],
             label="error rate %")
     ax.axhline(1.0, color=COLORS["slo"], ls="--", label="1% limit")
@@ -85,22 +85,23 @@ def errors_figure(table: pd.DataFrame) -> bytes:
     top = np.nanmax(table[["lost", "duplicated"]].to_numpy(dtype=np.float64), initial=0.0)
     twin.set_ylim(0, max(1.0, float(top) * 1.2))
     _finish(ax, title="Errors and message integrity vs users", ylabel="% of requests", twin=twin)
-    return _png(fig)
+    return to_png(fig)
 
 
 def resources_figure(table: pd.DataFrame) -> bytes:
     """Service CPU (100% = one core) and peak RSS per step."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.plot(table["users"], table["cpu_percent"], "o-", color=COLORS["data"], label="CPU %")
     twin = ax.twinx()
     twin.plot(table["users"], table["rss_mb"], "s--", color=COLORS["req"], label="RSS MB")
     twin.set_ylabel("MB")
     _finish(ax, title="Service CPU and memory vs users", ylabel="CPU % (100 = 1 core)", twin=twin)
-    return _png(fig)
+    return to_png(fig)
 
 
-def _figure() -> tuple[Figure, Axes]:
-    fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI)
+def new_figure(size_in: tuple[float, float] = FIG_SIZE_IN) -> tuple[Figure, Axes]:
+    """A figure with one axes on an Agg canvas (no pyplot state); the report's and sweep's."""
+    fig = Figure(figsize=size_in, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
 
@@ -124,7 +125,8 @@ def _positive(table: pd.DataFrame, columns: list[str]) -> bool:
     return bool(finite.size) and bool((finite > 0).all())
 
 
-def _png(fig: Figure) -> bytes:
+def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes, laid out tight."""
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")

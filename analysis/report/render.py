@@ -7,11 +7,11 @@ Input (``analysis.runs.RunData``, one folder ``reports/<run-id>/``):
                  duplicated, redis_ops, pg_queries`` (deltas of the runner's
                  snapshots at ``start_ms`` and ``end_ms``);
 * ``samples``    ``{"poll" | "message" | "notification": DataFrame}`` as read by
-                 ``analysis.collect`` (``t_ms, user, n, latency_ms[, channel][, seq]``);
+                 ``loadtests.recording.samples`` (``t_ms, user, n, latency_ms[, channel][, seq]``);
 * ``resources``  DataFrame ``t_ms, cpu_percent, rss_bytes`` of the service;
 * ``meta``       dict: ``slo_p95_ms, target_users, headroom, price_per_million_usd,
-                 policy, nominal_interval_ms, cache_ttl_s, warmup_fraction, ...``
-                 (``rundata.META_KEYS``); missing keys take the defaults below.
+                 service_policy, nominal_interval_ms, cache_ttl_s, warmup_fraction, ...``
+                 (``analysis.runs.META_KEYS``); missing keys take ``PLAN_DEFAULTS``.
 
 ``analyse`` turns it into an ``Analysis`` (pure maths: step table, USL fit with
 bootstrap band, out-of-sample validation, SLO capacity, scale-out plan and
@@ -33,23 +33,15 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from analysis.defaults import PLAN_DEFAULTS, PlanDefaults
 from analysis.model.causes import StepCause, diagnose, summarize
-from analysis.model.plan import (
-    HEADROOM,
-    MAX_ERROR_RATE,
-    PRICE_ASSUMPTION,
-    PRICE_PER_MILLION_USD,
-    SLO_P95_MS,
-    Plan,
-    SloCapacity,
-    per_user_rates,
-    scale_out_plan,
-    slo_capacity,
-)
-from analysis.model.stats import WARMUP_FRACTION, step_table
+from analysis.model.cost import price_assumption
+from analysis.model.plan import Plan, per_user_rates, scale_out_plan
+from analysis.model.slo import SloCapacity, slo_capacity
+from analysis.model.stats import step_table
 from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
 from analysis.report import figures as plots
-from analysis.runs import RunData
+from analysis.runs import RunData, jsonable
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 REPORT_TARGET_S = 10.0
@@ -79,10 +71,14 @@ class ReportFiles:
     elapsed_s: float
 
 
-def resolved_inputs(meta: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """``meta`` with defaults filled in and non-None ``overrides`` applied."""
-    inputs = {"slo_p95_ms": SLO_P95_MS, "max_error_rate": MAX_ERROR_RATE, "headroom": HEADROOM,
-              "price_per_million_usd": PRICE_PER_MILLION_USD, "warmup_fraction": WARMUP_FRACTION,
+def resolved_inputs(
+    meta: dict[str, Any], *, defaults: PlanDefaults = PLAN_DEFAULTS, **overrides: Any
+) -> dict[str, Any]:
+    """``meta`` with ``defaults`` filled in and non-None ``overrides`` applied."""
+    inputs = {"slo_p95_ms": defaults.slo_p95_ms, "max_error_rate": defaults.max_error_rate,
+              "headroom": defaults.headroom,
+              "price_per_million_usd": defaults.price_per_million_usd,
+              "warmup_fraction": defaults.warmup_fraction,
               "target_users": None, "cache_ttl_s": None, "nominal_interval_ms": None}
     inputs.update(meta)
     inputs.update({k: v for k, v in overrides.items() if v is not None})
@@ -136,7 +132,7 @@ def render_html(result: Analysis) -> str:
     env.filters["num"] = _num
     return env.get_template("report.html.j2").render(
         r=result, s=summary(result), figures={k: plots.to_data_uri(v) for k, v in figures.items()},
-        price_assumption=PRICE_ASSUMPTION,
+        price_assumption=price_assumption(float(result.inputs["price_per_million_usd"])),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
@@ -151,7 +147,7 @@ def summary(result: Analysis) -> dict[str, Any]:
         "usl": None if fit is None else {
             "sigma": fit.sigma, "kappa": fit.kappa, "lambda": fit.lambda_,
             "r_squared": fit.r_squared, "n_points": fit.n_points,
-            "peak_users": fit.peak_n, "peak_rps": fit.peak_x,
+            "peak_users": fit.peak_n, "peak_requests_per_s": fit.peak_x,
             "ci": {k: list(v) for k, v in fit.ci.items()}, "confidence": fit.confidence,
         },
         "usl_note": result.fit_note,
@@ -164,13 +160,13 @@ def summary(result: Analysis) -> dict[str, Any]:
         "causes": [asdict(c) for c in result.causes],
         "causes_summary": result.causes_summary,
     }
-    return _jsonable(doc)
+    return jsonable(doc)
 
 
 def _fit(table: pd.DataFrame, *, bootstrap: int, seed: int) -> tuple[UslFit | None, str]:
-    usable = table[np.isfinite(table["rps"]) & (table["users"] > 0)]
+    usable = table[np.isfinite(table["requests_per_s"]) & (table["users"] > 0)]
     try:
-        fit = fit_usl(usable["users"], usable["rps"], bootstrap=bootstrap, seed=seed)
+        fit = fit_usl(usable["users"], usable["requests_per_s"], bootstrap=bootstrap, seed=seed)
     except ValueError as exc:
         return None, f"no USL fit: {exc}"
     if math.isinf(fit.peak_n):
@@ -180,7 +176,7 @@ def _fit(table: pd.DataFrame, *, bootstrap: int, seed: int) -> tuple[UslFit | No
 
 def _validate(table: pd.DataFrame) -> UslValidation | None:
     try:
-        return validate_usl(table["users"], table["rps"])
+        return validate_usl(table["users"], table["requests_per_s"])
     except ValueError:
         return None
 
@@ -205,18 +201,6 @@ def _num(value: Any, digits: int = 0) -> str:
     if isinstance(value, float) and abs(value) < 1 and value != 0 and digits == 0:
         return f"{value:.3g}"
     return f"{value:,.{digits}f}"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def bench_report(*, samples: int = 1_000_000, out_dir: Path) -> dict[str, float | int | bool]:

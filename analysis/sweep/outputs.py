@@ -19,8 +19,8 @@ from analysis.sweep.run import BASELINE_PRESETS, SweepResult
 OUTPUT_COLUMNS = (
     "name",
     "preset",
-    "request_rate_rps",
-    "poll_rate_rps",
+    "requests_per_s",
+    "polls_per_s",
     "peak_load",
     "response_ms",
     "delivery_mean_ms",

@@ -1,162 +1,76 @@
-"""A :class:`RecordedRun` from a report folder written by ``pollcap capacity``.
+"""``RecordedRun``: what the policy simulator needs from a measured run, as arrays.
 
-``reports/<run-id>/`` (see :mod:`analysis.runs`) holds the steps, the raw poll
-and message samples and the run's meta. From them:
-
-* windows = the steps' steady parts (warm-up dropped, as in the step table);
-* users per channel per window = distinct users whose chat polls hit that channel;
-* message events = one per (channel, seq), created at receive time - delivery latency;
-* background requests = the step's request rate minus its chat-poll rate (the
-  notifications and sends a chat policy does not govern);
-* response time against throughput = the steps' mean poll latency and request
-  rate; capacity = the USL fit's peak throughput over users (``fit_usl``), else
-  (a ramp that never bent) requests/s per busy core at the top step, or
-  ``capacity_rps`` when given.
+Built from a report folder by :mod:`analysis.sweep.from_report`, or synthetically by
+:mod:`analysis.synthetic`; evaluated by :mod:`analysis.sweep.simulate`. Frozen: a
+derived run (scaled users, a replay) is a ``dataclasses.replace`` of it, and every
+memo of the simulation (the seed-cache delays) is held by the caller, not the run.
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from analysis.model.stats import WARMUP_FRACTION, step_table
-from analysis.model.usl import fit_usl
-from analysis.runs import REPORTS_DIR, RunData, load_run_data
+from analysis.defaults import PLAN_DEFAULTS, SOURCE_CACHE_TTL_S
 from analysis.sweep.response import ResponseModel
-from analysis.sweep.simulate import RecordedRun
-from target_service.errors import UserError
+from analysis.sweep.states import ChannelStates, channel_states
 
-DEFAULT_CACHE_TTL_S = 5.0  # the source design's EX 5
-DEFAULT_PRICE_PER_MILLION_USD = 0.20
-MIN_CPU_PERCENT = 2.0  # below this the CPU share is too noisy to extrapolate capacity
+CACHE_MODES = ("seed", "fresh")  # as the service; only the seed cache hides new messages
 
 
-def load_recorded_run(
-    run_id: str,
-    *,
-    reports_dir: Path = REPORTS_DIR,
-    capacity_rps: float | None = None,
-    steps: list[int] | None = None,
-) -> RecordedRun:
-    """The run ``run_id`` as the simulator's input; ``steps`` selects step indices (0-based)."""
-    return recorded_run_from_data(
-        load_run_data(run_id, reports_dir=reports_dir), capacity_rps=capacity_rps, steps=steps
-    )
+@dataclass(frozen=True)
+class RecordedRun:
+    """What the model needs from a measured run (arrays; ms since the epoch or run start).
 
-
-def recorded_run_from_data(
-    data: RunData, *, capacity_rps: float | None = None, steps: list[int] | None = None
-) -> RecordedRun:
-    """See the module docstring; raises :class:`UserError` when the folder lacks samples."""
-    polls, messages = data.samples.get("poll"), data.samples.get("message")
-    if polls is None or polls.empty:
-        raise UserError(f"run {data.run_id} has no poll samples (samples/poll.parquet)")
-    warmup = float(data.meta.get("warmup_fraction") or WARMUP_FRACTION)
-    table = step_table(
-        steps=data.steps, samples=data.samples, resources=data.resources, warmup_fraction=warmup
-    )
-    if steps is not None:
-        bad = [s for s in steps if not 0 <= s < len(table)]
-        if bad:
-            raise UserError(f"--step {bad[0]} out of range: the run has {len(table)} steps")
-    workers = int(data.meta.get("service_workers") or 1)
-    capacity, source = (
-        (capacity_rps, "--capacity-rps")
-        if capacity_rps
-        else _capacity_rps(table, run_id=data.run_id, workers=workers)
-    )
-    chosen = table if steps is None else table.iloc[sorted(set(steps))]
-    starts = (chosen["start_ms"] + (chosen["end_ms"] - chosen["start_ms"]) * warmup).to_numpy()
-    ends = chosen["end_ms"].to_numpy(dtype=np.float64)
-    channels = sorted(set(polls["channel"].astype(str)))
-    users, poll_rps = channel_users_from_polls(polls, channels=channels, starts=starts, ends=ends)
-    msg_channel, created = message_events(messages, channels=channels)
-    mode = data.meta.get("cache_mode") or ("seed" if data.meta.get("cache_ttl_s") else "fresh")
-    ttl = data.meta.get("cache_ttl_s") or DEFAULT_CACHE_TTL_S
-    return RecordedRun(
-        run_id=data.run_id,
-        window_start_ms=starts.astype(np.float64),
-        window_end_ms=ends,
-        channel_users=users,
-        message_channel=msg_channel,
-        message_created_ms=created,
-        response=ResponseModel.from_points(
-            throughput_rps=table["rps"].to_numpy(dtype=np.float64),
-            response_ms=table["req_mean_ms"].to_numpy(dtype=np.float64),
-            capacity_rps=capacity,
-        ),
-        background_rps=np.maximum(chosen["rps"].to_numpy(dtype=np.float64) - poll_rps, 0.0),
-        cache_mode=str(mode),
-        cache_ttl_s=float(ttl),
-        price_per_million_usd=float(
-            data.meta.get("price_per_million_usd") or DEFAULT_PRICE_PER_MILLION_USD
-        ),
-        meta={**data.meta, "capacity_source": source},
-    )
-
-
-def _capacity_rps(table: pd.DataFrame, *, run_id: str, workers: int) -> tuple[float, str]:
-    """The USL peak; if the ramp never bent, requests/s per busy core at the top step.
-
-    A run that never saturated has no throughput peak; its CPU use still says how far
-    it was: a single-threaded worker saturates at one core (``cpu_percent`` 100).
+    ``channel_users[w, c]`` are the users polling channel ``c`` during window ``w``;
+    each message is received by the other users of its channel.
     """
-    users = table["users"].to_numpy(dtype=np.float64)
-    rps = table["rps"].to_numpy(dtype=np.float64)
-    try:
-        peak = fit_usl(users, rps).peak_x
-    except (ValueError, RuntimeError):
-        peak = math.nan
-    if math.isfinite(peak) and peak > 0:
-        return float(peak), "USL peak X(N*)"
-    cpu = table["cpu_percent"].to_numpy(dtype=np.float64) if "cpu_percent" in table else None
-    if cpu is not None and len(cpu) and np.isfinite(cpu[-1]) and cpu[-1] >= MIN_CPU_PERCENT:
-        return (
-            float(rps[-1] / (cpu[-1] / 100.0) * workers),
-            f"top step's req/s per busy core (CPU {cpu[-1]:.0f}%, {workers} worker(s))",
+
+    run_id: str
+    window_start_ms: np.ndarray
+    window_end_ms: np.ndarray
+    channel_users: np.ndarray
+    message_channel: np.ndarray
+    message_created_ms: np.ndarray
+    response: ResponseModel
+    background_rps: np.ndarray | None = None
+    cache_mode: str = "seed"
+    cache_ttl_s: float = SOURCE_CACHE_TTL_S
+    price_per_million_usd: float = PLAN_DEFAULTS.price_per_million_usd
+    meta: dict[str, Any] = field(default_factory=dict)  # the run's meta.json (scenario, ...)
+    seed_cache_model: str = "simulated"  # or "analytic": see analysis.sweep.seed_cache
+    states: ChannelStates = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        starts = np.asarray(self.window_start_ms, dtype=np.float64)
+        ends = np.asarray(self.window_end_ms, dtype=np.float64)
+        users = np.asarray(self.channel_users, dtype=np.float64)
+        if starts.ndim != 1 or starts.shape != ends.shape or starts.size == 0:
+            raise ValueError("window_start_ms and window_end_ms must be equal, non-empty 1-d")
+        if np.any(ends <= starts) or np.any(starts[1:] < ends[:-1]):
+            raise ValueError("windows must be non-empty, ordered and non-overlapping")
+        if users.ndim != 2 or users.shape[0] != starts.size or np.any(users < 0):
+            raise ValueError("channel_users must be (windows, channels) and >= 0")
+        if self.seed_cache_model not in ("simulated", "analytic"):
+            raise ValueError(
+                f"seed_cache_model must be simulated or analytic, got {self.seed_cache_model!r}"
+            )
+        if self.cache_mode not in CACHE_MODES:
+            raise ValueError(f"cache_mode must be one of {CACHE_MODES}, got {self.cache_mode!r}")
+        bg = np.zeros(starts.size) if self.background_rps is None else self.background_rps
+        object.__setattr__(self, "background_rps", np.asarray(bg, dtype=np.float64))
+        states = channel_states(
+            starts=starts,
+            ends=ends,
+            users=users,
+            message_channel=self.message_channel,
+            message_created_ms=self.message_created_ms,
         )
-    raise UserError(
-        f"run {run_id}: no capacity from the USL (no throughput peak) nor from CPU use; "
-        "pass --capacity-rps"
-    )
+        object.__setattr__(self, "states", states)
 
-
-def channel_users_from_polls(
-    polls: pd.DataFrame, *, channels: list[str], starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct polling users per (window, channel), and each window's chat polls/s."""
-    t = polls["t_ms"].to_numpy(dtype=np.float64)
-    window = np.searchsorted(starts, t, side="right") - 1
-    inside = (window >= 0) & (t < ends[np.clip(window, 0, None)])
-    frame = pd.DataFrame(
-        {
-            "window": window[inside],
-            "channel": pd.Categorical(polls["channel"].astype(str)[inside], categories=channels),
-            "user": polls["user"].to_numpy()[inside],
-        }
-    )
-    counts = frame.groupby(["window", "channel"], observed=False)["user"].nunique()
-    users = np.zeros((starts.size, len(channels)))
-    for (w, c), n in counts.items():
-        users[int(w), channels.index(str(c))] = n
-    poll_rps = np.bincount(window[inside], minlength=starts.size) / ((ends - starts) / 1000.0)
-    return users, poll_rps
-
-
-def message_events(
-    messages: pd.DataFrame | None, *, channels: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """One event per (channel, seq): created = earliest receive time - latency."""
-    if messages is None or messages.empty:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    created = messages["t_ms"].to_numpy(dtype=np.float64) - messages["latency_ms"].to_numpy()
-    frame = pd.DataFrame(
-        {"channel": messages["channel"].astype(str), "seq": messages["seq"], "created": created}
-    )
-    events = frame.groupby(["channel", "seq"], sort=False)["created"].min().reset_index()
-    events = events[events["channel"].isin(channels)]
-    code = pd.Categorical(events["channel"], categories=channels).codes.astype(np.int64)
-    return code, events["created"].to_numpy(dtype=np.float64)
+    @property
+    def stale_ms(self) -> float:
+        """Longest time a cached answer can hide a message (0 unless ``seed`` cache mode)."""
+        return self.cache_ttl_s * 1000.0 if self.cache_mode == "seed" else 0.0

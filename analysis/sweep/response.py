@@ -1,7 +1,8 @@
 """Response time of the service as a function of its load, from a measured run.
 
 Load ``rho`` is the request rate over the service's capacity (its peak throughput,
-from the Universal Scalability Law fit or the highest measured step). Inside the
+from the Universal Scalability Law fit, :mod:`analysis.model.usl`, or the highest
+measured step). Inside the
 measured range the response time is interpolated from the measured curve
 (throughput -> mean response time of the steps). Beyond it, and when only a USL
 fit is known, it grows like an M/M/1 queue, ``R(rho) = R_anchor * (1 - rho_anchor)
@@ -18,23 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_FREE_SHARE = 1e-3
-
-
-def usl_throughput(
-    n: np.ndarray | float, *, lambda_: float, sigma: float, kappa: float
-) -> np.ndarray:
-    """USL: ``X(N) = lambda N / (1 + sigma (N - 1) + kappa N (N - 1))`` in requests/s."""
-    n = np.asarray(n, dtype=np.float64)
-    return lambda_ * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
-
-
-def usl_peak_throughput(*, lambda_: float, sigma: float, kappa: float, max_n: float = 1e6) -> float:
-    """Highest ``X(N)``: at ``N* = sqrt((1 - sigma) / kappa)``, else the limit at ``max_n``."""
-    if kappa > 0 and sigma < 1:
-        n_star = max(1.0, math.sqrt((1.0 - sigma) / kappa))
-    else:
-        n_star = max_n
-    return float(usl_throughput(n_star, lambda_=lambda_, sigma=sigma, kappa=kappa))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +39,6 @@ class ResponseModel:
             raise ValueError("curve_rps and curve_ms must have the same length")
         if list(self.curve_rps) != sorted(self.curve_rps):
             raise ValueError("curve_rps must be sorted ascending")
-
-    @classmethod
-    def from_usl(
-        cls, *, lambda_: float, sigma: float, kappa: float, base_ms: float
-    ) -> ResponseModel:
-        """Capacity from the USL peak; response time ``base_ms`` inflated M/M/1-like."""
-        return cls(
-            capacity_rps=usl_peak_throughput(lambda_=lambda_, sigma=sigma, kappa=kappa),
-            base_ms=base_ms,
-        )
 
     @classmethod
     def from_points(

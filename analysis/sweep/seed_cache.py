@@ -14,12 +14,11 @@ is exact for the service's rule, given the message times of the recorded run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from analysis.sweep.simulate import RecordedRun
+from analysis.sweep.recorded import RecordedRun
 
 PAGE_LIMIT = 50
 
@@ -79,14 +78,28 @@ MANY_MESSAGES = 200  # ... unless the state has this many messages (one draw is 
 CHUNK_POLICIES = 256
 
 
-def state_delays(run: RecordedRun, *, state: int, interval_ms: float) -> np.ndarray:
-    """Sorted simulated delays of one channel-state at one interval (cached on the run).
+@dataclass
+class SeedDelayMemo:
+    """Simulated delays already computed for one run, by (channel-state, interval ms).
+
+    The simulation is the slow part of a seed-cache sweep and a policy grid asks for
+    the same (state, interval) pairs again and again; the caller owns the memo and
+    passes it explicitly (one per run: a replaced run needs a new one).
+    """
+
+    delays: dict[tuple[int, float], np.ndarray] = field(default_factory=dict)
+
+
+def state_delays(
+    run: RecordedRun, *, memo: SeedDelayMemo, state: int, interval_ms: float
+) -> np.ndarray:
+    """Sorted simulated delays of one channel-state at one interval (kept in ``memo``).
 
     The poll grid starts one TTL and one interval before the window, so the cache
     is in its steady state when the window's messages arrive.
     """
     key = (state, float(interval_ms))
-    found = run.seed_delays.get(key)
+    found = memo.delays.get(key)
     if found is not None:
         return found
     st = run.states
@@ -107,13 +120,14 @@ def state_delays(run: RecordedRun, *, state: int, interval_ms: float) -> np.ndar
         for repeat in range(repeats)
     ]
     out = np.sort(np.concatenate(draws))
-    run.seed_delays[key] = out
+    memo.delays[key] = out
     return out
 
 
 def seed_delivery(
     run: RecordedRun,
     *,
+    memo: SeedDelayMemo,
     fast_ms: np.ndarray,
     slow_ms: np.ndarray,
     slow_share: np.ndarray,
@@ -141,17 +155,10 @@ def seed_delivery(
     used[np.arange(live.size)[None, :], codes[:, 1]] = True
     pair_s, pair_v = np.nonzero(used)
     delays = [
-        state_delays(run, state=int(live[s]), interval_ms=values[v])
+        state_delays(run, memo=memo, state=int(live[s]), interval_ms=values[v])
         for s, v in zip(pair_s, pair_v, strict=True)
     ]
-    step_ms = (max((float(d[-1]) for d in delays if d.size), default=1.0) + 1.0) / (GRID_POINTS - 1)
-    grid = np.arange(GRID_POINTS) * step_ms
-    cdf_rows = np.zeros((len(delays), GRID_POINTS))
-    mean_rows = np.zeros(len(delays))
-    for i, d in enumerate(delays):
-        if d.size:
-            cdf_rows[i] = np.searchsorted(d, grid, side="right") / d.size
-            mean_rows[i] = d.mean()
+    step_ms, cdf_rows, mean_rows = _delay_cdfs(delays)
     row_index = np.zeros((live.size, values.size), dtype=np.int64)
     row_index[pair_s, pair_v] = np.arange(pair_s.size)
     rows = row_index[np.arange(live.size)[None, None, :], codes]  # (P, 2, S)
@@ -174,6 +181,19 @@ def seed_delivery(
         cdf = _shifted_sum(per_window, shift=r_ms[sl] / step_ms, extra=extra) / total
         out[sl] = _invert(cdf, step_ms=step_ms, quantiles=quantiles)
     return out, mean
+
+
+def _delay_cdfs(delays: list[np.ndarray]) -> tuple[float, np.ndarray, np.ndarray]:
+    """One grid for all: its step (ms), each sorted delay array's CDF on it, and means."""
+    step_ms = (max((float(d[-1]) for d in delays if d.size), default=1.0) + 1.0) / (GRID_POINTS - 1)
+    grid = np.arange(GRID_POINTS) * step_ms
+    cdf_rows = np.zeros((len(delays), GRID_POINTS))
+    mean_rows = np.zeros(len(delays))
+    for i, d in enumerate(delays):
+        if d.size:
+            cdf_rows[i] = np.searchsorted(d, grid, side="right") / d.size
+            mean_rows[i] = d.mean()
+    return step_ms, cdf_rows, mean_rows
 
 
 def _shifted_sum(per_window: np.ndarray, *, shift: np.ndarray, extra: int) -> np.ndarray:

@@ -25,86 +25,25 @@ intervals over channel-states. From it:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from analysis.model.cost import cost_per_month_usd
 from analysis.sweep.delivery import (
     mixture_mean,
     mixture_quantiles,
     sample_mixture,
     stale_probability,
 )
-from analysis.sweep.response import ResponseModel
-from analysis.sweep.seed_cache import seed_delivery, state_delays
-from analysis.sweep.states import ChannelStates, channel_states, merge_states
+from analysis.sweep.recorded import RecordedRun
+from analysis.sweep.seed_cache import SeedDelayMemo, seed_delivery, state_delays
+from analysis.sweep.states import ChannelStates, merge_states
 from target_service.policy import ThresholdPolicy
 
-SECONDS_PER_MONTH = 30 * 86_400
-CACHE_MODES = ("seed", "fresh")  # as the service; only the seed cache hides new messages
 QUANTILES = (0.50, 0.95, 0.99)
 CHUNK_POLICIES = 1000
-
-
-@dataclass(frozen=True)
-class RecordedRun:
-    """What the model needs from a measured run (arrays; ms since the epoch or run start).
-
-    ``channel_users[w, c]`` are the users polling channel ``c`` during window ``w``;
-    each message is received by the other users of its channel.
-    """
-
-    run_id: str
-    window_start_ms: np.ndarray
-    window_end_ms: np.ndarray
-    channel_users: np.ndarray
-    message_channel: np.ndarray
-    message_created_ms: np.ndarray
-    response: ResponseModel
-    background_rps: np.ndarray | None = None
-    cache_mode: str = "seed"
-    cache_ttl_s: float = 5.0
-    price_per_million_usd: float = 0.20
-    meta: dict[str, Any] = field(default_factory=dict)  # the run's meta.json (scenario, ...)
-    seed_cache_model: str = "simulated"  # or "analytic": see analysis.sweep.seed_cache
-    seed_delays: dict[tuple[int, float], np.ndarray] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )  # cache of analysis.sweep.seed_cache.state_delays; init=False: fresh after replace()
-    states: ChannelStates = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        starts = np.asarray(self.window_start_ms, dtype=np.float64)
-        ends = np.asarray(self.window_end_ms, dtype=np.float64)
-        users = np.asarray(self.channel_users, dtype=np.float64)
-        if starts.ndim != 1 or starts.shape != ends.shape or starts.size == 0:
-            raise ValueError("window_start_ms and window_end_ms must be equal, non-empty 1-d")
-        if np.any(ends <= starts) or np.any(starts[1:] < ends[:-1]):
-            raise ValueError("windows must be non-empty, ordered and non-overlapping")
-        if users.ndim != 2 or users.shape[0] != starts.size or np.any(users < 0):
-            raise ValueError("channel_users must be (windows, channels) and >= 0")
-        if self.seed_cache_model not in ("simulated", "analytic"):
-            raise ValueError(
-                f"seed_cache_model must be simulated or analytic, got {self.seed_cache_model!r}"
-            )
-        if self.cache_mode not in CACHE_MODES:
-            raise ValueError(f"cache_mode must be one of {CACHE_MODES}, got {self.cache_mode!r}")
-        bg = np.zeros(starts.size) if self.background_rps is None else self.background_rps
-        object.__setattr__(self, "background_rps", np.asarray(bg, dtype=np.float64))
-        states = channel_states(
-            starts=starts,
-            ends=ends,
-            users=users,
-            message_channel=self.message_channel,
-            message_created_ms=self.message_created_ms,
-        )
-        object.__setattr__(self, "states", states)
-
-    @property
-    def stale_ms(self) -> float:
-        """Longest time a cached answer can hide a message (0 unless ``seed`` cache mode)."""
-        return self.cache_ttl_s * 1000.0 if self.cache_mode == "seed" else 0.0
 
 
 @dataclass(frozen=True)
@@ -208,22 +147,28 @@ def _codes(intervals_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate_policies(
-    run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool = True
+    run: RecordedRun,
+    policies: Sequence[ThresholdPolicy],
+    *,
+    merge: bool = True,
+    memo: SeedDelayMemo | None = None,
 ) -> pd.DataFrame:
     """One row per policy: request rate, load, response time, delivery p50/p95/p99, cost.
 
     ``merge=False`` evaluates every channel-state separately (same answer, slower;
-    for checking :func:`analysis.sweep.states.merge_states`).
+    for checking :func:`analysis.sweep.states.merge_states`). ``memo`` keeps the seed-cache
+    simulations for the next call on the same run (one is made per call without it).
     """
+    memo = SeedDelayMemo() if memo is None else memo
     frames = [
-        _evaluate_chunk(run, policies[i : i + CHUNK_POLICIES], merge=merge)
+        _evaluate_chunk(run, policies[i : i + CHUNK_POLICIES], merge=merge, memo=memo)
         for i in range(0, len(policies), CHUNK_POLICIES)
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _evaluate_chunk(
-    run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool
+    run: RecordedRun, policies: Sequence[ThresholdPolicy], *, merge: bool, memo: SeedDelayMemo
 ) -> pd.DataFrame:
     edges = np.unique([above for p in policies for above, _ in p.rate_thresholds])
     simulated = run.stale_ms > 0 and run.seed_cache_model == "simulated"
@@ -233,6 +178,7 @@ def _evaluate_chunk(
     if simulated:
         q, mean = seed_delivery(
             run,
+            memo=memo,
             fast_ms=sol.fast_ms,
             slow_ms=sol.slow_ms,
             slow_share=sol.slow_share,
@@ -250,27 +196,36 @@ def _evaluate_chunk(
     return pd.DataFrame(
         {
             "name": [p.name for p in policies],
-            "request_rate_rps": rate,
-            "poll_rate_rps": sol.poll_rps @ dur / dur.sum(),
+            "requests_per_s": rate,
+            "polls_per_s": sol.poll_rps @ dur / dur.sum(),
             "peak_load": sol.load.max(axis=1),
             "response_ms": np.where(saturated, np.inf, sol.response_ms @ dur / dur.sum()),
             "delivery_mean_ms": mean,
             "delivery_p50_ms": q[:, 0],
             "delivery_p95_ms": q[:, 1],
             "delivery_p99_ms": q[:, 2],
-            "cost_per_month_usd": rate * SECONDS_PER_MONTH * run.price_per_million_usd / 1e6,
+            "cost_per_month_usd": cost_per_month_usd(
+                rate, price_per_million_usd=run.price_per_million_usd
+            ),
             "saturated": saturated,
         }
     )
 
 
-def evaluate_policy(run: RecordedRun, policy: ThresholdPolicy) -> dict[str, float]:
+def evaluate_policy(
+    run: RecordedRun, policy: ThresholdPolicy, *, memo: SeedDelayMemo | None = None
+) -> dict[str, float]:
     """:func:`evaluate_policies` for one policy, as a plain dict."""
-    return evaluate_policies(run, [policy]).iloc[0].to_dict()
+    return evaluate_policies(run, [policy], memo=memo).iloc[0].to_dict()
 
 
 def simulate_deliveries(
-    run: RecordedRun, policy: ThresholdPolicy, *, seed: int = 0, max_pairs: int = 2_000_000
+    run: RecordedRun,
+    policy: ThresholdPolicy,
+    *,
+    seed: int = 0,
+    max_pairs: int = 2_000_000,
+    memo: SeedDelayMemo | None = None,
 ) -> np.ndarray:
     """Monte Carlo delivery latencies (ms), one per sampled (message, receiver) pair.
 
@@ -292,13 +247,14 @@ def simulate_deliveries(
     slow = rng.random(pair_state.size) < sol.slow_share[0, window]
     interval = np.where(slow, sol.slow_ms[0, pair_state], sol.fast_ms[0, pair_state])
     if run.stale_ms > 0 and run.seed_cache_model == "simulated":
+        memo = SeedDelayMemo() if memo is None else memo
         out = sol.response_ms[0, window].copy()
         combos, which = np.unique(
             np.stack([pair_state, interval], axis=1), axis=0, return_inverse=True
         )
         for k, (state, interval_ms) in enumerate(combos):
             picked = np.flatnonzero(which.ravel() == k)
-            delays = state_delays(run, state=int(state), interval_ms=float(interval_ms))
+            delays = state_delays(run, memo=memo, state=int(state), interval_ms=float(interval_ms))
             out[picked] += rng.choice(delays, size=picked.size)
         return out
     q = stale_probability(

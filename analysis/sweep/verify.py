@@ -21,18 +21,21 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import redis
-from rich.console import Console
-from rich.table import Table
 
-from analysis.collect import read_samples
-from analysis.sweep.recorded import channel_users_from_polls, message_events
-from analysis.sweep.simulate import RecordedRun, evaluate_policy
+from analysis.sweep.from_report import channel_users_from_polls, message_events
+from analysis.sweep.recorded import RecordedRun
+from analysis.sweep.seed_cache import SeedDelayMemo
+from analysis.sweep.simulate import evaluate_policy
+from loadtests.recording.samples import read_samples
 from target_service.policy import ThresholdPolicy
+
+if TYPE_CHECKING:
+    from loadtests.swarm.run import SwarmResult
 
 RATE_TOLERANCE = 0.10
 P95_TOLERANCE = 0.15
@@ -92,10 +95,11 @@ def verify_policies(
 
     users = users or default_users(recorded)
     predict_on = prediction_run(recorded, users=users)
+    memo = SeedDelayMemo()  # the predictions share one run: its cache simulations too
     rows = []
     with Stack(redis_url=redis_url, database_url=database_url) as info:
         for policy in policies:
-            predicted = evaluate_policy(predict_on, policy)
+            predicted = evaluate_policy(predict_on, policy, memo=memo)
             measured = measure_policy(
                 policy,
                 users=users,
@@ -133,6 +137,46 @@ def measure_policy(
     runs_dir: Path,
 ) -> dict[str, Any]:
     """One live swarm against a fresh service running ``policy``; steady-state figures."""
+    result = _policy_swarm(policy, users=users, duration_s=duration_s, scenario=scenario,
+                           cache_mode=cache_mode, redis_url=redis_url,
+                           database_url=database_url, runs_dir=runs_dir)
+    meta = json.loads((result.run_dir / "meta.json").read_text())
+    start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
+    end_ms = meta["ended_at_ms"] - 2000
+    polls, messages = _steady_samples(redis_url, run_id=result.run_id, start_ms=start_ms,
+                                      end_ms=end_ms)
+    span_s = max((end_ms - start_ms) / 1000.0, 1e-9)
+    return {
+        "run_id": result.run_id,
+        "polls": polls,
+        "messages": messages,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "polls_per_s": len(polls) / span_s,
+        # the swarm summary's all-request rate (older summaries call it "rps")
+        "requests_per_s": float(
+            result.summary.get("requests_per_s", result.summary.get("rps")) or float("nan")
+        ),
+        "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
+        if len(messages)
+        else float("nan"),
+        "delivery_samples": len(messages),
+        "errors": result.summary.get("errors"),
+    }
+
+
+def _policy_swarm(
+    policy: ThresholdPolicy,
+    *,
+    users: int,
+    duration_s: float,
+    scenario: dict[str, Any] | None,
+    cache_mode: str,
+    redis_url: str,
+    database_url: str,
+    runs_dir: Path,
+) -> SwarmResult:
+    """A fresh service advertising ``policy``, and a constant swarm obeying it."""
     from loadtests.swarm.run import ScenarioParams, run_swarm
     from target_service.serve import run_service
 
@@ -141,51 +185,29 @@ def measure_policy(
     with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
         policy_path = Path(tmp) / "policy.json"
         policy_path.write_text(policy.to_json())
-        with run_service(
-            redis_url=redis_url,
-            database_url=database_url,
-            policy=str(policy_path),
-            cache_mode=cache_mode,
-        ) as service:
-            result = run_swarm(
-                host=service.url,
-                redis_url=redis_url,
-                users=users,
-                spawn_rate=max(users / SPAWN_S, 1.0),
-                duration_s=duration_s,
-                client_policy="server",
-                scenario=params,
-                runs_dir=runs_dir,
+        with run_service(redis_url=redis_url, database_url=database_url,
+                         policy=str(policy_path), cache_mode=cache_mode) as service:
+            return run_swarm(
+                host=service.url, redis_url=redis_url, users=users,
+                spawn_rate=max(users / SPAWN_S, 1.0), duration_s=duration_s,
+                client_policy="server", scenario=params, runs_dir=runs_dir,
                 meta={"verify_policy": policy.to_dict()},
             )
-    meta = json.loads((result.run_dir / "meta.json").read_text())
-    start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
-    end_ms = meta["ended_at_ms"] - 2000
+
+
+def _steady_samples(
+    redis_url: str, *, run_id: str, start_ms: float, end_ms: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Poll and message samples of ``[start_ms, end_ms]``."""
     client = redis.Redis.from_url(redis_url)
     try:
-        polls = read_samples(
-            client, run_id=result.run_id, sample_type="poll", start_ms=start_ms, end_ms=end_ms
-        )
-        messages = read_samples(
-            client, run_id=result.run_id, sample_type="message", start_ms=start_ms, end_ms=end_ms
-        )
+        polls = read_samples(client, run_id=run_id, sample_type="poll", start_ms=start_ms,
+                             end_ms=end_ms)
+        messages = read_samples(client, run_id=run_id, sample_type="message",
+                                start_ms=start_ms, end_ms=end_ms)
     finally:
         client.close()
-    span_s = max((end_ms - start_ms) / 1000.0, 1e-9)
-    return {
-        "run_id": result.run_id,
-        "polls": polls,
-        "messages": messages,
-        "start_ms": start_ms,
-        "end_ms": end_ms,
-        "poll_rate_rps": len(polls) / span_s,
-        "request_rps": float(result.summary.get("rps") or float("nan")),
-        "delivery_p95_ms": float(np.percentile(messages["latency_ms"], 95))
-        if len(messages)
-        else float("nan"),
-        "delivery_samples": len(messages),
-        "errors": result.summary.get("errors"),
-    }
+    return polls, messages
 
 
 def replay_run(
@@ -224,8 +246,8 @@ def replay_columns(replay: dict[str, Any], measured: dict[str, Any]) -> dict[str
         return round(float((pred - meas) / meas * 100.0), 1) if meas else float("nan")
 
     return {
-        "replay_poll_rps": round(float(replay["poll_rate_rps"]), 2),
-        "replay_rate_error_pct": error_pct(replay["poll_rate_rps"], measured["poll_rate_rps"]),
+        "replay_polls_per_s": round(float(replay["polls_per_s"]), 2),
+        "replay_rate_error_pct": error_pct(replay["polls_per_s"], measured["polls_per_s"]),
         "replay_p95_ms": round(float(replay["delivery_p95_ms"]), 1),
         "replay_p95_error_pct": error_pct(replay["delivery_p95_ms"], measured["delivery_p95_ms"]),
     }
@@ -239,57 +261,23 @@ def compare(
     def error_pct(pred: float, meas: float) -> float:
         return float((pred - meas) / meas * 100.0) if meas else float("nan")
 
-    rate_err = error_pct(predicted["poll_rate_rps"], measured["poll_rate_rps"])
+    rate_err = error_pct(predicted["polls_per_s"], measured["polls_per_s"])
     p95_err = error_pct(predicted["delivery_p95_ms"], measured["delivery_p95_ms"])
     return {
         "policy": policy.name,
         "users": users,
-        "predicted_poll_rps": round(float(predicted["poll_rate_rps"]), 2),
-        "measured_poll_rps": round(float(measured["poll_rate_rps"]), 2),
+        "predicted_polls_per_s": round(float(predicted["polls_per_s"]), 2),
+        "measured_polls_per_s": round(float(measured["polls_per_s"]), 2),
         "rate_error_pct": round(rate_err, 1),
         "predicted_p95_ms": round(float(predicted["delivery_p95_ms"]), 1),
         "measured_p95_ms": round(float(measured["delivery_p95_ms"]), 1),
         "p95_error_pct": round(p95_err, 1),
         "delivery_samples": measured["delivery_samples"],
         # all requests (polls, notifications, sends): predicted = polls + the step's rest
-        "predicted_request_rps": round(float(predicted.get("request_rate_rps", float("nan"))), 2),
-        "measured_request_rps": measured.get("request_rps"),
+        "predicted_requests_per_s": round(float(predicted.get("requests_per_s", float("nan"))), 2),
+        "measured_requests_per_s": measured.get("requests_per_s"),
         "within_target": bool(
             abs(rate_err) <= RATE_TOLERANCE * 100 and abs(p95_err) <= P95_TOLERANCE * 100
         ),
         "verify_run_id": measured["run_id"],
     }
-
-
-def print_verification(console: Console, rows: list[dict[str, Any]]) -> None:
-    """Predicted (from the recorded run) vs measured; 'replay' = model on the swarm's inputs."""
-    table = Table(title="Predicted vs measured (live swarm)", title_justify="left")
-    columns = (
-        "policy",
-        "users",
-        "poll/s pred",
-        "poll/s meas",
-        "err %",
-        "p95 pred ms",
-        "p95 meas ms",
-        "err %",
-        "ok",
-        "replay err % (rate, p95)",
-    )
-    for col in columns:
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for r in rows:
-        table.add_row(
-            r["policy"],
-            str(r["users"]),
-            f"{r['predicted_poll_rps']:.1f}",
-            f"{r['measured_poll_rps']:.1f}",
-            f"{r['rate_error_pct']:+.1f}",
-            f"{r['predicted_p95_ms']:.0f}",
-            f"{r['measured_p95_ms']:.0f}",
-            f"{r['p95_error_pct']:+.1f}",
-            "yes" if r["within_target"] else "no",
-            f"{r.get('replay_rate_error_pct', float('nan')):+.1f}, "
-            f"{r.get('replay_p95_error_pct', float('nan')):+.1f}",
-        )
-    console.print(table)

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.sweep.simulate import SECONDS_PER_MONTH, RecordedRun, evaluate_policies
+from analysis.defaults import PLAN_DEFAULTS
+from analysis.model.cost import cost_per_month_usd
+from analysis.sweep.recorded import RecordedRun
+from analysis.sweep.simulate import evaluate_policies
 from target_service.policy import ThresholdPolicy
-
-TARGET_USERS: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
-HEADROOM = 0.7
 
 
 def mean_users(run: RecordedRun) -> float:
@@ -33,15 +33,16 @@ def policy_scale_out(
     run: RecordedRun,
     policies: Sequence[ThresholdPolicy],
     *,
-    targets: Sequence[int] = TARGET_USERS,
-    headroom: float = HEADROOM,
+    targets: Sequence[int] = PLAN_DEFAULTS.target_users,
+    headroom: float = PLAN_DEFAULTS.headroom,
 ) -> pd.DataFrame:
     """One row per (policy, target users): requests/s, instances, cost per month, p95."""
     if not 0 < headroom <= 1:
         raise ValueError("headroom must be in (0, 1]")
     table = evaluate_policies(run, policies)
-    per_user_rps = table["request_rate_rps"].to_numpy() / mean_users(run)
+    per_user_rps = table["requests_per_s"].to_numpy() / mean_users(run)
     per_instance_rps = run.response.capacity_rps * headroom
+    price = run.price_per_million_usd
     rows = []
     for (name, p95, saturated), rate in zip(
         table[["name", "delivery_p95_ms", "saturated"]].itertuples(index=False),
@@ -54,12 +55,11 @@ def policy_scale_out(
                 {
                     "policy": name,
                     "target_users": users,
-                    "requests_s": total_rps,
+                    "requests_per_s": total_rps,
                     "instances": math.ceil(total_rps / per_instance_rps),
-                    "cost_month_usd": total_rps
-                    * SECONDS_PER_MONTH
-                    * run.price_per_million_usd
-                    / 1e6,
+                    "cost_per_month_usd": float(
+                        cost_per_month_usd(total_rps, price_per_million_usd=price)
+                    ),
                     "delivery_p95_ms_at_recorded_load": p95 if not saturated else np.inf,
                 }
             )

@@ -3,76 +3,52 @@
 Two swarms, side by side in one invocation, identical but for recording (samples
 and counters to Redis on, then off). For each: the steady-state chat poll rate
 against the intended one (users / 2 s), and the generator's CPU measured from
-outside with psutil on the Locust process tree (Locust's own CPU warning only
-says "high"). The service runs pinned to other cores so the generator has its own.
+outside (:mod:`loadtests.bench.cpu`). The target runs pinned to other cores so the
+generator has its own. An arm that failed (no polls, no steady window, Locust
+ended badly) carries the reasons instead of a rate of 0.0.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import redis
 
+from loadtests.bench.cpu import CpuWatch
 from loadtests.clients.names import POLL_NAME
-from loadtests.recording.recorder import latency_key
-from loadtests.swarm.run import ScenarioParams, SwarmProgress, run_swarm
+from loadtests.recording.keys import samples_key
+from loadtests.swarm.run import ScenarioParams, SwarmProgress, SwarmResult, run_swarm
 from loadtests.swarm.summary import SteadyWindow, read_csv, steady_window
+from target_service.errors import UserError
 
-CPU_SAMPLE_PERIOD_S = 0.5
+POLL_INTERVAL_S = 2.0  # the bench's users poll on fixed-2s
 
 
-@dataclass
-class CpuWatch:
-    """Samples (epoch s, CPU s) of a process tree from outside, in a thread."""
+@dataclass(frozen=True, slots=True)
+class BenchArm:
+    record: bool
+    rate_source: str
+    run_id: str
+    chat_users: int
+    intended_poll_rps: float
+    poll_rps: float | None  # None: the arm failed to measure it (see problems)
+    held_ratio: float | None
+    generator_cores: float | None
+    cpu_us_per_request: float | None
+    poll_p50_ms: float | None
+    errors: int
+    poll_late_ms_mean: float | None = None
+    hub_lag_p99_ms: float | None = None  # how late the Locust hub woke a 50 ms sleeper
+    gc_ms_per_s: float | None = None  # collector pauses, ms per second of run
+    problems: tuple[str, ...] = ()
 
-    pid: int
-    samples: list[tuple[float, float]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        procs: dict[int, psutil.Process] = {}
-        done_cpu: dict[int, float] = {}
-        while not self._stop.is_set():
-            try:
-                for child in [root, *root.children(recursive=True)]:
-                    procs.setdefault(child.pid, child)
-            except psutil.NoSuchProcess:
-                break
-            for pid, proc in procs.items():
-                try:
-                    t = proc.cpu_times()
-                    done_cpu[pid] = t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass  # keep its last reading
-            self.samples.append((time.time(), sum(done_cpu.values())))
-            self._stop.wait(CPU_SAMPLE_PERIOD_S)
-
-    def cores_between(self, start_s: float, end_s: float) -> float | None:
-        """Mean CPU cores used between two epoch times (None without enough samples)."""
-        inside = [(t, c) for t, c in self.samples if start_s <= t <= end_s]
-        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
-            return None
-        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+    @property
+    def failed(self) -> bool:
+        return self.poll_rps is None
 
 
 def sampled_rate(redis_url: str, *, run_id: str, window: SteadyWindow) -> float:
@@ -84,27 +60,11 @@ def sampled_rate(redis_url: str, *, run_id: str, window: SteadyWindow) -> float:
     """
     client = redis.Redis.from_url(redis_url)
     try:
-        count = client.zcount(
-            latency_key(run_id, "poll"), window.start_s * 1000, window.end_s * 1000
-        )
+        key = samples_key(run_id=run_id, sample_type="poll")
+        count = client.zcount(key, window.start_s * 1000, window.end_s * 1000)
     finally:
         client.close()
     return round(count / window.span_s, 2)
-
-
-@dataclass(frozen=True, slots=True)
-class BenchArm:
-    record: bool
-    rate_source: str
-    run_id: str
-    chat_users: int
-    intended_poll_rps: float
-    poll_rps: float
-    held_ratio: float
-    generator_cores: float | None
-    cpu_us_per_request: float | None
-    poll_p50_ms: float | None
-    errors: int
 
 
 def run_arm(
@@ -121,13 +81,13 @@ def run_arm(
     progress: Callable[[SwarmProgress], None] | None = None,
 ) -> BenchArm:
     """One swarm of the bench with recording on or off, measured from outside."""
-    watch: dict[str, CpuWatch] = {}
+    watch: list[CpuWatch] = []
 
     def on_start(pid: int) -> None:
-        watch["w"] = CpuWatch(pid=pid)
-        watch["w"].start()
+        watch.append(CpuWatch(pid=pid))
+        watch[0].start()
 
-    params = _with_record(scenario, record)
+    chat_users = users - 1  # one NotificationProducer
     try:
         result = run_swarm(
             host=host,
@@ -137,30 +97,64 @@ def run_arm(
             duration_s=duration_s,
             runs_dir=runs_dir,
             cpu_affinity=cpu_affinity,
-            scenario=params,
+            scenario=dataclasses.replace(scenario, record=record),
             progress=progress,
             on_start=on_start,
             meta={"bench": "generator", "record": record},
         )
+    except UserError as exc:  # Locust ended badly or overran: the arm says so, the bench goes on
+        return failed_arm(record=record, chat_users=chat_users, problems=(str(exc),))
     finally:
-        if "w" in watch:
-            watch["w"].stop()
+        for w in watch:
+            w.stop()
+    return measure_arm(
+        result, record=record, redis_url=redis_url, chat_users=chat_users, watch=watch
+    )
+
+
+def failed_arm(*, record: bool, chat_users: int, problems: tuple[str, ...]) -> BenchArm:
+    return BenchArm(
+        record=record,
+        rate_source="none",
+        run_id="",
+        chat_users=chat_users,
+        intended_poll_rps=chat_users / POLL_INTERVAL_S,
+        poll_rps=None,
+        held_ratio=None,
+        generator_cores=None,
+        cpu_us_per_request=None,
+        poll_p50_ms=None,
+        errors=0,
+        problems=problems,
+    )
+
+
+def measure_arm(
+    result: SwarmResult,
+    *,
+    record: bool,
+    redis_url: str,
+    chat_users: int,
+    watch: list[CpuWatch],
+) -> BenchArm:
+    """Rate, CPU and latency of one finished arm (from its run folder and Redis)."""
     history = read_csv(result.run_dir / "locust_stats_history.csv")
     poll_window = steady_window(history, name=POLL_NAME, method="GET")
     all_window = steady_window(history)
-    chat_users = users - 1  # one NotificationProducer
-    intended = chat_users / 2.0
-    cores = None
+    summary = result.summary
+    problems = tuple(summary.get("problems", ()))
+    if poll_window is None or not summary.get("poll_requests"):
+        arm = failed_arm(record=record, chat_users=chat_users, problems=problems)
+        return dataclasses.replace(arm, run_id=result.run_id, errors=summary["errors"])
+    cores = watch[0].cores_between(poll_window.start_s, poll_window.end_s) if watch else None
     cpu_us = None
-    if poll_window is not None and "w" in watch:
-        cores = watch["w"].cores_between(poll_window.start_s, poll_window.end_s)
-        if cores is not None and all_window is not None and all_window.rps > 0:
-            cpu_us = cores / all_window.rps * 1e6
-    poll_rps = poll_window.rps if poll_window is not None else 0.0
-    rate_source = "locust history (1 s rows)"
-    if record and poll_window is not None:
+    if cores is not None and all_window is not None and all_window.rps > 0:
+        cpu_us = cores / all_window.rps * 1e6
+    poll_rps, rate_source = poll_window.rps, "locust history (1 s rows)"
+    if record:
         poll_rps = sampled_rate(redis_url, run_id=result.run_id, window=poll_window)
         rate_source = "redis poll samples (ms)"
+    intended = chat_users / POLL_INTERVAL_S
     return BenchArm(
         rate_source=rate_source,
         record=record,
@@ -168,55 +162,23 @@ def run_arm(
         chat_users=chat_users,
         intended_poll_rps=intended,
         poll_rps=poll_rps,
-        held_ratio=round(poll_rps / intended, 4) if intended else 0.0,
+        held_ratio=round(poll_rps / intended, 4),
         generator_cores=None if cores is None else round(cores, 3),
         cpu_us_per_request=None if cpu_us is None else round(cpu_us, 1),
-        poll_p50_ms=result.summary["poll_latency_ms"]["p50"],
-        errors=result.summary["errors"],
+        poll_p50_ms=summary["poll_latency_ms"]["p50"],
+        errors=summary["errors"],
+        poll_late_ms_mean=summary.get("poll_late_ms_mean") if record else None,
+        problems=problems,
+        **health_figures(summary, duration_s=float(summary.get("duration_s") or 0.0)),
     )
 
 
-def _with_record(scenario: ScenarioParams, record: bool) -> ScenarioParams:
-    fields = {name: getattr(scenario, name) for name in scenario.__dataclass_fields__}
-    fields["record"] = record
-    return ScenarioParams(**fields)
-
-
-def verdict(
-    on: BenchArm, off: BenchArm, *, min_held: float = 0.99, max_recording_share: float = 0.15
-) -> dict[str, Any]:
-    """The bench's figures and pass/fail against its targets (pure)."""
-    share = None
-    if on.generator_cores and off.generator_cores is not None:
-        share = round((on.generator_cores - off.generator_cores) / on.generator_cores, 4)
+def health_figures(summary: dict[str, Any], *, duration_s: float) -> dict[str, float | None]:
+    """Worst process's hub lag p99 and GC pause rate from the summary's generator health."""
+    processes = list((summary.get("generator") or {}).values())
+    lags = [p["hub_lag"].get("p99_ms") for p in processes if p.get("hub_lag")]
+    gc_ms = [sum(g["total_ms"] for g in p.get("gc", {}).values()) for p in processes]
     return {
-        "held_ratio_recording_on": on.held_ratio,
-        "held_ratio_recording_off": off.held_ratio,
-        "recording_cpu_share": share,
-        "held_ok": on.held_ratio >= min_held,
-        "recording_ok": share is not None and share <= max_recording_share,
+        "hub_lag_p99_ms": max((v for v in lags if v is not None), default=None),
+        "gc_ms_per_s": round(max(gc_ms) / duration_s, 2) if gc_ms and duration_s > 0 else None,
     }
-
-
-def arm_dict(arm: Any) -> dict[str, Any]:
-    return {name: getattr(arm, name) for name in arm.__dataclass_fields__}
-
-
-def bench_text(figures: dict[str, Any]) -> str:
-    lines = [
-        f"generator bench: {figures['users']} users against the {figures['target']},"
-        f" generator on CPUs {figures['generator_cpus']}, target on {figures['target_cpus']}"
-    ]
-    for arm in figures["arms"]:
-        lines.append(
-            f"  recording {'on ' if arm['record'] else 'off'}: poll rate {arm['poll_rps']:.1f}/s"
-            f" of {arm['intended_poll_rps']:.1f}/s intended ({arm['held_ratio']:.2%}),"
-            f" generator {arm['generator_cores']} cores, {arm['cpu_us_per_request']} us CPU"
-            f"/request, poll p50 {arm['poll_p50_ms']} ms, errors {arm['errors']}"
-        )
-    lines.append(
-        f"  recording share of generator CPU: {figures['recording_cpu_share']}"
-        f" (target <= 0.15: {'ok' if figures['recording_ok'] else 'MISSED'});"
-        f" rate held >= 99%: {'ok' if figures['held_ok'] else 'MISSED'}"
-    )
-    return "\n".join(lines)

@@ -10,10 +10,16 @@ process. Hidden-tab and offline spells stop polling; offline also drops push
 connections, which resume from the last ``seq`` seen.
 
 The tab talks to its provider only; loss, duplicates and reorders by ``seq`` and the
-delivery-latency samples are kept here, identically for every transport. The hot
-path skips FastHttpSession (one keep-alive
-:class:`~loadtests.clients.leanhttp.LeanConnection` per tab, orjson, a direct
-``events.request.fire``); sends and sign-ups are rare and go through ``self.client``.
+delivery-latency samples are kept here, identically for every transport.
+
+Polls are the hot path (thousands per second per process), so they skip
+FastHttpSession (cookie jar, header merging, response wrappers: 300-450 us of CPU
+per request) and use one keep-alive :class:`~loadtests.clients.leanhttp.LeanConnection`
+per tab, orjson, and a direct ``events.request.fire``. Sign-up, sends, mark-read and
+the :class:`~loadtests.clients.providers.polling.PollingProvider`'s polls go over that
+same connection, so a polling tab holds one socket (one file descriptor: 10,000 tabs
+need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
+Push transports add their own stream connection.
 """
 
 from __future__ import annotations
@@ -26,13 +32,18 @@ from typing import Any
 
 import gevent
 import orjson
-from locust import FastHttpUser, task
+from locust import User, task
 from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from loadtests.clients.leanhttp import LeanConnection
 from loadtests.clients.loss import SeqTracker
-from loadtests.clients.names import DELIVERY, NOTIFICATIONS_NAME
+from loadtests.clients.names import (
+    DELIVERY,
+    MARK_READ_NAME,
+    NOTIFICATIONS_NAME,
+    SIGN_UP_NAME,
+)
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
 from loadtests.clients.providers.base import Delivery, ProviderContext, RealtimeProvider
 from loadtests.clients.providers.factory import choose_transport, make_provider
@@ -42,12 +53,10 @@ from loadtests.clients.scenario import Scenario, scenario_for
 REQUEST_TIMEOUT_S = 30.0
 
 
-class ChatUser(FastHttpUser):
+class ChatUser(User):
     """A browser tab of the chat app (see the module docstring)."""
 
     weight = 1000
-    network_timeout = REQUEST_TIMEOUT_S
-    connection_timeout = REQUEST_TIMEOUT_S
 
     def wait_time(self) -> float:  # the one task never returns; Locust never waits
         return 0.0
@@ -57,11 +66,12 @@ class ChatUser(FastHttpUser):
         opts = self.scn.options
         self.rng = random.Random()
         self.fire = self.environment.events.request.fire
-        self.rows = not opts.no_delivery_rows
+        self.delivery_rows = opts.delivery_rows
+        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
+        self.auth: dict[str, str] = {}
         self.user_id, token = self._sign_up()
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
-        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
         self.channel = self.scn.pick_channel(self.rng)
         # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
@@ -83,7 +93,7 @@ class ChatUser(FastHttpUser):
             fire=self._fired,
             count=self._count,
             reconnected=self._reconnected,
-            post=self._post,
+            post=self._provider_post,
             sleep=self._sleep,
             poll_sample=self._poll_sample,
             reconnect_every_s=self.scn.options.reconnect_every_s,
@@ -106,8 +116,8 @@ class ChatUser(FastHttpUser):
         now = time.time()
         jitter = opts.jitter
         self.provider.subscribe(self.channel, self._deliver)
-        self.notes = Pacer.start(
-            now_s=now, interval_s=opts.notification_interval_ms / 1000, jitter=jitter, rng=self.rng
+        self.notification_pacer = Pacer.start(
+            now_s=now, interval_s=opts.notification_interval_s, jitter=jitter, rng=self.rng
         )
         self.hidden = Spells.begin(
             share=opts.hidden_share, mean_s=opts.hidden_mean_s, now_s=now, rng=self.rng
@@ -117,14 +127,14 @@ class ChatUser(FastHttpUser):
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
         while True:
-            due = min(self.provider.next_due_s(), self.notes.next_due_s, self.send_at)
+            due = min(self.provider.next_due_s(), self.notification_pacer.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
             if self.provider.next_due_s() <= now:
                 self.provider.tick()
-            elif self.notes.next_due_s <= now:
+            elif self.notification_pacer.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:
                 self._send()
@@ -152,7 +162,7 @@ class ChatUser(FastHttpUser):
         self.provider.away(offline=offline)
         self._sleep(end - now)
         back = time.time()
-        self.notes.restart(now_s=back)  # TanStack refetches on focus / reconnect
+        self.notification_pacer.restart(now_s=back)  # TanStack refetches on focus / reconnect
         self.provider.back(offline=offline)
         self.send_at = max(self.send_at, back + self._send_gap_s()) if self.sender else math.inf
         return True
@@ -193,7 +203,7 @@ class ChatUser(FastHttpUser):
                     channel=delivery.channel,
                     seq=message["seq"],
                 )
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("message", latency_ms, 0, request_type=DELIVERY)
         for field, n in (
             ("lost", lost),
@@ -226,22 +236,16 @@ class ChatUser(FastHttpUser):
                 t_ms=time.time() * 1000.0, user=self.uid, n=self.n_reconnect, latency_ms=latency_ms
             )
 
-    def _post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
-        """POST through Locust's client (a stats row; failures marked): (status, body)."""
-        with self.client.post(
-            path, json=body, headers=self.auth, name=name, catch_response=True
-        ) as resp:
-            status = resp.status_code or 0
-            if status >= 300 or status == 0:
-                resp.failure(f"{name}: HTTP {status}")
-            return status, resp.content or b""
+    def _provider_post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
+        """The providers' POST (HTTP sends): on the tab's connection; ``_send`` counts errors."""
+        return self._post_status(name, path, body, what="send")
 
     # -- notifications ---------------------------------------------------------------
 
     def _notification_tick(self) -> None:
         self._read_notifications()
-        self.notes.advance(
-            interval_s=self.scn.options.notification_interval_ms / 1000, now_s=time.time()
+        self.notification_pacer.advance(
+            interval_s=self.scn.options.notification_interval_s, now_s=time.time()
         )
 
     def _read_notifications(self) -> None:
@@ -262,12 +266,7 @@ class ChatUser(FastHttpUser):
         if not unread:
             return
         ids = [note["id"] for note in unread]  # pushed ones too: the tab shows them all
-        with self.client.post(
-            "/api/notifications/read", json={"ids": ids}, headers=self.auth, catch_response=True
-        ) as resp:
-            if resp.status_code >= 300:
-                resp.failure(f"mark read: HTTP {resp.status_code}")
-                self._count("errors")
+        self._post(MARK_READ_NAME, MARK_READ_NAME, {"ids": ids}, what="mark read")
 
     def _pushed_notification(self, note: dict[str, Any], recv_ms: float) -> None:
         """A notification a push transport brought (the 10 s poll marks it read)."""
@@ -287,7 +286,7 @@ class ChatUser(FastHttpUser):
             if rec is not None:
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
-            if self.rows:
+            if self.delivery_rows:
                 self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
         return fresh
@@ -297,16 +296,39 @@ class ChatUser(FastHttpUser):
     def _sign_up(self) -> tuple[Any, str]:
         name = f"tab-{self.rng.randrange(10**9)}"
         for attempt in range(MAX_RETRIES + 1):
-            with self.client.post("/api/users", json={"name": name}, catch_response=True) as resp:
-                if resp.status_code == 201:
-                    data = orjson.loads(resp.content or b"{}")
-                    self.scn.add_user(data["id"])
-                    return data["id"], data["token"]
-                resp.failure(f"sign-up: HTTP {resp.status_code}")
-            self._count("errors")
+            body = self._post(SIGN_UP_NAME, SIGN_UP_NAME, {"name": name}, what="sign-up")
+            if body is not None:
+                data = orjson.loads(body or b"{}")
+                self.scn.add_user(data["id"])
+                return data["id"], data["token"]
             if attempt < MAX_RETRIES:
                 gevent.sleep(retry_delay_ms(attempt) / 1000)
         raise StopUser()
+
+    def _post(self, name: str, path: str, payload: Any, *, what: str) -> bytes | None:
+        """POST JSON on the tab's connection; the body on 2xx, None (counted) otherwise."""
+        status, body = self._post_status(name, path, payload, what=what)
+        if not 200 <= status < 300:
+            self._count("errors")
+            return None
+        return body
+
+    def _post_status(self, name: str, path: str, payload: Any, *, what: str) -> tuple[int, bytes]:
+        """POST JSON on the tab's connection: (status, body), status 0 on I/O errors.
+
+        One row in Locust's stats, marked failed unless 2xx; counts no error (callers do).
+        """
+        t0 = time.perf_counter()
+        try:
+            status, body, _ = self.conn.post_json(path, orjson.dumps(payload), self.auth)
+        except Exception as exc:  # connection refused/reset, timeouts, parse errors
+            elapsed_ms = (time.perf_counter() - t0) * 1000.0
+            self._fired(name, elapsed_ms, 0, request_type="POST", exception=exc)
+            return 0, b""
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        error = None if 200 <= status < 300 else StatusError(f"{what}: HTTP {status}")
+        self._fired(name, elapsed_ms, len(body), request_type="POST", exception=error)
+        return status, body
 
     def _fired(
         self,
@@ -329,8 +351,10 @@ class ChatUser(FastHttpUser):
             context={},
         )
 
-    def _failed(self, name: str, elapsed_ms: float, exc: Exception) -> None:
-        self._fired(name, elapsed_ms, 0, exception=exc)
+    def _failed(
+        self, name: str, elapsed_ms: float, exc: Exception, *, request_type: str = "GET"
+    ) -> None:
+        self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
         self._count("errors")
 
     def _count(self, field: str, n: int = 1) -> None:

@@ -1,11 +1,13 @@
-"""A minimal keep-alive HTTP/1.1 GET for the poll hot path.
+"""A minimal keep-alive HTTP/1.1 client: the one connection of a simulated tab.
 
 Locust's FastHttpSession costs 300-450 us of CPU per request (cookie jar, header
 merging, URL parsing, response wrappers, redirect handling); at 4,000 users
 polling every 2 s that is the whole core. A poll needs none of it: one socket per
 user, a request built from a few byte strings, a response read until its
-``Content-Length``. Chunked bodies are decoded too (rare, but valid HTTP), and
-https works (certificates unchecked, as FastHttpUser does by default).
+``Content-Length``. The tab's rare POSTs (sign-up, send, mark read) use the same
+socket, so a user holds one descriptor, as a browser tab's HTTP/1.1 keep-alive
+does. Chunked bodies are decoded too (rare, but valid HTTP), and https works
+(certificates unchecked, as FastHttpUser does by default).
 Sockets are gevent-cooperative because Locust monkey-patches ``socket``.
 """
 
@@ -37,6 +39,7 @@ class LeanConnection:
         self._host_line = f"Host: {url.netloc}\r\n".encode()
         self._sock: socket.socket | None = None
         self._buf = b""
+        self._answered = False  # some bytes of the current answer arrived
 
     def close(self) -> None:
         if self._sock is not None:
@@ -46,20 +49,40 @@ class LeanConnection:
 
     def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes, int | None]:
         """GET ``path``: (status, body, X-Poll-Interval-Ms or None). Raises on I/O errors."""
-        request = b"".join(
-            (
-                f"GET {self.prefix}{path} HTTP/1.1\r\n".encode(),
-                self._host_line,
-                "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode(),
-                b"\r\n",
-            )
-        )
+        return self.request(b"GET", path, headers)
+
+    def post_json(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, int | None]:
+        """POST an already-encoded JSON ``body`` on the same connection as the polls."""
+        return self.request(b"POST", path, headers, body=body)
+
+    def request(
+        self, method: bytes, path: str, headers: dict[str, str], *, body: bytes | None = None
+    ) -> tuple[int, bytes, int | None]:
+        """One request on the kept-alive socket (opened on first use).
+
+        A reused socket the server had closed fails before any byte of the answer
+        arrives; then, like a browser, the request is sent once more on a new socket.
+        """
+        parts = [
+            method,
+            b" ",
+            f"{self.prefix}{path} HTTP/1.1\r\n".encode(),
+            self._host_line,
+            "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode(),
+        ]
+        if body is not None:
+            parts.append(b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body))
+        parts += [b"\r\n", body or b""]
+        request = b"".join(parts)
         fresh = self._sock is None
+        self._answered = False
         try:
             return self._exchange(request)
         except (ConnectionError, HTTPProtocolError, OSError):
             self.close()
-            if fresh:
+            if fresh or self._answered:
                 raise
             return self._exchange(request)  # a kept-alive socket the server closed: once more
 
@@ -86,6 +109,7 @@ class LeanConnection:
         data = self._sock.recv(RECV_BYTES)
         if not data:
             raise ConnectionResetError("server closed the connection")
+        self._answered = True
         self._buf += data
 
     def _read_head(self) -> bytes:

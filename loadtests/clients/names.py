@@ -3,4 +3,6 @@
 POLL_NAME = "/api/chat/[channel]/messages"
 SEND_NAME = "/api/chat/[channel]/messages"  # POST; Locust keys stats by (method, name)
 NOTIFICATIONS_NAME = "/api/notifications/unread"
+MARK_READ_NAME = "/api/notifications/read"  # POST
+SIGN_UP_NAME = "/api/users"  # POST
 DELIVERY = "DELIVERY"  # request_type of delivery-latency rows (not requests)

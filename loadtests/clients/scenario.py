@@ -1,10 +1,7 @@
-"""Scenario options (registered on Locust's own parser) and the per-process scenario state.
+"""The per-process scenario state the users of one Locust process share.
 
-Options go through ``events.init_command_line_parser`` so plain
-``locust -f loadtests/locustfile.py --host URL`` (web UI included) knows them,
-and ``pollcap swarm`` passes the same flags to its Locust subprocess.
-:class:`Scenario` is what the users share inside one Locust process: the parsed
-options, the client policy, the channel table and the recorder.
+:class:`Scenario` holds the parsed options (the table in
+:mod:`loadtests.clients.options`), the client policy, the channel table and the recorder.
 """
 
 from __future__ import annotations
@@ -20,117 +17,16 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner
 
+from loadtests.clients.options import SERVER_POLICY
 from loadtests.clients.providers.base import GAUGE
-from loadtests.recording.recorder import Recorder, new_run_id
+from loadtests.recording.keys import (
+    live_connections_field,
+    live_connections_peak_field,
+    live_users_field,
+    new_run_id,
+)
+from loadtests.recording.recorder import Recorder
 from target_service.policy import ThresholdPolicy, load_policy
-
-SERVER_POLICY = "server"
-CLIENT_POLICIES = ("fixed-2s", "seed-dynamic", "seed-optimal", SERVER_POLICY)
-NOTIFICATION_INTERVAL_MS = 10_000  # useNotifications
-DEFAULT_ADMIN_TOKEN = "pollcap-admin"
-
-
-def add_arguments(parser: Any) -> None:
-    """Register the scenario's options on Locust's parser (``init_command_line_parser``)."""
-    add = parser.add_argument  # Locust's own (groups would drop its web-UI keywords)
-    add("--run-id", default="", help="Run id scoping the Redis keys (default: generated)")
-    add(
-        "--redis-url",
-        default=os.environ.get("POLLCAP_REDIS_URL", ""),
-        help="Redis for samples and counters; empty = no recording",
-    )
-    add(
-        "--no-record",
-        action="store_true",
-        default=False,
-        help="Do not record samples in Redis (bench baseline)",
-    )
-    add(
-        "--no-delivery-rows",
-        action="store_true",
-        default=False,
-        help="Do not add delivery-latency rows to Locust's stats",
-    )
-    add(
-        "--client-policy",
-        default="fixed-2s",
-        include_in_web_ui=True,
-        help=f"Chat poll interval: {', '.join(CLIENT_POLICIES)} or a policy JSON file",
-    )
-    add("--channels", type=int, default=10, include_in_web_ui=True, help="Number of channels")
-    add(
-        "--channel-skew",
-        type=float,
-        default=1.0,
-        help="Zipf exponent of channel popularity (0 = uniform; 1 = a few busy channels)",
-    )
-    add("--channel-prefix", default="", help="Channel id prefix (default: from the run id)")
-    add(
-        "--sender-share",
-        type=float,
-        default=0.1,
-        include_in_web_ui=True,
-        help="Share of chat users that also send messages",
-    )
-    add(
-        "--send-rate-per-min",
-        type=float,
-        default=6.0,
-        help="Messages per minute per sender (Poisson)",
-    )
-    add(
-        "--notification-rate-per-s",
-        type=float,
-        default=1.0,
-        help="Notifications created per second by the producer (0 = none)",
-    )
-    add(
-        "--admin-token",
-        default=os.environ.get("POLLCAP_ADMIN_TOKEN", DEFAULT_ADMIN_TOKEN),
-        is_secret=True,
-        help="X-Admin-Token for the notification producer",
-    )
-    add(
-        "--notification-interval-ms",
-        type=int,
-        default=NOTIFICATION_INTERVAL_MS,
-        help="Notification poll interval",
-    )
-    add(
-        "--hidden-share",
-        type=float,
-        default=0.0,
-        help="Share of time a tab is hidden (no polling), in random spells",
-    )
-    add("--hidden-mean-s", type=float, default=30.0, help="Mean hidden spell")
-    add("--offline-share", type=float, default=0.0, help="Share of time offline, in spells")
-    add("--offline-mean-s", type=float, default=15.0, help="Mean offline spell")
-    add(
-        "--jitter",
-        type=float,
-        default=0.05,
-        help="Relative jitter of each poll interval (keeps users out of lockstep)",
-    )
-    add("--page-limit", type=int, default=50, help="limit= of chat polls (catch-up page size)")
-    add(
-        "--realtime",
-        default="",
-        include_in_web_ui=True,
-        help="Transport: polling | long-poll | sse | websocket "
-        "(default: env REALTIME, websocket -> WebSocket, else polling)",
-    )
-    add(
-        "--reconnect-every-s",
-        type=float,
-        default=0.0,
-        help="Drop each connection after an exponential time with this mean and resume it "
-        "(0 = never)",
-    )
-    add(
-        "--shape",
-        default="constant",
-        help="constant | step:start=,step=,hold=,max= | spike:base=,peak=,at=,hold=",
-    )
 
 
 def channel_weights(*, channels: int, skew: float) -> list[float]:
@@ -192,18 +88,17 @@ def _build(environment: Environment) -> Scenario:
     channels = [f"{prefix}-c{i}" for i in range(max(1, opts.channels))]
     is_master = isinstance(environment.runner, MasterRunner)
     recorder = None
-    if opts.redis_url and not opts.no_record and not is_master:
+    if opts.redis_url and opts.record and not is_master:
         process = f"{socket.gethostname()}-{os.getpid()}"
-
         peak = [0]
 
         def live() -> dict[str, str | int | float]:
             runner = environment.runner
             peak[0] = max(peak[0], GAUGE.open_now)
             return {
-                f"users:{process}": runner.user_count if runner is not None else 0,
-                f"connections:{process}": GAUGE.open_now,
-                f"connections_peak:{process}": peak[0],
+                live_users_field(process): runner.user_count if runner is not None else 0,
+                live_connections_field(process): GAUGE.open_now,
+                live_connections_peak_field(process): peak[0],
             }
 
         recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)

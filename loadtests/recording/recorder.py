@@ -7,26 +7,21 @@ and :meth:`Recorder.stop` ships the rest. The synchronous redis-py client is use
 on purpose: Locust monkey-patches sockets, so it yields to other users while
 waiting, and asyncio clients have no loop to run on here.
 
-Key layout (``docs/internals.md``): ``metrics:{run}:{type}:latency`` with score =
-receive time in ms since the epoch and members
+Keys and member layouts are in :mod:`loadtests.recording.keys` (and
+``docs/internals.md``); members are
 
 * ``poll``:          ``{user}:{n}:{latency_ms}:{channel}``
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
 * ``reconnect``:     ``{user}:{n}:{latency_ms}`` (time from a dropped connection to resumed)
 
-the counters hash ``run:{run}:counters``, and ``run:{run}:live`` with each
-process's current user count (``users:{process}``) and samples shipped
-(``samples:{process}``), which shows every process of a multi-process swarm
-reporting. ``n`` is the user's own sample number per type, so equal latencies
-never merge into one member (the source's ``user:latency`` member does exactly that).
+``n`` is the user's own sample number per type, so equal latencies never merge
+into one member (the source's ``user:latency`` member does exactly that).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -35,55 +30,28 @@ import gevent
 import orjson
 import redis
 
+from loadtests.recording import resp
+from loadtests.recording.keys import (
+    RECORDER_COMMANDS_FIELD,
+    TEST_STARTED_FIELD,
+    generator_field,
+    live_samples_field,
+    new_run_id,
+    run_counters_key,
+    run_live_key,
+    run_meta_key,
+    run_users_key,
+    samples_key,
+)
+
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
 ZADD_CHUNK = 5000
 MAX_BUFFERED_SAMPLES = 2_000_000  # past this, a dead Redis costs samples, not memory
 
-COUNTER_FIELDS = (
-    "messages_sent",
-    "messages_delivered",
-    "lost",
-    "duplicated",
-    "reordered",
-    "notifications_created",
-    "notifications_delivered",
-    "errors",
-    "polls",
-    "poll_late_ms_sum",
-    # push transports (loadtests.clients.providers)
-    "connects",
-    "disconnects",
-    "reconnects",
-    "forced_drops",
-    "messages_resumed",
-)
-
-
-def new_run_id() -> str:
-    """A sortable, unique-enough run id: UTC time plus 16 random bits."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{random.randrange(16**4):04x}"
-
-
-def latency_key(run_id: str, sample_type: str) -> str:
-    return f"metrics:{run_id}:{sample_type}:latency"
-
-
-def counters_key(run_id: str) -> str:
-    return f"run:{run_id}:counters"
-
-
-def meta_key(run_id: str) -> str:
-    return f"run:{run_id}:meta"
-
-
-def live_key(run_id: str) -> str:
-    return f"run:{run_id}:live"
-
-
-def users_key(run_id: str) -> str:
-    return f"run:{run_id}:users"
+# new_run_id is re-exported: analysis.capacity imports it from here
+__all__ = ["Recorder", "new_run_id"]
 
 
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
@@ -145,12 +113,17 @@ class Recorder:
 
     def random_user(self) -> object | None:
         """A random registered user id of the run (any process), or None before the first."""
-        raw: Any = self._redis.srandmember(users_key(self.run_id))
+        raw: Any = self._redis.srandmember(run_users_key(run_id=self.run_id))
         return None if raw is None else orjson.loads(raw)
+
+    def note_generator(self, figures: dict[str, Any]) -> None:
+        """Store this process's generator health (hub lag, GC) in the run's meta."""
+        field = generator_field(self.process)
+        self._redis.hset(run_meta_key(run_id=self.run_id), field, orjson.dumps(figures))
 
     def mark_test_start(self, t_ms: float) -> None:
         """Record when Locust's test (and its shape clock) started; the first process wins."""
-        self._redis.hsetnx(meta_key(self.run_id), "test_started_at_ms", str(int(t_ms)))
+        self._redis.hsetnx(run_meta_key(run_id=self.run_id), TEST_STARTED_FIELD, str(int(t_ms)))
 
     # -- shipping ------------------------------------------------------------------
 
@@ -166,31 +139,54 @@ class Recorder:
         sent = len(polls) + len(messages) + len(notes) + len(reconnects)
         if not sent and not counters and not live and not users:
             return 0
-        pipe = self._redis.pipeline(transaction=False)
-        run = self.run_id
-        _zadd(pipe, latency_key(run, "poll"), poll_members(polls))
-        _zadd(pipe, latency_key(run, "message"), message_members(messages))
-        _zadd(pipe, latency_key(run, "notification"), notification_members(notes))
-        _zadd(pipe, latency_key(run, "reconnect"), notification_members(reconnects))
-        for field, n in counters.items():
-            if n:
-                pipe.hincrby(counters_key(run), field, int(n))
-        if live:
-            pipe.hset(live_key(run), mapping=dict(live))  # type: ignore[arg-type]
-        if sent:
-            pipe.hincrby(live_key(run), f"samples:{self.process}", sent)
-        if users:
-            pipe.sadd(users_key(run), *users)
-        # The recorder's own load on Redis, so capacity plans can leave it out.
-        pipe.hincrby(counters_key(run), "recorder_commands", len(pipe.command_stack) + 1)
+        commands = self._commands(polls, messages, notes, reconnects, counters, live, users, sent)
         try:
-            pipe.execute()
+            resp.ship(self._redis, commands)
         except redis.RedisError as exc:
             self._users[:0] = users
             self._reconnects[:0] = reconnects  # few: kept whatever the bound
             self._requeue(polls, messages, notes, counters, exc)
             return 0
         return sent
+
+    def _commands(
+        self,
+        polls: list[PollRow],
+        messages: list[MessageRow],
+        notes: list[NotificationRow],
+        reconnects: list[ReconnectRow],
+        counters: Counter[str],
+        live: dict[str, str | int | float],
+        users: list[bytes],
+        sent: int,
+    ) -> list[bytes]:
+        """One flush as RESP commands: the samples' ZADDs, then counters, live, users."""
+        run = self.run_id
+        counters_key, live_key = run_counters_key(run_id=run), run_live_key(run_id=run)
+        commands: list[bytes] = []
+        for sample_type, pairs in (
+            ("poll", poll_pairs(polls)),
+            ("message", message_pairs(messages)),
+            ("notification", notification_pairs(notes)),
+            ("reconnect", notification_pairs(reconnects)),
+        ):
+            key = samples_key(run_id=run, sample_type=sample_type)
+            commands += resp.zadd_chunks(key, pairs, chunk=ZADD_CHUNK)
+        commands += [
+            resp.command("HINCRBY", counters_key, name, int(n)) for name, n in counters.items() if n
+        ]
+        if live:
+            commands.append(resp.command("HSET", live_key, *(x for kv in live.items() for x in kv)))
+        if sent:
+            samples_field = live_samples_field(self.process)
+            commands.append(resp.command("HINCRBY", live_key, samples_field, sent))
+        if users:
+            commands.append(resp.command("SADD", run_users_key(run_id=run), *users))
+        # The recorder's own load on Redis, so capacity plans can leave it out.
+        commands.append(
+            resp.command("HINCRBY", counters_key, RECORDER_COMMANDS_FIELD, len(commands) + 1)
+        )
+        return commands
 
     def _requeue(
         self,
@@ -237,21 +233,14 @@ class Recorder:
         self._redis.close()
 
 
-def _zadd(pipe: redis.client.Pipeline, key: str, mapping: dict[str, float]) -> None:
-    if not mapping:
-        return
-    items = list(mapping.items())
-    for i in range(0, len(items), ZADD_CHUNK):
-        pipe.zadd(key, dict(items[i : i + ZADD_CHUNK]))
+def poll_pairs(rows: list[PollRow]) -> list[tuple[str, str]]:
+    """(score, member) texts: score = receive time ms to 3 decimals (as redis-py wrote it)."""
+    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}") for t, u, n, lat, c in rows]
 
 
-def poll_members(rows: list[PollRow]) -> dict[str, float]:
-    return {f"{u}:{n}:{lat:.3f}:{c}": round(t, 3) for t, u, n, lat, c in rows}
+def message_pairs(rows: list[MessageRow]) -> list[tuple[str, str]]:
+    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}:{s}") for t, u, n, lat, c, s in rows]
 
 
-def message_members(rows: list[MessageRow]) -> dict[str, float]:
-    return {f"{u}:{n}:{lat:.3f}:{c}:{s}": round(t, 3) for t, u, n, lat, c, s in rows}
-
-
-def notification_members(rows: list[NotificationRow]) -> dict[str, float]:
-    return {f"{u}:{n}:{lat:.3f}": round(t, 3) for t, u, n, lat in rows}
+def notification_pairs(rows: list[NotificationRow]) -> list[tuple[str, str]]:
+    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]

@@ -20,13 +20,20 @@ from typing import Any
 
 import redis
 
-from loadtests.recording.recorder import counters_key, live_key
+from loadtests.recording.keys import LIVE_USERS_PREFIX, run_counters_key, run_live_key
+from loadtests.swarm.problems import first_error
 from target_service.errors import UserError
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRESS_PERIOD_S = 1.0
 GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
+STOP_S_PER_USER = 0.01  # and more for big swarms: a starved process stops 10,000 users slowly
+
+
+def grace_s(users: int) -> float:
+    """How long past its plan a swarm of ``users`` may run before it is killed."""
+    return GRACE_S + STOP_S_PER_USER * users
 STOP_SIGNALS = (0, -signal.SIGINT, 128 + signal.SIGINT)  # return codes of a normal end
 
 
@@ -37,7 +44,7 @@ class SwarmProgress:
     elapsed_s: float
     planned_s: float
     users: int
-    rps: float
+    polls_per_s: float  # chat polls per second over the last period, all processes
 
 
 def locust_command(
@@ -100,8 +107,10 @@ def run_locust(
     run_id: str,
     progress: Callable[[SwarmProgress], None] | None,
     on_start: Callable[[int], None] | None,
+    extra_env: dict[str, str] | None = None,
+    grace_after_s: float = GRACE_S,
 ) -> tuple[subprocess.Popen[bytes], int]:
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     cpus = set(cpu_affinity) if cpu_affinity else None
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # type: ignore[arg-type]
@@ -117,45 +126,69 @@ def run_locust(
         )
     if on_start is not None:
         on_start(proc.pid)
-    started = time.monotonic()
-    deadline = started + planned_s + GRACE_S
-    last_polls, last_t = 0, started
     try:
-        while proc.poll() is None:
-            time.sleep(PROGRESS_PERIOD_S)
-            now = time.monotonic()
-            if now > deadline:
-                stop_group(proc)
-                raise UserError(f"the swarm overran its {planned_s:.0f} s plan; see {run_dir}")
-            if progress is not None:
-                users, polls = live_status(client, run_id)
-                rps = (polls - last_polls) / max(now - last_t, 1e-6) if last_polls else 0.0
-                last_polls, last_t = polls, now
-                progress(
-                    SwarmProgress(
-                        elapsed_s=now - started, planned_s=planned_s, users=users, rps=rps
-                    )
-                )
+        _watch(proc, planned_s=planned_s, grace_after_s=grace_after_s, run_dir=run_dir,
+               client=client, run_id=run_id, progress=progress)
     except BaseException:
         stop_group(proc)
         raise
     if proc.returncode not in STOP_SIGNALS:  # SIGINT from a caller stopping early is normal
-        tail = (run_dir / "locust.out").read_text(errors="replace")[-2000:]
         raise UserError(
-            f"Locust exited with code {proc.returncode}; see {run_dir}/locust.out:"
-            f" {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+            f"Locust exited with code {proc.returncode}: {_why(run_dir)} (see {run_dir})"
         )
     return proc, proc.returncode
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    *,
+    planned_s: float,
+    grace_after_s: float,
+    run_dir: Path,
+    client: redis.Redis,
+    run_id: str,
+    progress: Callable[[SwarmProgress], None] | None,
+) -> None:
+    """Wait for Locust to end, reporting progress about once a second; bounded in time."""
+    started = time.monotonic()
+    deadline = started + planned_s + grace_after_s
+    last_polls, last_t = 0, started
+    while proc.poll() is None:
+        time.sleep(PROGRESS_PERIOD_S)
+        now = time.monotonic()
+        if now > deadline:
+            stop_group(proc)
+            raise UserError(f"the swarm overran its {planned_s:.0f} s plan; see {run_dir}")
+        if progress is None:
+            continue
+        users, polls = live_status(client, run_id)
+        rate = (polls - last_polls) / max(now - last_t, 1e-6) if last_polls else 0.0
+        last_polls, last_t = polls, now
+        progress(
+            SwarmProgress(
+                elapsed_s=now - started, planned_s=planned_s, users=users, polls_per_s=rate
+            )
+        )
+
+
+def _why(run_dir: Path) -> str:
+    """The first error of Locust's log, else the last line it printed."""
+    log_path, out_path = run_dir / "locust.log", run_dir / "locust.out"
+    found = first_error(log_path.read_text(errors="replace")) if log_path.exists() else None
+    if found:
+        return found
+    tail = out_path.read_text(errors="replace").strip() if out_path.exists() else ""
+    return tail.splitlines()[-1] if tail else "no output"
 
 
 def live_status(client: redis.Redis, run_id: str) -> tuple[int, int]:
     """(users across processes, polls so far) from the recorders' live fields."""
     try:
-        live: Any = client.hgetall(live_key(run_id))
-        polls: Any = client.hget(counters_key(run_id), "polls")
+        live: Any = client.hgetall(run_live_key(run_id=run_id))
+        polls: Any = client.hget(run_counters_key(run_id=run_id), "polls")
     except redis.RedisError:
         return 0, 0
-    users = sum(int(v) for k, v in live.items() if k.startswith(b"users:"))
+    users = sum(int(v) for k, v in live.items() if k.startswith(LIVE_USERS_PREFIX.encode()))
     return users, int(polls or 0)
 
 

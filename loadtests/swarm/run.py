@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,19 +20,24 @@ from typing import Any
 
 import redis
 
+from loadtests.clients.options import ScenarioParams
 from loadtests.clients.providers.factory import UnknownTransport, choose_transport
-from loadtests.recording.recorder import meta_key, new_run_id
+from loadtests.recording.keys import TEST_STARTED_FIELD, new_run_id, run_meta_key
 from loadtests.recording.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
-from loadtests.swarm.locust_process import SwarmProgress, locust_command, run_locust
+from loadtests.swarm.locust_process import (
+    SwarmProgress,
+    grace_s,
+    locust_command,
+    run_locust,
+)
 from loadtests.swarm.safety import check_host
 from loadtests.swarm.summary import summarize
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
 
+# ScenarioParams and SwarmProgress are re-exported: the analysis imports them from here
 __all__ = ["ScenarioParams", "SwarmProgress", "SwarmResult", "run_swarm"]
-
-CLIENT_POLICIES = ("fixed-2s", "seed-dynamic", "seed-optimal", "server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,50 +51,24 @@ class SwarmResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ScenarioParams:
-    """Scenario options passed through to the locustfile (see ``loadtests.clients.scenario``)."""
+class SwarmPlan:
+    """What one swarm will run: checked parameters, the stage table, where it goes."""
 
-    channels: int = 10
-    channel_skew: float = 1.0
-    sender_share: float = 0.1
-    send_rate_per_min: float = 6.0
-    notification_rate_per_s: float = 1.0
-    admin_token: str | None = None
-    hidden_share: float = 0.0
-    hidden_mean_s: float = 30.0
-    offline_share: float = 0.0
-    offline_mean_s: float = 15.0
-    jitter: float = 0.05
-    page_limit: int = 50
-    record: bool = True
-    delivery_rows: bool = True
-    realtime: str = ""  # "" = the locustfile's REALTIME rule; else a transport name
-    reconnect_every_s: float = 0.0
+    host: str
+    redis_url: str
+    users: int
+    spawn_rate: float
+    shape: str
+    processes: int
+    client_policy: str
+    run_id: str
+    run_dir: Path
+    stages: list[Stage]
+    scenario: ScenarioParams
 
-    def to_args(self) -> list[str]:
-        args = [
-            f"--channels={self.channels}",
-            f"--channel-skew={self.channel_skew}",
-            f"--sender-share={self.sender_share}",
-            f"--send-rate-per-min={self.send_rate_per_min}",
-            f"--notification-rate-per-s={self.notification_rate_per_s}",
-            f"--hidden-share={self.hidden_share}",
-            f"--hidden-mean-s={self.hidden_mean_s}",
-            f"--offline-share={self.offline_share}",
-            f"--offline-mean-s={self.offline_mean_s}",
-            f"--jitter={self.jitter}",
-            f"--page-limit={self.page_limit}",
-            f"--reconnect-every-s={self.reconnect_every_s}",
-        ]
-        if self.realtime:
-            args.append(f"--realtime={self.realtime}")
-        if self.admin_token:
-            args.append(f"--admin-token={self.admin_token}")
-        if not self.record:
-            args.append("--no-record")
-        if not self.delivery_rows:
-            args.append("--no-delivery-rows")
-        return args
+    @property
+    def planned_s(self) -> float:
+        return total_duration_s(self.stages)
 
 
 def run_swarm(
@@ -125,76 +105,128 @@ def run_swarm(
         processes=processes,
         client_policy=client_policy,
     )
-    stages = parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
-    planned_s = total_duration_s(stages)
     scenario = scenario or ScenarioParams()
     check_scenario(scenario)
     run_id = run_id or new_run_id()
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise UserError(f"cannot reach Redis at {redis_url}: {exc}") from None
-    run_dir = Path(runs_dir).resolve() / run_id  # Locust runs with the project as its cwd
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta_doc: dict[str, Any] = {
-        "run_id": run_id,
-        "host": host,
-        "users": users,
-        "spawn_rate": spawn_rate,
-        "duration_s": planned_s,
-        "shape": shape,
-        "processes": processes,
-        "client_policy": client_policy,
-        "realtime": _transport(scenario),
-        "policy": _policy_doc(client_policy),
-        "scenario": {k: v for k, v in _fields(scenario).items() if k != "admin_token"},
-        "stages": [s.to_dict() for s in stages],
-        "started_at_ms": int(time.time() * 1000),
-        **(meta or {}),
-    }
-    client.hdel(meta_key(run_id), "test_started_at_ms")  # a reused run id starts afresh
-    _write_meta(client, run_dir, meta_doc)
-    command = locust_command(
+    plan = SwarmPlan(
         host=host,
         redis_url=redis_url,
         users=users,
         spawn_rate=spawn_rate,
-        planned_s=planned_s,
         shape=shape,
         processes=processes,
         client_policy=client_policy,
         run_id=run_id,
-        run_dir=run_dir,
-        scenario_args=scenario.to_args(),
+        run_dir=Path(runs_dir).resolve() / run_id,  # Locust runs with the project as its cwd
+        stages=parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s),
+        scenario=scenario,
     )
-    (run_dir / "command.txt").write_text(" ".join(command) + "\n")
-    proc, returncode = run_locust(
-        command,
-        run_dir=run_dir,
-        cpu_affinity=cpu_affinity,
-        planned_s=planned_s,
-        client=client,
-        run_id=run_id,
-        progress=progress,
-        on_start=on_start,
-    )
-    meta_doc.update(ended_at_ms=int(time.time() * 1000), returncode=returncode)
-    meta_doc.update(_stage_windows(client, run_id=run_id, stages=stages))
-    _write_meta(client, run_dir, meta_doc)
-    counters = read_counters(client, run_id=run_id)
-    (run_dir / "counters.json").write_text(json.dumps(counters, indent=2) + "\n")
-    summary = summarize(client, run_id=run_id, run_dir=run_dir, meta=meta_doc, counters=counters)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    client.close()
+    client = _connect(redis_url)
+    try:
+        meta_doc = _open_run(client, plan, extra_meta=meta or {})
+        proc, returncode = _play(
+            client, plan, cpu_affinity=cpu_affinity, progress=progress, on_start=on_start
+        )
+        summary = _close_run(client, plan, meta_doc=meta_doc, returncode=returncode)
+    finally:
+        client.close()
     return SwarmResult(
         run_id=run_id,
-        run_dir=run_dir,
+        run_dir=plan.run_dir,
         summary=summary,
         returncode=returncode,
-        stages=stages,
+        stages=plan.stages,
         pid=proc.pid,
     )
+
+
+def _connect(redis_url: str) -> redis.Redis:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        raise UserError(f"cannot reach Redis at {redis_url}: {exc}") from None
+    return client
+
+
+def _open_run(
+    client: redis.Redis, plan: SwarmPlan, *, extra_meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Create the run folder and write the run's meta (folder and Redis) before Locust starts."""
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    meta_doc: dict[str, Any] = {
+        "run_id": plan.run_id,
+        "host": plan.host,
+        "users": plan.users,
+        "spawn_rate": plan.spawn_rate,
+        "duration_s": plan.planned_s,
+        "shape": plan.shape,
+        "processes": plan.processes,
+        "client_policy": plan.client_policy,
+        "realtime": _transport(plan.scenario),
+        "policy": _policy_doc(plan.client_policy),
+        "scenario": plan.scenario.public_dict(),
+        "stages": [s.to_dict() for s in plan.stages],
+        "started_at_ms": int(time.time() * 1000),
+        **extra_meta,
+    }
+    client.hdel(run_meta_key(run_id=plan.run_id), TEST_STARTED_FIELD)  # a reused id starts afresh
+    _write_meta(client, plan.run_dir, meta_doc)
+    return meta_doc
+
+
+def _play(
+    client: redis.Redis,
+    plan: SwarmPlan,
+    *,
+    cpu_affinity: Sequence[int] | None,
+    progress: Callable[[SwarmProgress], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Run Locust headless for the plan; returns the process and its exit code."""
+    command = locust_command(
+        host=plan.host,
+        redis_url=plan.redis_url,
+        users=plan.users,
+        spawn_rate=plan.spawn_rate,
+        planned_s=plan.planned_s,
+        shape=plan.shape,
+        processes=plan.processes,
+        client_policy=plan.client_policy,
+        run_id=plan.run_id,
+        run_dir=plan.run_dir,
+        scenario_args=plan.scenario.to_args(),
+    )
+    (plan.run_dir / "command.txt").write_text(" ".join(command) + "\n")
+    return run_locust(
+        command,
+        run_dir=plan.run_dir,
+        cpu_affinity=cpu_affinity,
+        planned_s=plan.planned_s,
+        client=client,
+        run_id=plan.run_id,
+        progress=progress,
+        on_start=on_start,
+        extra_env=plan.scenario.to_env(),
+        grace_after_s=grace_s(plan.users),
+    )
+
+
+def _close_run(
+    client: redis.Redis, plan: SwarmPlan, *, meta_doc: dict[str, Any], returncode: int
+) -> dict[str, Any]:
+    """Complete the meta, save counters and the summary in the run folder; return the summary."""
+    meta_doc.update(ended_at_ms=int(time.time() * 1000), returncode=returncode)
+    meta_doc.update(_stage_windows(client, run_id=plan.run_id, stages=plan.stages))
+    _write_meta(client, plan.run_dir, meta_doc)
+    counters = read_counters(client, run_id=plan.run_id)
+    (plan.run_dir / "counters.json").write_text(json.dumps(counters, indent=2) + "\n")
+    summary = summarize(
+        client, run_id=plan.run_id, run_dir=plan.run_dir, meta=meta_doc, counters=counters
+    )
+    (plan.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def _stage_windows(client: redis.Redis, *, run_id: str, stages: list[Stage]) -> dict[str, Any]:
@@ -204,7 +236,7 @@ def _stage_windows(client: redis.Redis, *, run_id: str, stages: list[Stage]) -> 
     seconds before its shape clock starts, so steps are placed from the
     ``test_started_at_ms`` the recorders stamp (absent when nothing was recorded).
     """
-    raw: Any = client.hget(meta_key(run_id), "test_started_at_ms")
+    raw: Any = client.hget(run_meta_key(run_id=run_id), TEST_STARTED_FIELD)
     if raw is None:
         return {}
     start_ms = int(json.loads(raw))
@@ -219,10 +251,6 @@ def _stage_windows(client: redis.Redis, *, run_id: str, stages: list[Stage]) -> 
         )
         begin_s = stage.end_s
     return {"test_started_at_ms": start_ms, "stage_windows": windows}
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
 def _check_params(
@@ -245,14 +273,14 @@ def _transport(scenario: ScenarioParams) -> str:
 
 
 def check_scenario(scenario: ScenarioParams) -> None:
-    """``--realtime`` names a transport; ``--reconnect-every-s`` is a sane mean."""
+    """``--realtime`` names a transport; ``--reconnect-every`` is a sane mean."""
     try:
         choose_transport(option=scenario.realtime, environ={})
     except UnknownTransport as exc:
         raise UserError(str(exc)) from None
     if not 0 <= scenario.reconnect_every_s <= 24 * 3600:
         raise UserError(
-            f"--reconnect-every-s must be within 0..86400, got {scenario.reconnect_every_s}"
+            f"--reconnect-every must be within 0s..24h, got {scenario.reconnect_every_s} s"
         )
 
 
@@ -268,6 +296,6 @@ def _policy_doc(client_policy: str) -> dict[str, Any] | str:
 def _write_meta(client: redis.Redis, run_dir: Path, meta_doc: dict[str, Any]) -> None:
     (run_dir / "meta.json").write_text(json.dumps(meta_doc, indent=2, default=str) + "\n")
     client.hset(
-        meta_key(meta_doc["run_id"]),
+        run_meta_key(run_id=meta_doc["run_id"]),
         mapping={k: json.dumps(v, default=str) for k, v in meta_doc.items()},
     )

@@ -10,6 +10,7 @@ Latency percentiles come from the Redis samples, which every process wrote.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,15 @@ import pandas as pd
 import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
-from loadtests.recording.recorder import live_key
+from loadtests.recording.keys import (
+    GENERATOR_PREFIX,
+    LIVE_CONNECTIONS_PEAK_PREFIX,
+    PUSH_COUNTER_FIELDS,
+    run_live_key,
+    run_meta_key,
+)
 from loadtests.recording.samples import percentiles_ms, read_samples
-
-PUSH_COUNTERS = ("connects", "disconnects", "reconnects", "forced_drops", "messages_resumed")
+from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
 
@@ -43,6 +49,16 @@ def summarize(
     requests, errors = request_totals(stats)
     rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
     polls_done = max(counters.get("polls", 0), 1)
+    poll_requests = request_count(stats, name=POLL_NAME, method="GET")
+    problems = find_problems(
+        polls=poll_requests,
+        requests=requests,
+        errors=errors,
+        steady_window_s=window_s,
+        returncode=int(meta.get("returncode", 0)),
+        failures=failure_lines(read_csv(run_dir / "locust_failures.csv")),
+        log_warnings=log_lines(_read_text(run_dir / "locust.log")),
+    )
     return {
         "run_id": run_id,
         "users": max((s["users"] for s in meta.get("stages", [])), default=meta.get("users")),
@@ -64,9 +80,12 @@ def summarize(
         "notifications_delivered": counters.get("notifications_delivered", 0),
         "errors": errors,
         "polls": counters.get("polls", 0),
+        "poll_requests": poll_requests,
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
         **push_summary(client, run_id=run_id, meta=meta, counters=counters),
+        "generator": generator_health(client, run_id=run_id),
+        "problems": problems,
     }
 
 
@@ -80,14 +99,30 @@ def push_summary(
     from a dropped connection until the server confirmed the resumed stream.
     """
     reconnect = read_samples(client, run_id=run_id, sample_type="reconnect")
-    live: Any = client.hgetall(live_key(run_id))
-    peaks = [int(v) for k, v in live.items() if k.startswith(b"connections_peak:")]
+    live: Any = client.hgetall(run_live_key(run_id=run_id))
+    prefix = LIVE_CONNECTIONS_PEAK_PREFIX.encode()
+    peaks = [int(v) for k, v in live.items() if k.startswith(prefix)]
     return {
         "realtime": meta.get("realtime", "polling"),
-        **{name: counters.get(name, 0) for name in PUSH_COUNTERS},
+        **{name: counters.get(name, 0) for name in PUSH_COUNTER_FIELDS},
         "connections_peak": sum(peaks),
         "reconnect_ms": percentiles_ms(reconnect["latency_ms"].to_numpy()),
     }
+
+
+def generator_health(client: redis.Redis, *, run_id: str) -> dict[str, Any]:
+    """Each Locust process's hub lag and GC figures, as its recorder stored them."""
+    raw: Any = client.hgetall(run_meta_key(run_id=run_id))
+    prefix = GENERATOR_PREFIX.encode()
+    return {
+        key[len(prefix) :].decode(): json.loads(value)
+        for key, value in raw.items()
+        if key.startswith(prefix)
+    }
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _pct(latency_ms: np.ndarray) -> dict[str, float | None]:
@@ -106,6 +141,14 @@ def request_totals(stats: pd.DataFrame) -> tuple[int, int]:
         return 0, 0
     rows = stats[(stats["Name"] != "Aggregated") & (stats["Type"] != DELIVERY)]
     return int(rows["Request Count"].sum()), int(rows["Failure Count"].sum())
+
+
+def request_count(stats: pd.DataFrame, *, name: str, method: str) -> int:
+    """Requests of one (method, name) row of ``locust_stats.csv`` (recorded or not)."""
+    if stats.empty:
+        return 0
+    rows = stats[(stats["Name"] == name) & (stats["Type"] == method)]
+    return int(rows["Request Count"].sum())
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +181,6 @@ def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float
     inside = (poll_t_ms >= poll.start_s * 1000) & (poll_t_ms <= poll.end_s * 1000)
     precise = float(inside.sum()) / poll.span_s
     return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
-
-
-def steady_rps(
-    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
-) -> tuple[float, float]:
-    """(requests/s, window length s) on the final user plateau of a full-history CSV."""
-    window = steady_window(history, name=name, method=method)
-    return (0.0, 0.0) if window is None else (window.rps, window.span_s)
 
 
 def steady_window(

@@ -20,9 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from target_service.embedded.stack import Stack
+from target_service.proc_tree import cpu_s_of
 from target_service.serve import run_service
 
 TARGETS = {"poll_empty": 0.6, "poll_20": 0.4}
@@ -108,10 +107,7 @@ def _loadgen(url: str, *, requests: list[str], headers: list[str], body: str,
 
 
 def _cpu_s(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    return 0.0 if pid is None else cpu_s_of(pid)
 
 
 def bench_service(

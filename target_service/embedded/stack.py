@@ -16,6 +16,7 @@ the stack launches nothing and only checks that the servers answer.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -24,8 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from target_service.embedded import procs
-from target_service.embedded.procs import Launched
+from target_service.embedded.children import (
+    Launched,
+    pid_alive,
+    pid_is,
+    read_pids,
+    signal_server,
+    stop_child,
+    wait_gone,
+    write_pids,
+)
+from target_service.embedded.postgres import restart_postgres, start_postgres
+from target_service.embedded.readiness import wait_postgres, wait_ready, wait_redis
+from target_service.embedded.valkey import start_valkey
 from target_service.errors import UserError
 
 STACKS_DIR = Path(
@@ -96,9 +108,9 @@ class Stack:
     def _start(self) -> StackInfo:
         deadline = time.monotonic() + READY_TIMEOUT_S
         if self.redis_url is not None:  # check what is given before launching anything
-            procs.wait_redis(self.redis_url, deadline=deadline, launched=False)
+            wait_redis(self.redis_url, deadline=deadline, launched=False)
         if self.database_url is not None:
-            procs.wait_postgres(self.database_url, deadline=deadline, launched=False)
+            wait_postgres(self.database_url, deadline=deadline, launched=False)
         if self.redis_url is None or self.database_url is None:
             reap_leftovers()
         run_dir = (
@@ -108,14 +120,14 @@ class Stack:
         redis_pid = postgres_pid = None
         if redis_url is None:
             assert run_dir is not None
-            launched = procs.start_valkey(run_dir=run_dir, port=self._redis_port)
+            launched = start_valkey(run_dir=run_dir, port=self._redis_port)
             self._launched.append(launched)
-            procs.write_pids(run_dir, self._launched)
+            write_pids(run_dir, self._launched)
             redis_url, redis_pid = launched.url, launched.pid
         database_url = self.database_url
         if database_url is None:
             assert run_dir is not None
-            launched = procs.start_postgres(
+            launched = start_postgres(
                 run_dir=run_dir,
                 port=self._postgres_port,
                 template_dir=TEMPLATE_DIR,
@@ -123,11 +135,11 @@ class Stack:
                 db_user=DB_USER,
             )
             self._launched.append(launched)
-            procs.write_pids(run_dir, self._launched)
+            write_pids(run_dir, self._launched)
             database_url, postgres_pid = launched.url, launched.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         for launched in self._launched:
-            procs.wait_ready(launched, deadline=deadline)
+            wait_ready(launched, deadline=deadline)
         return StackInfo(
             redis_url=redis_url,
             database_url=database_url,
@@ -150,10 +162,53 @@ class Stack:
         self._owned_dir = base
         return base
 
+    # -- faults: what chaos runs and the deadline tests do to a server of this stack ------
+
+    def launched(self, kind: str) -> Launched:
+        """The running server of ``kind`` ("valkey" | "postgres") this stack launched."""
+        for item in self._launched:
+            if item.kind == kind:
+                return item
+        raise UserError(f"this stack did not launch {kind} (it was given by URL)")
+
+    def pause(self, kind: str) -> None:
+        """SIGSTOP the server and every process it forked (each PostgreSQL connection
+        has a process of its own: stopping only the postmaster pauses nothing already
+        connected)."""
+        signal_server(self.launched(kind), signal.SIGSTOP)
+
+    def resume(self, kind: str) -> None:
+        signal_server(self.launched(kind), signal.SIGCONT)
+
+    def restart(self, kind: str, *, kill: bool = False) -> StackInfo:
+        """Stop (fast shutdown, or SIGKILL with ``kill``) and start again on the same port;
+        PostgreSQL keeps its data (crash recovery after a kill), Valkey starts empty."""
+        old = self.launched(kind)
+        assert self.info is not None and self.info.run_dir is not None
+        signal_server(old, signal.SIGCONT)  # a paused server cannot stop
+        if kill:
+            signal_server(old, signal.SIGKILL)
+        if kill:
+            old.popen.wait(timeout=STOP_TIMEOUT_S)
+            wait_gone(old.pid, kind, timeout_s=STOP_TIMEOUT_S)
+        else:
+            stop_child(old, timeout_s=STOP_TIMEOUT_S)
+        run_dir = self.info.run_dir
+        new = (start_valkey(run_dir=run_dir, port=old.port) if kind == "valkey"
+               else restart_postgres(old, run_dir=run_dir))
+        self._launched[self._launched.index(old)] = new
+        write_pids(run_dir, self._launched)
+        wait_ready(new, deadline=time.monotonic() + READY_TIMEOUT_S)
+        if kind == "valkey":
+            self.info = dataclasses.replace(self.info, redis_pid=new.pid)
+        else:
+            self.info = dataclasses.replace(self.info, postgres_pid=new.pid)
+        return self.info
+
     def stop(self) -> None:
         """Fast shutdown of what this stack started, then remove its run folder."""
         for launched in reversed(self._launched):
-            procs.stop(launched, timeout_s=STOP_TIMEOUT_S)
+            stop_child(launched, timeout_s=STOP_TIMEOUT_S)
         self._launched.clear()
         owned = self._owned_dir
         if owned is not None:
@@ -169,20 +224,20 @@ def reap_leftovers(stacks_dir: Path | None = None) -> list[int]:
     if not base.is_dir():
         return killed
     for run_dir in base.iterdir():
-        record = procs.read_pids(run_dir)
+        record = read_pids(run_dir)
         if record is None:
             if run_dir.is_dir() and time.time() - run_dir.stat().st_mtime > 60:
                 shutil.rmtree(run_dir, ignore_errors=True)
             continue
         owner, children = record
-        if procs.pid_alive(owner):
+        if pid_alive(owner):
             continue
         for pid, kind in children:
-            if procs.pid_is(pid, kind):
+            if pid_is(pid, kind):
                 os.kill(pid, signal.SIGKILL if kind == "valkey" else signal.SIGQUIT)
                 killed.append(pid)
         for pid, kind in children:
-            procs.wait_gone(pid, kind, timeout_s=STOP_TIMEOUT_S)
+            wait_gone(pid, kind, timeout_s=STOP_TIMEOUT_S)
         shutil.rmtree(run_dir, ignore_errors=True)
     return killed
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from target_service.prom import PromMetrics
 from target_service.realtime import demo, sse, ws
 from target_service.realtime.hub import Hub
+from target_service.realtime.ws import WebSocketShortcut
 from target_service.state import AppState
 
 router = APIRouter()
@@ -35,4 +36,4 @@ def _reader(hub: Hub, name: str) -> Callable[[], float]:
     return lambda: float(hub.counters.gauges()[name])
 
 
-__all__ = ["Hub", "open_hub", "router"]
+__all__ = ["Hub", "WebSocketShortcut", "open_hub", "router"]

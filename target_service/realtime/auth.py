@@ -27,11 +27,12 @@ def token_from_scope(scope: Scope) -> str | None:
 
 async def authenticate(state: AppState, token: str | None) -> User | None:
     """The token's user (token cache, then PostgreSQL), or None."""
-    if not token or len(token) > MAX_TOKEN_CHARS:
+    if not token or len(token) > MAX_TOKEN_CHARS or not users_store.TOKEN_PATTERN.fullmatch(token):
         return None
-    user = state.tokens.get(token)
+    digest = users_store.token_digest(token)  # tokens are stored hashed (store/users.py)
+    user = state.tokens.get(digest)
     if user is None:
-        user = await users_store.user_by_token(state.pool, token=token)
+        user = await users_store.user_by_digest(state.db, digest=digest)
         if user is not None:
-            state.tokens.put(token, user)
+            state.tokens.put(digest, user)
     return user

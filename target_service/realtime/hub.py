@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from target_service.realtime.counters import RealtimeCounters
 from target_service.realtime.notify import NotificationPushes
@@ -35,7 +35,12 @@ FETCH_LIMIT = 100
 EMPTY_RETRY_S = 0.02
 PRESENCE_EVERY_S = 10.0  # subscribers count as present users (window 30 s)
 
-Fetch = Callable[[str, int], Awaitable[list[Message]]]
+
+
+class Waker(Protocol):
+    """What a subscription wakes when it has work: an ``asyncio.Event`` or a connection."""
+
+    def set(self) -> None: ...
 
 
 class Subscription:
@@ -43,7 +48,7 @@ class Subscription:
 
     __slots__ = ("channel", "user_id", "cursor", "queue", "lagging", "wake", "max_queue")
 
-    def __init__(self, *, channel: str, user_id: int, cursor: int, wake: asyncio.Event,
+    def __init__(self, *, channel: str, user_id: int, cursor: int, wake: Waker,
                  max_queue: int) -> None:
         self.channel = channel
         self.user_id = user_id

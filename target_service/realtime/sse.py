@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from target_service.params import AFTER_PATTERN, CHANNEL_PATTERN, invalid
@@ -21,6 +21,7 @@ from target_service.realtime import contract as c
 from target_service.realtime.auth import authenticate, token_from_scope
 from target_service.realtime.hub import Hub, Subscription
 from target_service.state import AppState
+from target_service.store.users import User
 
 router = APIRouter(tags=["realtime"])
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -35,51 +36,61 @@ def _resume_from(request: Request, after: str | None) -> int | None:
     return None if after is None else int(after)
 
 
+async def push_user(request: Request) -> User:
+    """The caller (header or ``?token=``); a dependency, so 401 comes before any 422."""
+    user = await authenticate(request.app.state.svc, token_from_scope(request.scope))
+    if user is None:
+        raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
+    return user
+
+
 @router.get(c.SSE_PATH)
 async def realtime_sse(
     request: Request,
+    user: Annotated[User, Depends(push_user)],
     channel: Annotated[str, Query(pattern=CHANNEL_PATTERN)],
     after: Annotated[str | None, Query(pattern=AFTER_PATTERN)] = None,
 ) -> StreamingResponse:
     state: AppState = request.app.state.svc
     hub: Hub = request.app.state.realtime
-    user = await authenticate(state, token_from_scope(request.scope))
-    if user is None:
-        raise HTTPException(401, "missing or invalid token (Authorization: Bearer or ?token=)")
     resume = _resume_from(request, after)
     cursor = await hub.latest(channel) if resume is None else resume
-    sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=asyncio.Event(),
+    wake = asyncio.Event()
+    sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=wake,
                        max_queue=hub.max_queue)
-    await hub.add(sub)
-    return StreamingResponse(_stream(hub, sub, heartbeat_s=state.settings.sse_heartbeat_s),
+    stream = _stream(hub, sub, wake, heartbeat_s=state.settings.sse_heartbeat_s)
+    return StreamingResponse(stream,
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _stream(hub: Hub, sub: Subscription, *, heartbeat_s: float) -> AsyncIterator[bytes]:
+async def _stream(
+    hub: Hub, sub: Subscription, wake: asyncio.Event, *, heartbeat_s: float
+) -> AsyncIterator[bytes]:
     counters = hub.counters
     counters.sse_open += 1
     try:
+        await hub.add(sub)  # here, not in the route: only a started stream runs the finally
         yield b"retry: 1000\n: subscribed\n\n"
         beat_at = time.monotonic() + heartbeat_s
         while True:
             wait_s = beat_at - time.monotonic()
-            if wait_s > 0 and not sub.wake.is_set():
+            if wait_s > 0 and not wake.is_set():
                 try:
-                    await asyncio.wait_for(sub.wake.wait(), wait_s)
+                    await asyncio.wait_for(wake.wait(), wait_s)
                 except TimeoutError:
                     pass
             if time.monotonic() >= beat_at:
                 beat_at = time.monotonic() + heartbeat_s
                 yield c.SSE_HEARTBEAT
-            if not sub.wake.is_set():
+            if not wake.is_set():
                 continue
-            sub.wake.clear()
+            wake.clear()
             batch = await sub.take(hub)
             if batch:
                 counters.frames_out += len(batch)
                 yield b"".join(c.sse_event(m) for m in batch)
             if sub.busy:
-                sub.wake.set()
+                wake.set()
     finally:
         counters.sse_open -= 1
         hub.remove(sub)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from target_service import chat as polling
 from target_service import params
 from target_service.deps import CurrentUser, StateDep, current_user
-from target_service.params import CHANNEL_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from target_service.openapi import NOT_FOUND
+from target_service.params import (
+    AFTER_PATTERN,
+    CHANNEL_PATTERN,
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_LIMIT,
+    NonBlankText,
+)
 from target_service.realtime import longpoll
 from target_service.state import AppState
 
@@ -22,33 +30,46 @@ JSON = "application/json"
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    content: str = Field(min_length=1, max_length=4000)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    content: NonBlankText = Field(min_length=1, max_length=4000, examples=["hello, room"])
 
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
+    description="Makes a retry safe: a second POST with the same key (same user and channel)"
+    " commits nothing and answers 201 with the message the first one committed, same id"
+    " and seq, with `Idempotent-Replayed: true`. Kept in PostgreSQL: holds across workers"
+    " and Redis restarts. 1-255 visible ASCII characters; use a fresh UUID per message.",
+)]
 
 
 @router.post("/{channel_id}/messages", status_code=201)
-async def post_message(channel_id: ChannelId, body: MessageIn, request: Request) -> Response:
-    """Commit a message; ``seq`` is assigned in commit order (see store/messages.py)."""
+async def post_message(
+    channel_id: ChannelId, body: MessageIn, request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Commit a message; ``seq`` is assigned in commit order (see store/messages.py).
+
+    Answered 201 only once the message is committed.
+    """
     started = time.perf_counter()
     user = await current_user(request)  # not Depends: see deps.current_user
     state: AppState = request.app.state.svc
-    message = await polling.post(state, channel_id=channel_id, user=user, content=body.content)
+    message, replayed = await polling.post(state, channel_id=channel_id, user=user,
+                                           content=body.content,
+                                           idempotency_key=idempotency_key)
     state.recorder.record("message", (time.perf_counter() - started) * 1000)
-    return Response(b'{"message":%b}' % message.json, status_code=201, media_type=JSON)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(b'{"message":%b}' % message.json, status_code=201, media_type=JSON,
+                    headers=headers)
 
 
 POLL_PARAMETERS = [
     {"name": "channel_id", "in": "path", "required": True,
      "schema": {"type": "string", "pattern": CHANNEL_PATTERN}},
-    {"name": "after", "in": "query", "required": False, "description": "the last message's id",
-     "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"}},
+    {"name": "after", "in": "query", "required": False,
+     "description": "the last message's id; empty or absent: no cursor (the newest messages)",
+     "schema": {"type": "string", "pattern": AFTER_PATTERN}},
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
     {"name": "waitMs", "in": "query", "required": False,
@@ -80,7 +101,7 @@ async def poll_messages(request: Request) -> Response:
     return Response(body, media_type=JSON, headers={"X-Poll-Interval-Ms": str(interval_ms)})
 
 
-@router.get("/{channel_id}")
+@router.get("/{channel_id}", responses=NOT_FOUND)
 async def channel(channel_id: ChannelId, user: CurrentUser, state: StateDep) -> dict[str, object]:
     meta = await polling.channel_meta(state, channel_id=channel_id)
     if meta is None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from target_service.deps import CurrentUser, StateDep
+from target_service.openapi import NOT_FOUND
+from target_service.params import MAX_ID, JsonInt, Text, whole_float_to_int
 from target_service.realtime import notify
 from target_service.store import users as users_store
 
@@ -17,17 +19,26 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 
 class NotificationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    userId: int = Field(ge=1)
-    type: str = Field(min_length=1, max_length=50)
-    title: str = Field(min_length=1, max_length=200)
-    content: str = Field(min_length=1, max_length=4000)
-    link: str | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    userId: JsonInt = Field(ge=1, le=MAX_ID, examples=[1])
+    type: Text = Field(min_length=1, max_length=50, examples=["mention"])
+    title: Text = Field(min_length=1, max_length=200, examples=["ann mentioned you"])
+    content: Text = Field(min_length=1, max_length=4000, examples=["see #room"])
+    link: Text | None = Field(default=None, max_length=2000, examples=["/chat/room"])
+
+
+NotificationId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(whole_float_to_int)]
+READ_ONE_OF: dict[str, Any] = {"oneOf": [  # what _one_of accepts, for the OpenAPI document
+    {"required": ["ids"], "properties": {"ids": {"type": "array"}, "all": {"const": False}}},
+    {"required": ["all"], "properties": {"all": {"const": True}, "ids": {"type": "null"}}},
+]}
 
 
 class ReadIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=1000)
+    """Either ``{"ids": [...]}`` (the caller's own notifications) or ``{"all": true}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=READ_ONE_OF)
+    ids: list[NotificationId] | None = Field(default=None, max_length=1000)
     all: bool = False
 
     @model_validator(mode="after")
@@ -37,7 +48,7 @@ class ReadIn(BaseModel):
         return self
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=NOT_FOUND)
 async def create_notification(
     body: NotificationIn,
     state: StateDep,
@@ -48,7 +59,7 @@ async def create_notification(
         raise HTTPException(401, "missing X-Admin-Token header")
     if not hmac.compare_digest(x_admin_token.encode(), state.settings.admin_token.encode()):
         raise HTTPException(403, "wrong admin token")
-    if not await users_store.user_exists(state.pool, user_id=body.userId):
+    if not await users_store.user_exists(state.db, user_id=body.userId):
         raise HTTPException(404, f"user {body.userId} not found")
     started = time.perf_counter()
     notification = await state.notifications.create(
@@ -68,7 +79,7 @@ async def unread(user: CurrentUser, state: StateDep) -> dict[str, object]:
     return {"notifications": found, "count": len(found)}
 
 
-@router.post("/read")
+@router.post("/read", responses=NOT_FOUND)
 async def mark_read(body: ReadIn, user: CurrentUser, state: StateDep) -> dict[str, object]:
     changed = await state.notifications.mark_read(
         user_id=user.id, ids=None if body.all else body.ids

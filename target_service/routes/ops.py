@@ -10,6 +10,7 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi.responses import PlainTextResponse
 
 from target_service.deps import StateDep
 from target_service.store.backends import RedisDown
@@ -18,6 +19,7 @@ from target_service.store.metrics import read_summary
 router = APIRouter(tags=["ops"])
 PING_BODY = b'{"ok":true}'
 HEALTH_TIMEOUT_S = 2.0
+PROMETHEUS_TYPE = "text/plain; version=0.0.4"
 
 
 @router.get("/api/ping")
@@ -28,7 +30,7 @@ async def ping() -> Response:
 @router.get("/healthz")
 async def healthz(state: StateDep) -> Response:
     try:
-        await asyncio.wait_for(state.pool.fetchval("SELECT 1"), HEALTH_TIMEOUT_S)
+        await asyncio.wait_for(state.db.fetchval("SELECT 1"), HEALTH_TIMEOUT_S)
         postgres = "up"
     except Exception:
         postgres = "down"
@@ -43,9 +45,11 @@ async def healthz(state: StateDep) -> Response:
                     media_type="application/json")
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses={200: {
+    "description": "Prometheus text exposition format 0.0.4",
+    "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(state: StateDep) -> Response:
-    return Response(state.prom.render(), media_type="text/plain; version=0.0.4")
+    return Response(state.prom.render(), media_type=PROMETHEUS_TYPE)
 
 
 @router.get("/api/metrics/{kind}/latency")

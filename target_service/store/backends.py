@@ -31,9 +31,11 @@ CREATE TABLE IF NOT EXISTS users (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
     image TEXT,
-    token TEXT NOT NULL UNIQUE,
+    token_sha256 BYTEA UNIQUE,
     created_at_ms BIGINT NOT NULL
 );
+ALTER TABLE users ADD COLUMN IF NOT EXISTS token_sha256 BYTEA UNIQUE;
+ALTER TABLE users DROP COLUMN IF EXISTS token;
 CREATE TABLE IF NOT EXISTS channels (
     id TEXT PRIMARY KEY,
     last_seq BIGINT NOT NULL,
@@ -45,8 +47,12 @@ CREATE TABLE IF NOT EXISTS messages (
     author_id BIGINT NOT NULL REFERENCES users (id),
     content TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL,
+    idempotency_key TEXT,
     PRIMARY KEY (channel_id, seq)
 );
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS idempotency_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency
+    ON messages (channel_id, author_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     id BIGSERIAL PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users (id),
@@ -78,16 +84,12 @@ class RedisGuard:
         self.retry_s = retry_s
         self.up = True
         self._retry_at = 0.0
-        self._on_up: list[Callable[[], None]] = []
         self._on_down: list[Callable[[], None]] = []
 
     @property
     def usable(self) -> bool:
         """True when a call is worth trying: up, or down long enough to probe again."""
         return self.up or time.monotonic() >= self._retry_at
-
-    def on_up(self, callback: Callable[[], None]) -> None:
-        self._on_up.append(callback)
 
     def on_down(self, callback: Callable[[], None]) -> None:
         self._on_down.append(callback)
@@ -136,8 +138,6 @@ class RedisGuard:
 
     def _mark_up(self) -> None:
         self.up = True
-        for callback in self._on_up:
-            callback()
 
     def mark_down(self) -> None:
         self._retry_at = time.monotonic() + self.retry_s

@@ -26,24 +26,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-import asyncpg
 import orjson
 
 from target_service.store import messages as store
 from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.db import Db
 from target_service.store.invalidation import Invalidations
+from target_service.store.keys import LATEST_KEY, recent_key
 from target_service.store.messages import Message
-
-LATEST_KEY = "chat:latest"
-
-
-def recent_key(channel_id: str) -> str:
-    return f"chat:recent:{channel_id}"
-
-
-def seed_key(channel_id: str, *, after: int | None, limit: int) -> str:
-    key = f"chat:{channel_id}:{'all' if after is None else after}"
-    return key if limit == 50 else f"{key}:{limit}"  # the source had no limit; keep its key
 
 
 class ChannelEntry:
@@ -131,12 +121,12 @@ class FreshChatCache:
     """Per-worker recent messages per channel, validated against the channel version."""
 
     def __init__(
-        self, *, redis: RedisGuard, pool: asyncpg.Pool, size: int, max_channels: int = 10_000,
+        self, *, redis: RedisGuard, db: Db, size: int, max_channels: int = 10_000,
         pushes: Invalidations | None = None,
     ) -> None:
         self.pushes = pushes
         self.redis = redis
-        self.pool = pool
+        self.db = db
         self.size = size
         self.max_channels = max_channels
         self.entries: dict[str, ChannelEntry] = {}
@@ -155,7 +145,7 @@ class FreshChatCache:
             score = None
         if score is not None:
             return int(score)
-        head = await store.channel_head(self.pool, channel_id=channel_id)
+        head = await store.channel_head(self.db, channel_id=channel_id)
         latest = 0 if head is None else head[0]
         self.note_version(channel_id, latest)  # (re)publish what Redis lacks
         return latest
@@ -203,7 +193,7 @@ class FreshChatCache:
                 return entry
             if entry is None or required - entry.latest_seq > self.size:
                 fetched = await store.latest_messages(
-                    self.pool, channel_id=channel_id, limit=self.size
+                    self.db, channel_id=channel_id, limit=self.size
                 )
                 latest = fetched[-1].seq if fetched else 0
                 entry = ChannelEntry(latest_seq=latest, messages=fetched, size=self.size)
@@ -237,7 +227,7 @@ class FreshChatCache:
         if found and found[-1].seq >= required:
             return found
         return await store.messages_after(
-            self.pool, channel_id=channel_id, after_seq=after_seq, limit=self.size
+            self.db, channel_id=channel_id, after_seq=after_seq, limit=self.size
         )
 
     def remember_write(self, channel_id: str, message: Message) -> None:
@@ -253,9 +243,9 @@ class FreshChatCache:
             return found
         self.misses += 1  # an old cursor: history beyond what is kept in memory
         if after is None:
-            return await store.latest_messages(self.pool, channel_id=channel_id, limit=limit)
+            return await store.latest_messages(self.db, channel_id=channel_id, limit=limit)
         return await store.messages_after(
-            self.pool, channel_id=channel_id, after_seq=after, limit=limit
+            self.db, channel_id=channel_id, after_seq=after, limit=limit
         )
 
 

@@ -30,9 +30,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from target_service.store.keys import VERSIONS_CHANNEL
 from target_service.store.resp import encode, parse
-
-CHANNEL = "chat:versions"
 
 
 class Invalidations:
@@ -115,8 +114,6 @@ class Invalidations:
             self.known.clear()
             self.subscribed = True
             self.subscriptions += 1
-            for callback in self._on_subscribe:
-                callback()
 
     def _lost(self) -> None:
         self.subscribed = False
@@ -140,7 +137,7 @@ class Invalidations:
                 reply = await asyncio.wait_for(loop.sock_recv(sock, 1024), self.timeout_s)
                 if not reply.startswith(b"+OK"):
                     raise OSError(f"redis AUTH failed: {reply[:80]!r}")
-            await loop.sock_sendall(sock, encode("SUBSCRIBE", CHANNEL))
+            await loop.sock_sendall(sock, encode("SUBSCRIBE", VERSIONS_CHANNEL))
         except BaseException:
             sock.close()
             raise

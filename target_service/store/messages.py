@@ -8,6 +8,12 @@ message. The source compared ids with ``>`` while ordering by ``createdAt``, whi
 messages whose id was assigned before an earlier-committed one.
 
 ``created_at_ms`` is read from the database clock inside the lock, so it grows with seq.
+
+An ``Idempotency-Key`` is stored on the message row under a unique index on
+(channel, author, key): a retry finds the committed row and gets the same seq back,
+across workers and whatever happened to Redis. Two attempts racing with one key both
+try the insert; the second fails on the index *inside the same statement* as its seq
+increment, so its increment rolls back with it and no seq is skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 import asyncpg
 import orjson
+
+from target_service.store.db import Db
 
 INSERT_SQL = """
 WITH ch AS (
@@ -28,8 +36,8 @@ WITH ch AS (
             c.last_message_at_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
     RETURNING last_seq, last_message_at_ms
 )
-INSERT INTO messages (channel_id, seq, author_id, content, created_at_ms)
-SELECT $1, last_seq, $2, $3, last_message_at_ms FROM ch
+INSERT INTO messages (channel_id, seq, author_id, content, created_at_ms, idempotency_key)
+SELECT $1, last_seq, $2, $3, last_message_at_ms, $4 FROM ch
 RETURNING seq, created_at_ms
 """
 
@@ -38,6 +46,10 @@ SELECT m.seq, m.content, m.created_at_ms, u.id AS author_id, u.name, u.image
 FROM messages m JOIN users u ON u.id = m.author_id
 """
 AFTER_SQL = SELECT_COLUMNS + " WHERE m.channel_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+IDEMPOTENCY_INDEX = "messages_idempotency"  # the unique index of store/backends.py's schema
+BY_KEY_SQL = SELECT_COLUMNS + (
+    " WHERE m.channel_id = $1 AND m.author_id = $2 AND m.idempotency_key = $3"
+)
 LATEST_SQL = (
     "SELECT * FROM (" + SELECT_COLUMNS + " WHERE m.channel_id = $1 ORDER BY m.seq DESC LIMIT $2)"
     " t ORDER BY seq"
@@ -84,30 +96,43 @@ def _from_row(channel_id: str, row: asyncpg.Record) -> Message:
 
 
 async def insert_message(
-    pool: asyncpg.Pool, *, channel_id: str, author_id: int, content: str
+    db: Db, *, channel_id: str, author_id: int, content: str,
+    idempotency_key: str | None = None,
 ) -> tuple[int, int]:
-    """Insert and commit one message; returns ``(seq, created_at_ms)``."""
-    row = await pool.fetchrow(INSERT_SQL, channel_id, author_id, content)
+    """Insert and commit one message; returns ``(seq, created_at_ms)``.
+
+    Raises ``asyncpg.UniqueViolationError`` when the author already used the key here.
+    """
+    row = await db.fetchrow(INSERT_SQL, channel_id, author_id, content, idempotency_key,
+                            write=True)
     assert row is not None
     return row["seq"], row["created_at_ms"]
 
 
+async def message_by_key(
+    db: Db, *, channel_id: str, author_id: int, idempotency_key: str
+) -> Message | None:
+    """The message this author committed here under this key, if any."""
+    row = await db.fetchrow(BY_KEY_SQL, channel_id, author_id, idempotency_key)
+    return None if row is None else _from_row(channel_id, row)
+
+
 async def messages_after(
-    pool: asyncpg.Pool, *, channel_id: str, after_seq: int, limit: int
+    db: Db, *, channel_id: str, after_seq: int, limit: int
 ) -> list[Message]:
-    rows = await pool.fetch(AFTER_SQL, channel_id, after_seq, limit)
+    rows = await db.fetch(AFTER_SQL, channel_id, after_seq, limit)
     return [_from_row(channel_id, row) for row in rows]
 
 
-async def latest_messages(pool: asyncpg.Pool, *, channel_id: str, limit: int) -> list[Message]:
+async def latest_messages(db: Db, *, channel_id: str, limit: int) -> list[Message]:
     """The newest ``limit`` messages, oldest first (a client opening the channel)."""
-    rows = await pool.fetch(LATEST_SQL, channel_id, limit)
+    rows = await db.fetch(LATEST_SQL, channel_id, limit)
     return [_from_row(channel_id, row) for row in rows]
 
 
-async def channel_head(pool: asyncpg.Pool, *, channel_id: str) -> tuple[int, int] | None:
+async def channel_head(db: Db, *, channel_id: str) -> tuple[int, int] | None:
     """``(last_seq, last_message_at_ms)`` of a channel, or None if it has no message yet."""
-    row = await pool.fetchrow(
+    row = await db.fetchrow(
         "SELECT last_seq, last_message_at_ms FROM channels WHERE id = $1", channel_id
     )
     return None if row is None else (row["last_seq"], row["last_message_at_ms"])

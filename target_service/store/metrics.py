@@ -18,12 +18,11 @@ from typing import cast
 import numpy as np
 
 from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.keys import service_latency_key
 
 TYPES = ("message", "notification", "presence")
 
 
-def latency_key(kind: str) -> str:
-    return f"metrics:{kind}:latency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +95,8 @@ class LatencyRecorder:
         async def run(r):  # type: ignore[no-untyped-def]
             pipe = r.pipeline(transaction=False)
             for kind, members in mappings.items():
-                pipe.zadd(latency_key(kind), members)
-                pipe.zremrangebyscore(latency_key(kind), "-inf", f"({cutoff_ms}")
+                pipe.zadd(service_latency_key(kind), members)
+                pipe.zremrangebyscore(service_latency_key(kind), "-inf", f"({cutoff_ms}")
             return await pipe.execute()
 
         try:
@@ -110,7 +109,7 @@ async def read_summary(redis: RedisGuard, *, kind: str, window_s: float) -> Late
     """Statistics of the samples of the last ``window_s`` seconds (all workers)."""
     since_ms = time.time() * 1000 - window_s * 1000
     members = await redis.call(
-        lambda r: r.zrangebyscore(latency_key(kind), f"({since_ms}", "+inf")
+        lambda r: r.zrangebyscore(service_latency_key(kind), f"({since_ms}", "+inf")
     )
     raw = cast(list[bytes], members)
     values = np.array([float(m.rsplit(b":", 1)[1]) for m in raw], dtype=np.float64)

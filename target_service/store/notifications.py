@@ -19,16 +19,10 @@ from typing import Any
 import asyncpg
 
 from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.db import Db
+from target_service.store.keys import new_flag_key, unread_key
 
 COLUMNS = "id, user_id, type, title, content, link, read, created_at_ms"
-
-
-def unread_key(user_id: int) -> str:
-    return f"notifications:unread:{user_id}"
-
-
-def new_key(user_id: int) -> str:
-    return f"notifications:new:{user_id}"
 
 
 def to_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -40,9 +34,9 @@ def to_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 class Notifications:
-    def __init__(self, *, redis: RedisGuard, pool: asyncpg.Pool, new_flag_ttl_s: int) -> None:
+    def __init__(self, *, redis: RedisGuard, db: Db, new_flag_ttl_s: int) -> None:
         self.redis = redis
-        self.pool = pool
+        self.db = db
         self.new_flag_ttl_s = new_flag_ttl_s
         self.pending_deltas: dict[int, int] = {}
         self.db_skips = 0
@@ -50,10 +44,10 @@ class Notifications:
     async def create(
         self, *, user_id: int, type: str, title: str, content: str, link: str | None
     ) -> dict[str, Any]:
-        row = await self.pool.fetchrow(
+        row = await self.db.fetchrow(
             f"INSERT INTO notifications (user_id, type, title, content, link, created_at_ms)"
             f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}",
-            user_id, type, title, content, link, int(time.time() * 1000),
+            user_id, type, title, content, link, int(time.time() * 1000), write=True,
         )
         assert row is not None
         await self._apply(user_id, +1, flag=True)
@@ -67,7 +61,7 @@ class Notifications:
         if count is not None and int(count) == 0:
             self.db_skips += 1
             return []
-        rows = await self.pool.fetch(
+        rows = await self.db.fetch(
             f"SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND NOT read ORDER BY id",
             user_id,
         )
@@ -77,7 +71,7 @@ class Notifications:
 
     async def mark_read(self, *, user_id: int, ids: list[int] | None) -> int | None:
         """Mark the caller's notifications read; None if an id is not the caller's."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.db.connection() as conn, conn.transaction():
             if ids is not None:
                 owned = await conn.fetchval(
                     "SELECT count(*) FROM notifications WHERE id = ANY($1::bigint[])"
@@ -103,7 +97,7 @@ class Notifications:
             pipe = r.pipeline(transaction=False)
             pipe.incrby(unread_key(user_id), delta)
             if flag:
-                pipe.set(new_key(user_id), 1, ex=self.new_flag_ttl_s)
+                pipe.set(new_flag_key(user_id), 1, ex=self.new_flag_ttl_s)
             return await pipe.execute()
 
         try:

@@ -16,16 +16,11 @@ import math
 import time
 
 from target_service.store.backends import RedisDown, RedisGuard
+from target_service.store.keys import message_times_key, online_key
 
 WATCH_S = 120.0  # keep refreshing a channel's figures this long after its last poll
 
 
-def online_key(channel_id: str) -> str:
-    return f"chat:online:{channel_id}"
-
-
-def times_key(channel_id: str) -> str:
-    return f"chat:times:{channel_id}"
 
 
 class Presence:
@@ -84,7 +79,7 @@ class Presence:
             for channel in channels:
                 pipe.zremrangebyscore(online_key(channel), "-inf", f"({cutoff_ms}")
                 pipe.zcard(online_key(channel))
-                pipe.zcount(times_key(channel), f"({rate_cutoff_ms}", "+inf")
+                pipe.zcount(message_times_key(channel), f"({rate_cutoff_ms}", "+inf")
             return await pipe.execute()
 
         try:

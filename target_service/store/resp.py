@@ -163,6 +163,9 @@ class RespClient:
             await futures[-1]  # replies come in order: the last one resolves last
         finally:
             timer.cancel()
+            for future in futures:  # a lost connection fails them all; we raise one
+                if future.done() and not future.cancelled():
+                    future.exception()  # marks it retrieved: no "never retrieved" noise
         return [future.result() for future in futures]
 
     def close(self) -> None:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import redis
 
-from analysis.collect import load_samples, read_run, write_samples
+from analysis.collect import read_run
+from analysis.runs import load_samples, write_samples
 from loadtests.recording.samples import _fetch_plain, parse_blob, read_samples, sample_key
 from target_service.embedded.stack import StackInfo
 

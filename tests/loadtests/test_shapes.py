@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from loadtests.shapes import Stage, parse_shape, parse_timespan_s, stage_at
+from loadtests.shapes import Stage, parse_shape, stage_at
 from target_service.errors import UserError
 
 
@@ -44,11 +44,3 @@ def test_spike() -> None:
 def test_bad_specs_are_user_errors(spec: str) -> None:
     with pytest.raises(UserError):
         parse_shape(spec, users=10, spawn_rate=1, duration_s=60)
-
-
-def test_timespans() -> None:
-    assert parse_timespan_s("90") == 90
-    assert parse_timespan_s("1m30s") == 90
-    assert parse_timespan_s("2h") == 7200
-    with pytest.raises(UserError):
-        parse_timespan_s("10x")

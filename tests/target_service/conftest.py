@@ -2,12 +2,13 @@
 
 ``make_client(**settings)`` builds ``create_app(Settings(...))``, runs its lifespan and
 returns an ``httpx.AsyncClient`` on it (ASGI transport, no sockets); everything is
-closed after the test. ``signup`` creates a user and returns its auth headers.
+closed after the test. Plain helpers (``signup``, ``ADMIN``, ``MakeClient``) live in
+``tests/target_service/fixtures.py``, which test modules import.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -15,20 +16,8 @@ import httpx
 import pytest
 
 from target_service.app import create_app
-from target_service.embedded.stack import StackInfo
-from target_service.settings import Settings
-
-ADMIN = {"X-Admin-Token": "test-admin"}
-MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-def service_settings(info: StackInfo, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "redis_url": info.redis_url, "database_url": info.database_url,
-        "admin_token": "test-admin", "presence_flush_ms": 50, "metrics_flush_ms": 100,
-    }
-    values.update(overrides)
-    return Settings(**values)
+from target_service.embedded.stack import Stack, StackInfo
+from tests.target_service.fixtures import MakeClient, reset_backends, service_settings
 
 
 @pytest.fixture
@@ -53,14 +42,23 @@ async def client(make_client: MakeClient) -> httpx.AsyncClient:
     return await make_client()
 
 
-async def signup(client: httpx.AsyncClient, name: str = "ann") -> dict[str, str]:
-    resp = await client.post("/api/users", json={"name": name})
-    assert resp.status_code == 201, resp.text
-    return {"Authorization": f"Bearer {resp.json()['token']}"}
+@pytest.fixture(scope="session")
+def own_stack() -> Iterator[Stack]:
+    """A Valkey and a PostgreSQL of the fault tests' own, to pause, kill and restart
+    without disturbing the session's stack."""
+    stack = Stack(environ={})
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
-async def signup_full(client: httpx.AsyncClient, name: str = "ann") -> tuple[int, dict[str, str]]:
-    resp = await client.post("/api/users", json={"name": name})
-    assert resp.status_code == 201, resp.text
-    data = resp.json()
-    return data["id"], {"Authorization": f"Bearer {data['token']}"}
+@pytest.fixture
+def fault_stack(own_stack: Stack) -> Stack:
+    """``own_stack`` running (resumed if a test left it paused) and empty."""
+    for kind in ("valkey", "postgres"):
+        own_stack.resume(kind)
+    assert own_stack.info is not None
+    reset_backends(own_stack.info)
+    return own_stack

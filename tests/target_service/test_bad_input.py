@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.target_service.conftest import ADMIN, signup, signup_full
+from tests.target_service.fixtures import ADMIN, signup, signup_full
 
 
 async def test_missing_or_invalid_token_is_401(client: httpx.AsyncClient) -> None:
@@ -38,7 +38,8 @@ async def test_bad_channel_id_is_422(client: httpx.AsyncClient, channel: str) ->
 
 
 @pytest.mark.parametrize("query", [
-    {"after": "abc"}, {"after": "-1"}, {"after": "1.5"}, {"after": ""}, {"after": "9" * 19},
+    {"after": "abc"}, {"after": "-1"}, {"after": "1.5"}, {"after": " "}, {"after": "9" * 19},
+    {"after": "1\x00"},
     {"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"limit": ""}, {"limit": "-3"},
 ])
 async def test_bad_cursor_or_limit_is_422(client: httpx.AsyncClient, query: dict) -> None:
@@ -108,6 +109,8 @@ async def test_bad_signup_is_422(client: httpx.AsyncClient, body: dict) -> None:
     {"userId": 1, "type": "", "title": "t", "content": "c"},
     {"userId": 1, "type": "t", "title": "t"},
     {"userId": 0, "type": "t", "title": "t", "content": "c"},
+    {"userId": 2**63, "type": "t", "title": "t", "content": "c"},
+    {"userId": "1", "type": "t", "title": "t", "content": "c"},
 ])
 async def test_bad_notification_is_422(client: httpx.AsyncClient, body: dict) -> None:
     await signup(client)
@@ -116,7 +119,8 @@ async def test_bad_notification_is_422(client: httpx.AsyncClient, body: dict) ->
 
 
 @pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": "1"}, {"ids": [1], "all": True},
-                                  {"all": False}, {"ids": [-1]}])
+                                  {"all": False}, {"ids": [-1]}, {"ids": [2**63]},
+                                  {"ids": ["1"]}, {"all": 1}])
 async def test_bad_mark_read_is_422(client: httpx.AsyncClient, body: dict) -> None:
     _, headers = await signup_full(client)
     resp = await client.post("/api/notifications/read", json=body, headers=headers)
@@ -132,3 +136,33 @@ async def test_bad_mark_read_is_422(client: httpx.AsyncClient, body: dict) -> No
 async def test_bad_metrics_query_is_422(client: httpx.AsyncClient, path: str) -> None:
     resp = await client.get(path)
     assert resp.status_code == 422, resp.text
+
+
+async def test_empty_after_means_no_cursor(client: httpx.AsyncClient) -> None:
+    """The design's ChatRoom sends its first poll as ``?after=`` (``lastMessageId || ''``)."""
+    headers = await signup(client)
+    for i in range(3):
+        await client.post("/api/chat/room/messages", json={"content": f"m{i}"}, headers=headers)
+    empty = await client.get("/api/chat/room/messages?after=", headers=headers)
+    absent = await client.get("/api/chat/room/messages", headers=headers)
+    assert empty.status_code == 200, empty.text
+    assert [m["seq"] for m in empty.json()["messages"]] == [1, 2, 3]
+    assert empty.json()["messages"] == absent.json()["messages"]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/users", {"name": "a\u0000b"}, "name"),
+    ("/api/users", {"name": "ann", "image": "\u0000"}, "image"),
+    ("/api/chat/room/messages", {"content": "hello\u0000"}, "content"),
+    ("/api/notifications", {"userId": 1, "type": "t", "title": "\u0000", "content": "c"},
+     "title"),
+    ("/api/notifications", {"userId": 1, "type": "t", "title": "t", "content": "c",
+                            "link": "x\u0000"}, "link"),
+])
+async def test_nul_in_text_is_422_not_500(client: httpx.AsyncClient, path: str, body: dict,
+                                          field: str) -> None:
+    """PostgreSQL cannot store NUL in text: refused at the door with a readable line."""
+    headers = {**await signup(client), **ADMIN}
+    resp = await client.post(path, json=body, headers=headers)
+    assert resp.status_code == 422, resp.text
+    assert field in resp.json()["detail"] and "NUL" in resp.json()["detail"]

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.target_service.conftest import MakeClient, signup
+from tests.target_service.fixtures import MakeClient, signup
 
 MODES = ["fresh", "seed"]
 

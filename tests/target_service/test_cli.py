@@ -1,4 +1,4 @@
-"""``pollcap serve`` end to end, and ``pollcap bench-service`` on a tiny budget."""
+"""``pollcap serve`` end to end (the bench itself: tests/target_service/bench/)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import psutil
 import pytest
 
 from analysis.cli.service import COMMANDS, serve
-from target_service.bench.run import bench_service, format_result
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
 
@@ -53,18 +52,3 @@ def test_serve_prints_a_working_url_and_stops_on_ctrl_c(clean_backends: StackInf
     time.sleep(0.2)
     for pid in children:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
-
-
-def test_bench_measures_all_scenarios(clean_backends: StackInfo) -> None:
-    result = bench_service(duration_s=1, rounds=1, connections=4,
-                           redis_url=clean_backends.redis_url,
-                           database_url=clean_backends.database_url)
-    figures = result.rounds[0]
-    assert set(figures) == {"ping", "poll_empty", "poll_20", "post"}
-    for name, run in figures.items():
-        assert run["rps"] > 0, name
-        assert set(run["statuses"]) <= {"200", "201"}, (name, run["statuses"])
-        assert run["cpu_us_per_request"] > 0
-    table = format_result(result)
-    assert "poll_empty" in table and "x ping" in table
-    assert set(result.verdicts()) == {"poll_empty", "poll_20", "post"}

@@ -51,6 +51,7 @@ async def poller(client: httpx.AsyncClient, token: str, writers_done: asyncio.Ev
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_every_poller_sees_every_seq_once_in_order(clean_backends: StackInfo) -> None:
     with run_service(redis_url=clean_backends.redis_url, database_url=clean_backends.database_url,

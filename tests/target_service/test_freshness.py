@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.target_service.conftest import MakeClient, signup
+from tests.target_service.fixtures import MakeClient, signup
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

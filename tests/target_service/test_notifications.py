@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import redis.asyncio as aioredis
 
-from tests.target_service.conftest import ADMIN, MakeClient, signup_full
+from tests.target_service.fixtures import ADMIN, MakeClient, signup_full
 
 
 async def create(client: httpx.AsyncClient, user_id: int, title: str = "t") -> dict:
@@ -90,12 +90,12 @@ async def test_a_poll_with_nothing_unread_skips_postgres(client: httpx.AsyncClie
     state = client.app.state.svc  # type: ignore[attr-defined]
     await create(client, user_id)
     await client.post("/api/notifications/read", json={"all": True}, headers=headers)
-    queries_before, skips_before = state.db_queries[0], state.notifications.db_skips
+    queries_before, skips_before = state.counters.db_queries, state.notifications.db_skips
     for _ in range(5):
         resp = await client.get("/api/notifications/unread", headers=headers)
         assert resp.json()["count"] == 0
     assert state.notifications.db_skips - skips_before == 5
-    assert state.db_queries[0] == queries_before
+    assert state.counters.db_queries == queries_before
 
 
 async def test_a_lost_counter_is_rebuilt_from_postgres(

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import redis.asyncio as aioredis
 
-from tests.target_service.conftest import signup
+from tests.target_service.fixtures import signup
 
 
 async def test_healthz_reports_both_backends(client: httpx.AsyncClient) -> None:
@@ -86,4 +86,4 @@ async def test_openapi_documents_the_routes(client: httpx.AsyncClient) -> None:
                  "/api/metrics/{kind}/latency", "/healthz"):
         assert path in paths, path
     poll = paths["/api/chat/{channel_id}/messages"]["get"]
-    assert {p["name"] for p in poll["parameters"]} == {"channel_id", "after", "limit"}
+    assert {p["name"] for p in poll["parameters"]} == {"channel_id", "after", "limit", "waitMs"}

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.target_service.conftest import MakeClient, signup
+from tests.target_service.fixtures import MakeClient, signup
 
 FLUSH_WAIT_S = 0.25  # > presence_flush_ms (50 ms in the test settings)
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from target_service.embedded.procs import free_port, valkey_binary
+from target_service.embedded.binaries import valkey_binary
+from target_service.embedded.ports import free_port
 from target_service.embedded.stack import StackInfo
-from tests.target_service.conftest import ADMIN, MakeClient, signup_full
+from tests.target_service.fixtures import ADMIN, MakeClient, signup_full
 
 
 class OwnValkey:

@@ -8,7 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from target_service.store.backends import RedisDown, RedisGuard, open_redis
-from target_service.store.cache import LATEST_KEY, ChannelEntry, VersionBatcher
+from target_service.store.cache import ChannelEntry, VersionBatcher
+from target_service.store.keys import LATEST_KEY
 from target_service.store.messages import make_message
 from target_service.store.resp import RespClient, RespError, encode, parse
 from target_service.store.users import TokenCache, User
@@ -84,7 +85,7 @@ async def test_version_reads_are_batched_and_start_after_their_polls(clean_backe
 
 
 async def test_guard_turns_a_dead_redis_into_redis_down() -> None:
-    from target_service.embedded.procs import free_port
+    from target_service.embedded.ports import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     guard = RedisGuard(open_redis(url, max_connections=2, timeout_s=0.3), retry_s=60,
@@ -103,12 +104,12 @@ async def test_guard_turns_a_dead_redis_into_redis_down() -> None:
 def test_token_cache_is_bounded() -> None:
     cache = TokenCache(max_size=3)
     for i in range(5):
-        cache.put(f"t{i}", User(id=i, name="n", image=None))
-    assert cache.get("t0") is None and cache.get("t4") == User(id=4, name="n", image=None)
+        cache.put(f"t{i}".encode(), User(id=i, name="n", image=None))
+    assert cache.get(b"t0") is None and cache.get(b"t4") == User(id=4, name="n", image=None)
 
 
 async def test_fresh_cache_keeps_a_bounded_number_of_channels(make_client) -> None:
-    from tests.target_service.conftest import signup
+    from tests.target_service.fixtures import signup
 
     client = await make_client(cache_max_channels=3)
     headers = await signup(client)

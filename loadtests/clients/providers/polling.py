@@ -121,7 +121,7 @@ class PollingProvider(RealtimeProvider):
     def _scheduled_poll(self, channel: str, state: ChannelPoll) -> None:
         late_ms = (time.time() - state.pacer.next_due_s) * 1000.0
         forced = time.time() >= self.drop_at_s
-        if forced:  # --reconnect-every-s: the next poll opens a new connection
+        if forced:  # --reconnect-every: the next poll opens a new connection
             self.conn.close()
             self.drop_at_s = time.time() + self.ctx.drop_in_s()
         t0 = time.perf_counter()

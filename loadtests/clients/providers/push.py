@@ -3,7 +3,7 @@
 Every push transport (long-poll, SSE, WebSocket) runs :func:`connection_loop` on a
 reader greenlet of its own. The loop owns what the issue asks to measure for every
 transport: ``connects``, ``disconnects``, ``reconnects``, ``forced_drops`` (from
-``--reconnect-every-s``: the connection's lifetime is exponential with that mean and
+``--reconnect-every``: the connection's lifetime is exponential with that mean and
 it is cut mid-read by a ``gevent.Timeout``), the time from a drop until the stream is
 resumed (the transport calls :meth:`Lifecycle.resumed` when the server confirmed it),
 and the process-wide gauge of open connections. Failed connects back off as
@@ -36,7 +36,7 @@ class ReportedError(ConnectionError):
 
 
 class ForcedDrop(BaseException):
-    """``--reconnect-every-s``: this connection's lifetime is over.
+    """``--reconnect-every``: this connection's lifetime is over.
 
     A ``BaseException`` (like ``gevent.Timeout``) so that no transport's ``except
     Exception`` mistakes the drop for a network error.

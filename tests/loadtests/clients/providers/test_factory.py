@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from locust.argument_parser import get_empty_argument_parser
 
+from loadtests.clients.options import ScenarioParams, add_locust_arguments
 from loadtests.clients.providers.base import ProviderContext
 from loadtests.clients.providers.factory import (
     TRANSPORTS,
@@ -20,8 +21,22 @@ from loadtests.clients.providers.long_poll import LongPollProvider
 from loadtests.clients.providers.polling import PollingProvider
 from loadtests.clients.providers.sse import SSEProvider
 from loadtests.clients.providers.websocket import WebSocketProvider
-from loadtests.clients.scenario import add_arguments
 from target_service.policy import load_policy
+
+
+class _LocustLikeParser(argparse.ArgumentParser):
+    """argparse taking Locust's extra ``is_secret`` keyword (importing Locust here would
+    monkey-patch the whole test session; tests/loadtests/clients/test_scenario_options.py
+    checks the real parser in a subprocess)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("is_secret", None)
+        kwargs.pop("include_in_web_ui", None)
+        return super().add_argument(*args, **kwargs)
+
+
+def get_empty_argument_parser() -> argparse.ArgumentParser:
+    return _LocustLikeParser()
 
 
 @pytest.mark.parametrize(
@@ -81,7 +96,7 @@ def test_locust_options_pick_the_provider(
     argv: list[str], environ: dict[str, str], kind: type
 ) -> None:
     parser = get_empty_argument_parser()
-    add_arguments(parser)
+    add_locust_arguments(parser)
     opts = parser.parse_args(argv)
     transport = choose_transport(option=opts.realtime, environ=environ)
     provider = make_provider(transport, _ctx(), policy=load_policy("fixed-2s"), options=opts)
@@ -93,9 +108,12 @@ def test_locust_options_pick_the_provider(
 
 def test_reconnect_every_s_is_a_scenario_option() -> None:
     parser = get_empty_argument_parser()
-    add_arguments(parser)
+    add_locust_arguments(parser)
     assert parser.parse_args([]).reconnect_every_s == 0.0
-    assert parser.parse_args(["--reconnect-every-s", "2.5"]).reconnect_every_s == 2.5
+    assert parser.parse_args(["--reconnect-every", "2.5s"]).reconnect_every_s == 2.5
+    assert parser.parse_args(["--reconnect-every", "1m"]).reconnect_every_s == 60.0
+    assert "--reconnect-every=1m" in ScenarioParams(reconnect_every_s=60).to_args()
+    assert "--realtime=sse" in ScenarioParams(realtime="sse").to_args()
 
 
 def test_polling_provider_keeps_the_client_policy() -> None:

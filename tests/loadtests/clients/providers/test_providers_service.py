@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.monkey
 import httpx
-import locust  # noqa: F401  (monkey-patches sockets, as a swarm does)
 import pytest
 
 from loadtests.clients.loss import SeqTracker
@@ -26,6 +26,18 @@ from loadtests.clients.providers.factory import TRANSPORTS, make_provider
 from target_service.embedded.stack import StackInfo
 from target_service.policy import load_policy
 from target_service.serve import ServiceHandle, run_service
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cooperative_sockets() -> None:
+    """Sockets cooperative, as in a swarm, only once these (slow) tests run.
+
+    Not ``import locust`` at module level: collecting this folder would then patch the
+    whole session (and Locust builds an SSL context on an already-imported ssl module:
+    RecursionError).
+    """
+    gevent.monkey.patch_socket()
+
 
 OPTIONS = type("Options", (), {"page_limit": 50, "jitter": 0.05})()
 

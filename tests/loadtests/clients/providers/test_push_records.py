@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import redis
 
-from loadtests.recording.recorder import Recorder, latency_key
+from loadtests.recording.keys import samples_key
+from loadtests.recording.recorder import Recorder
 from loadtests.recording.samples import read_counters
 from loadtests.swarm.summary import push_summary
 from target_service.embedded.stack import StackInfo
@@ -43,7 +44,7 @@ def test_push_counters_and_reconnect_samples_reach_the_summary(
     assert rec.flush() == 4
     client.hset(f"run:{RUN}:live", "connections_peak:p2", 2)  # a second Locust process
 
-    members: Any = client.zrange(latency_key(RUN, "reconnect"), 0, -1)
+    members: Any = client.zrange(samples_key(run_id=RUN, sample_type="reconnect"), 0, -1)
     assert sorted(m.decode() for m in members) == [
         "7:1:12.500",
         "7:2:12.500",

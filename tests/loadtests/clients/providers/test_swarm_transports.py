@@ -1,6 +1,6 @@
 """A short real swarm per transport: Locust, the reference service, Valkey, PostgreSQL.
 
-Each swarm forces reconnects (``--reconnect-every-s``) and offline spells while
+Each swarm forces reconnects (``--reconnect-every``) and offline spells while
 senders post, and must end with nothing lost, repeated or reordered, the push
 counters consistent with one another, and one time-to-reconnect sample per resume.
 """

@@ -1,0 +1,75 @@
+"""Counter snapshots and live step figures of a capacity run, read from Redis and PostgreSQL.
+
+Counters snapshotted at every step boundary give the per-step counts the report
+needs: requests and failures (the users' counters), Redis commands (the server's
+``total_commands_processed``, less pollcap's own sample writes and these probes)
+and PostgreSQL transactions (``pg_stat_database``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+
+from analysis.capacity.steps import StepFigures, StepWindow, step_figures
+from loadtests.recording.samples import read_counters, read_samples
+
+PROBE_COMMANDS = 2  # HGETALL of the counters + INFO stats, per probe
+
+
+@dataclass(kw_only=True)
+class CountersProbe:
+    """Callable: one snapshot of the run's counters (floats, cumulative since the start)."""
+
+    client: redis.Redis
+    run_id: str
+    database_url: str | None = None  # None: a --host service whose database we do not see
+    probes_made: int = 0
+
+    def __call__(self) -> dict[str, float]:
+        counts = {k: float(v) for k, v in read_counters(self.client, run_id=self.run_id).items()}
+        # Redis commands of the service alone: the server's total less the load
+        # generator's recorder and this probe (the count lags by <= 1 s).
+        self.probes_made += 1
+        total = float(self.client.info("stats").get("total_commands_processed", 0))
+        own = counts.get("recorder_commands", 0.0) + PROBE_COMMANDS * self.probes_made
+        out = {
+            "requests": counts.get("requests", counts.get("polls", 0.0)),
+            "failures": counts.get("errors", 0.0),
+            "lost": counts.get("lost", 0.0),
+            "duplicated": counts.get("duplicated", 0.0),
+            "redis_ops": total - own,
+        }
+        if self.database_url:
+            out["pg_queries"] = float(asyncio.run(pg_transactions(self.database_url)))
+        return out
+
+
+async def pg_transactions(url: str) -> int:
+    """Committed + rolled back transactions of the current database so far."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def read_step_figures(client: redis.Redis, *, run_id: str, window: StepWindow) -> StepFigures:
+    """Poll rate, error rate and p95 delivery of a closed step's steady part, from Redis."""
+    lo_ms, hi_ms = window.steady_start_ms, window.end_ms
+    polls = read_samples(client, run_id=run_id, sample_type="poll", start_ms=lo_ms, end_ms=hi_ms)
+    messages = read_samples(
+        client, run_id=run_id, sample_type="message", start_ms=lo_ms, end_ms=hi_ms
+    )
+    p95 = float(np.percentile(messages["latency_ms"], 95)) if len(messages) else None
+    return step_figures(window, polls=len(polls), delivery_p95_ms=p95)

@@ -1,0 +1,95 @@
+"""Shared typer option aliases: one declaration per option that several commands take.
+
+Like a FastAPI ``deps.py``: a command says ``cache: CacheOpt = "fresh"`` and gets the
+flag name, the environment variable, the help and the check. Defaults come from
+:mod:`analysis.defaults` (one place); durations are strings in one format
+(``60s``, ``2m``, ``1m30s``; a bare number is seconds) read by :func:`duration_s`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loadtests.durations import parse_duration_s
+from target_service.errors import UserError
+
+CACHE_MODES = ("fresh", "seed")
+
+
+def check_cache_mode(value: str) -> str:
+    """``--cache`` checked; every command taking :data:`CacheOpt` calls it first (a typer
+    callback would not run when the command is called as a function)."""
+    if value not in CACHE_MODES:
+        raise UserError(f"--cache must be fresh or seed, got {value!r}")
+    return value
+
+
+def duration_s(text: str, *, option: str, min_s: float = 0.0, max_s: float | None = None) -> float:
+    """Seconds of a duration option (``60s``, ``2m``, ``90``); a UserError names the option."""
+    try:
+        seconds = parse_duration_s(text)
+    except UserError as exc:
+        raise UserError(f"{option}: {exc}") from None
+    if seconds < min_s or (max_s is not None and seconds > max_s):
+        upper = f" and at most {max_s:g} s" if max_s is not None else ""
+        raise UserError(f"{option} must be at least {min_s:g} s{upper}, got {text!r}")
+    return seconds
+
+
+CacheOpt = Annotated[
+    str,
+    typer.Option(
+        "--cache",
+        help="Service cache mode: fresh (never stale) or seed (the source design's 5 s cache).",
+    ),
+]
+RedisUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url", envvar="POLLCAP_REDIS_URL", help="Use this Redis/Valkey; launch none."
+    ),
+]
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", envvar="POLLCAP_DATABASE_URL", help="Use this PostgreSQL; launch none."
+    ),
+]
+ReportsDirOpt = Annotated[
+    Path, typer.Option("--reports-dir", help="Folder holding the reports/<run-id>/ folders.")
+]
+RunsDirOpt = Annotated[
+    Path, typer.Option("--runs-dir", help="Folder the swarm's runs/<run-id>/ are written to.")
+]
+
+
+# Plan figures: `capacity` takes them with defaults, `report` as overrides of the run's.
+def _slo_option() -> typer.models.OptionInfo:
+    return typer.Option("--slo-p95-ms", min=1, help="p95 delivery-latency SLO in ms.")
+
+
+def _headroom_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        "--headroom", min=0.05, max=1.0, help="Planned utilisation of SLO capacity."
+    )
+
+
+def _price_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        "--price-per-million", min=0, help="USD per million requests (serverless-style price)."
+    )
+
+
+SloP95Opt = Annotated[float, _slo_option()]
+HeadroomOpt = Annotated[float, _headroom_option()]
+PricePerMillionOpt = Annotated[float, _price_option()]
+SloP95OverrideOpt = Annotated[float | None, _slo_option()]
+HeadroomOverrideOpt = Annotated[float | None, _headroom_option()]
+PricePerMillionOverrideOpt = Annotated[float | None, _price_option()]
+TargetUsersOpt = Annotated[
+    int | None,
+    typer.Option("--target-users", min=1, help="Exit 1 unless the SLO holds at this many users."),
+]

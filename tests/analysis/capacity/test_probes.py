@@ -1,0 +1,63 @@
+"""Counter snapshots and live step figures against the real Valkey and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from analysis.capacity.probes import CountersProbe, read_step_figures
+from analysis.capacity.steps import StepWindow
+from loadtests.recording.keys import run_counters_key
+from loadtests.recording.samples import sample_key
+from target_service.embedded.stack import StackInfo
+
+
+@pytest.fixture
+def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(clean_backends.redis_url)
+    yield conn
+    conn.close()
+
+
+def test_probe_reads_the_users_counters_and_backend_work(
+    client: redis.Redis, clean_backends: StackInfo
+) -> None:
+    client.hset(run_counters_key(run_id="r1"), mapping={"requests": 40, "errors": 2, "lost": 1})
+    probe = CountersProbe(client=client, run_id="r1", database_url=clean_backends.database_url)
+    first = probe()
+    assert (first["requests"], first["failures"], first["lost"], first["duplicated"]) == (
+        40.0,
+        2.0,
+        1.0,
+        0.0,
+    )
+    for i in range(50):  # the service's Redis work between two snapshots
+        client.set(f"k{i}", i)
+    second = probe()
+    # the probe's own HGETALL + INFO are not counted as the service's work
+    assert 50 <= second["redis_ops"] - first["redis_ops"] <= 52
+    assert second["pg_queries"] >= first["pg_queries"] > 0
+
+
+def test_probe_without_a_database_reports_no_pg_queries(client: redis.Redis) -> None:
+    assert "pg_queries" not in CountersProbe(client=client, run_id="none")()
+
+
+def test_step_figures_read_the_steady_window_only(client: redis.Redis) -> None:
+    polls = {f"u{i}:{i}:12.5:c0": 1_000 + i * 100 for i in range(100)}  # t = 1.0 .. 10.9 s
+    client.zadd(sample_key(run_id="r2", sample_type="poll"), polls)
+    messages = {f"u{i}:{i}:{100.0 * (i + 1)}:c0:{i}": 6_000 + i for i in range(20)}
+    client.zadd(sample_key(run_id="r2", sample_type="message"), messages)
+    window = StepWindow(
+        users=10,
+        start_ms=0.0,
+        end_ms=11_000.0,
+        steady_start_ms=6_000.0,
+        counts={"requests": 100.0, "failures": 5.0},
+    )
+    figures = read_step_figures(client, run_id="r2", window=window)
+    assert figures.requests_per_s == pytest.approx(50 / 5.0)  # polls at 6.0 .. 10.9 s
+    assert figures.error_rate == pytest.approx(0.05)
+    assert figures.delivery_p95_ms == pytest.approx(1905.0)  # 100..2000 ms, numpy p95

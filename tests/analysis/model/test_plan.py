@@ -1,0 +1,53 @@
+"""Scale-out plan and cost on step tables with known answers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from analysis.model.plan import PerUserRates, per_user_rates, scale_out_plan
+from analysis.model.slo import SloCapacity, slo_capacity
+
+Rows = Callable[..., pd.DataFrame]  # the step_rows fixture (conftest)
+
+
+def test_per_user_rates_use_passing_steps_only(step_rows: Rows) -> None:
+    table = step_rows([100, 200, 400], [1000, 2000, 9000])
+    table.loc[2, "requests_per_s"] = 10  # collapsed throughput past the SLO must not count
+    cap = slo_capacity(table)
+    rates = per_user_rates(table, capacity=cap)
+    assert rates == PerUserRates(
+        requests_per_s=0.5, redis_ops_per_s=1.5, pg_queries_per_s=pytest.approx(0.2)
+    )
+
+
+def test_plan_instances_backends_and_cost(step_rows: Rows) -> None:
+    cap = SloCapacity(users=1000.0, status="interpolated", limited_by="p95 delivery",
+                      last_pass_users=800, first_fail_users=1200, slo_p95_ms=3000,
+                      max_error_rate=0.01, message="")
+    rates = PerUserRates(requests_per_s=0.5, redis_ops_per_s=2.0, pg_queries_per_s=0.3)
+    plan = scale_out_plan(capacity=cap, rates=rates, headroom=0.7,
+                          redis_ops_per_node_s=100_000, pg_queries_per_node_s=10_000,
+                          price_per_million_usd=0.20)
+    rows = {r.target_users: r for r in plan.rows}
+    assert plan.users_per_instance == pytest.approx(700)
+    assert [rows[t].instances for t in (1_000, 10_000, 100_000, 1_000_000)] == [2, 15, 143, 1429]
+    # 100k users: 200k Redis ops/s over 70k per node -> 3 nodes; 30k PG q/s over 7k -> 5
+    assert (rows[100_000].redis_nodes, rows[100_000].pg_nodes) == (3, 5)
+    assert rows[10_000].limit == "service instances"
+    assert "PostgreSQL" in rows[100_000].limit and "Redis" in rows[100_000].limit
+    # 1k users * 0.5 req/s * 30 days = 1.296e9 requests -> $259.20 at $0.20 per million
+    assert rows[1_000].requests_per_month == pytest.approx(1.296e9)
+    assert rows[1_000].cost_per_month_usd == pytest.approx(259.2)
+    assert any("$0.20 per million" in a for a in plan.assumptions)
+
+
+def test_plan_without_capacity_has_no_instance_count(step_rows: Rows) -> None:
+    cap = slo_capacity(step_rows([100], [9000]))
+    plan = scale_out_plan(capacity=cap, rates=PerUserRates(0.5, math.nan, math.nan))
+    assert all(r.instances is None and r.redis_nodes is None for r in plan.rows)
+    with pytest.raises(ValueError):
+        scale_out_plan(capacity=cap, rates=PerUserRates(0.5, 1, 1), headroom=0)

@@ -1,0 +1,84 @@
+"""The recorder against a real Redis: member formats, no merging, counters, read-back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from loadtests.recording.keys import run_counters_key, samples_key
+from loadtests.recording.recorder import Recorder
+from loadtests.recording.samples import percentiles_ms, read_counters, read_samples
+from target_service.embedded.stack import StackInfo
+
+RUN = "t-rec"
+
+
+@pytest.fixture
+def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
+    r = redis.Redis.from_url(clean_backends.redis_url)
+    yield r
+    r.close()
+
+
+def test_samples_land_in_sorted_sets_with_unique_members(
+    clean_backends: StackInfo, client: redis.Redis
+) -> None:
+    rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN)
+    for n in (1, 2):  # equal latencies of one user must stay two samples
+        rec.poll(t_ms=1000.0 + n, user="42", n=n, latency_ms=3.5, channel="c1")
+    rec.message(t_ms=2000.0, user="42", n=1, latency_ms=812.25, channel="c1", seq=7)
+    rec.notification(t_ms=3000.0, user="42", n=1, latency_ms=4000.0)
+    rec.count("polls", 2)
+    rec.count("lost", 3)
+    rec.count("lost", -1)
+    assert rec.flush() == 4
+
+    polls: Any = client.zrange(samples_key(run_id=RUN, sample_type="poll"), 0, -1, withscores=True)
+    assert [(m.decode(), s) for m, s in polls] == [
+        ("42:1:3.500:c1", 1001.0),
+        ("42:2:3.500:c1", 1002.0),
+    ]
+    messages: Any = client.zrange(samples_key(run_id=RUN, sample_type="message"), 0, -1)
+    (message,) = messages
+    assert re.fullmatch(rb"42:1:812\.250:c1:7", message)
+    assert client.zcard(samples_key(run_id=RUN, sample_type="notification")) == 1
+    assert client.hget(run_counters_key(run_id=RUN), "lost") == b"2"
+
+    counters = read_counters(client, run_id=RUN)
+    assert counters["polls"] == 2 and counters["duplicated"] == 0
+    back = read_samples(client, run_id=RUN, sample_type="message")
+    assert back["user"].tolist() == ["42"] and back["channel"].tolist() == ["c1"]
+    assert back["seq"].tolist() == [7] and back["latency_ms"].tolist() == [812.25]
+
+
+def test_flush_with_nothing_is_a_no_op(clean_backends: StackInfo, client: redis.Redis) -> None:
+    rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN)
+    assert rec.flush() == 0
+    assert client.dbsize() == 0
+
+
+def test_unreachable_redis_keeps_samples_for_the_next_flush() -> None:
+    rec = Recorder(redis_url="redis://127.0.0.1:1/0", run_id=RUN)
+    rec.poll(t_ms=1.0, user="u", n=1, latency_ms=1.0, channel="c")
+    rec.count("polls")
+    assert rec.flush() == 0
+    assert len(rec._polls) == 1 and rec._counters["polls"] == 1
+
+
+def test_read_samples_pages(clean_backends: StackInfo, client: redis.Redis) -> None:
+    rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN)
+    for n in range(1, 31):
+        rec.poll(t_ms=float(n), user="u", n=n, latency_ms=float(n), channel="c")
+    rec.flush()
+    back = read_samples(client, run_id=RUN, sample_type="poll", page_size=7)  # 5 pages
+    assert back["n"].tolist() == list(range(1, 31))
+    assert percentiles_ms(back["latency_ms"].to_numpy())["p50"] == 15.5
+
+
+def test_flush_interval_is_at_most_a_second() -> None:
+    with pytest.raises(ValueError):
+        Recorder(redis_url="redis://127.0.0.1:1/0", run_id=RUN, flush_interval_s=2.0)
