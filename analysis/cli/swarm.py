@@ -151,8 +151,9 @@ def swarm(
     """
     duration_s = parse_duration_s(duration)
     rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
-    from loadtests.swarm.run import run_swarm
+    from loadtests.swarm.run import check_scenario, run_swarm
 
+    check_scenario(scenario)  # before starting anything
     if host is not None:
         from loadtests.swarm.safety import check_host
 
@@ -216,6 +217,13 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for key in ("poll_latency_ms", "delivery_latency_ms", "notification_latency_ms"):
         pct = summary.get(key) or {}
         table.add_row(key, "  ".join(f"{k} {v}" for k, v in pct.items()))
+    if summary.get("realtime", "polling") != "polling" or summary.get("reconnects"):
+        table.add_row("realtime", str(summary.get("realtime")))
+        for key in ("connections_peak", "connects", "reconnects", "forced_drops"):
+            table.add_row(key, str(summary.get(key)))
+        table.add_row("messages_resumed", str(summary.get("messages_resumed")))
+        pct = summary.get("reconnect_ms") or {}
+        table.add_row("reconnect_ms", "  ".join(f"{k} {v}" for k, v in pct.items()))
     for problem in summary.get("problems") or []:
         table.add_row("[red]problem[/red]", problem)
     return table

@@ -1,28 +1,34 @@
-"""Simulated clients of the source design: chat pollers, senders, notification readers.
+"""Simulated clients of the source design: chat tabs, senders, notification readers.
 
-One :class:`ChatUser` is one browser tab: it signs up, joins a channel, and runs
-its own timer loop (:mod:`loadtests.clients.pacing`) for three things a tab does at once:
-poll the channel (``usePolling`` / ``useDynamicPolling`` / the server's advice),
-poll unread notifications every 10 s and mark them read, and, for a share of
-users, send messages as a Poisson process. Hidden-tab and offline spells stop
-polling; errors are retried 3 times with ``min(1000*2**n, 30000)`` ms back-off;
-a full page means a gap to catch up, fetched at once.
+One :class:`ChatUser` is one browser tab: it signs up, joins a channel through a
+:class:`~loadtests.clients.providers.base.RealtimeProvider` (polling, long-poll, SSE
+or WebSocket, chosen by ``--realtime`` / ``REALTIME``), and runs its own timer loop
+(:mod:`loadtests.clients.pacing`) for what a tab does at once: the provider's polls
+(polling only; push transports read on their own greenlets), unread notifications
+every 10 s (marked read), and, for a share of users, messages sent as a Poisson
+process. Hidden-tab and offline spells stop polling; offline also drops push
+connections, which resume from the last ``seq`` seen.
+
+The tab talks to its provider only; loss, duplicates and reorders by ``seq`` and the
+delivery-latency samples are kept here, identically for every transport.
 
 Polls are the hot path (thousands per second per process), so they skip
 FastHttpSession (cookie jar, header merging, response wrappers: 300-450 us of CPU
 per request) and use one keep-alive :class:`~loadtests.clients.leanhttp.LeanConnection`
-per user, orjson, and a direct ``events.request.fire``. Sign-up, sends and mark-read
-go over the same connection, so a tab holds one socket (one file descriptor: 10,000
-tabs need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
+per tab, orjson, and a direct ``events.request.fire``. Sign-up, sends, mark-read and
+the :class:`~loadtests.clients.providers.polling.PollingProvider`'s polls go over that
+same connection, so a polling tab holds one socket (one file descriptor: 10,000 tabs
+need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
+Push transports add their own stream connection.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from typing import Any
-from urllib.parse import quote
 
 import gevent
 import orjson
@@ -36,20 +42,15 @@ from loadtests.clients.names import (
     DELIVERY,
     MARK_READ_NAME,
     NOTIFICATIONS_NAME,
-    POLL_NAME,
-    SEND_NAME,
     SIGN_UP_NAME,
 )
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
+from loadtests.clients.providers.base import Delivery, ProviderContext, RealtimeProvider
+from loadtests.clients.providers.factory import choose_transport, make_provider
+from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario, scenario_for
 
-MAX_CATCHUP_PAGES = 100
-SERVER_DEFAULT_INTERVAL_MS = 2000
 REQUEST_TIMEOUT_S = 30.0
-
-
-class StatusError(Exception):
-    """A response with an unexpected HTTP status (shown in Locust's failures table)."""
 
 
 class ChatUser(User):
@@ -72,21 +73,37 @@ class ChatUser(User):
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
         self.channel = self.scn.pick_channel(self.rng)
-        self.limit = opts.page_limit
-        self.path = f"/api/chat/{self.channel}/messages?limit={self.limit}"
-        # Set by the first answer: a tab that opens is shown the newest page, not history,
-        # so losses count from the first message it was shown (or from seq 1 when the
-        # channel was empty then, with the cursor pinned at 0 so nothing can be skipped).
+        # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
-        policy = self.scn.policy
-        self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
-        self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
         self.joined_ms = time.time() * 1000.0
-        self.n_poll = self.n_msg = self.n_note = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
+        transport = choose_transport(option=opts.realtime, environ=os.environ)
+        self.provider: RealtimeProvider = make_provider(
+            transport, self._context(token), policy=self.scn.policy, options=opts, conn=self.conn
+        )
+        self.provider.on_notification(self._pushed_notification)
+
+    def _context(self, token: str) -> ProviderContext:
+        return ProviderContext(
+            host=self.host or "",
+            token=token,
+            rng=self.rng,
+            fire=self._fired,
+            count=self._count,
+            reconnected=self._reconnected,
+            post=self._provider_post,
+            sleep=self._sleep,
+            poll_sample=self._poll_sample,
+            reconnect_every_s=self.scn.options.reconnect_every_s,
+            timeout_s=REQUEST_TIMEOUT_S,
+        )
 
     def on_stop(self) -> None:
+        provider = getattr(self, "provider", None)
+        if provider is not None:
+            provider.close()
         conn = getattr(self, "conn", None)
         if conn is not None:
             conn.close()
@@ -98,9 +115,7 @@ class ChatUser(User):
         opts = self.scn.options
         now = time.time()
         jitter = opts.jitter
-        self.chat_pacer = Pacer.start(
-            now_s=now, interval_s=self.interval_ms / 1000, jitter=jitter, rng=self.rng
-        )
+        self.provider.subscribe(self.channel, self._deliver)
         self.notification_pacer = Pacer.start(
             now_s=now, interval_s=opts.notification_interval_s, jitter=jitter, rng=self.rng
         )
@@ -112,13 +127,13 @@ class ChatUser(User):
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
         while True:
-            due = min(self.chat_pacer.next_due_s, self.notification_pacer.next_due_s, self.send_at)
+            due = min(self.provider.next_due_s(), self.notification_pacer.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
-            if self.chat_pacer.next_due_s <= now:
-                self._chat_tick()
+            if self.provider.next_due_s() <= now:
+                self.provider.tick()
             elif self.notification_pacer.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:
@@ -143,12 +158,12 @@ class ChatUser(User):
         if hidden_end is None and offline_end is None:
             return False
         end = max(e for e in (hidden_end, offline_end) if e is not None)
+        offline = offline_end is not None
+        self.provider.away(offline=offline)
         self._sleep(end - now)
         back = time.time()
         self.notification_pacer.restart(now_s=back)  # TanStack refetches on focus / reconnect
-        # hidden: refetch on window focus; offline: useResilientPolling restarts its timer
-        delay_s = self.interval_ms / 1000 if offline_end is not None else 0.0
-        self.chat_pacer.restart(now_s=back, delay_s=delay_s)
+        self.provider.back(offline=offline)
         self.send_at = max(self.send_at, back + self._send_gap_s()) if self.sender else math.inf
         return True
 
@@ -157,86 +172,18 @@ class ChatUser(User):
 
     # -- chat ----------------------------------------------------------------------
 
-    def _chat_tick(self) -> None:
-        late_ms = (time.time() - self.chat_pacer.next_due_s) * 1000.0
-        self._poll_chat()
-        rec = self.scn.recorder
-        if rec is not None:
-            rec.count("polls")
-            rec.count("poll_late_ms_sum", int(late_ms))
-        self.chat_pacer.advance(interval_s=self.interval_ms / 1000, now_s=time.time())
-
-    def _poll_chat(self) -> bool:
-        """One scheduled poll: retries on errors, then catches up while pages come back full."""
-        attempt = pages = 0
-        while True:
-            got = self._fetch_page()
-            if got is None:
-                if attempt >= MAX_RETRIES:
-                    return False
-                self._sleep(retry_delay_ms(attempt) / 1000)
-                attempt += 1
-                continue
-            attempt = 0
-            pages += 1
-            if got < self.limit or pages >= MAX_CATCHUP_PAGES:
-                return True
-
-    def _fetch_page(self) -> int | None:
-        """GET one page after the cursor; returns the number of messages, None on failure."""
-        t0 = time.perf_counter()
-        try:
-            status, body, interval_header = self.conn.get(self.path, self.auth)
-        except Exception as exc:  # connection refused/reset, timeouts, parse errors
-            self._failed(POLL_NAME, (time.perf_counter() - t0) * 1000.0, exc)
-            return None
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        if status != 200:
-            self._failed(POLL_NAME, elapsed_ms, StatusError(f"HTTP {status}"))
-            return None
-        self._fired(POLL_NAME, elapsed_ms, len(body))
-        recv_ms = time.time() * 1000.0
-        rec = self.scn.recorder
-        if rec is not None:
-            self.n_poll += 1
-            rec.poll(
-                t_ms=recv_ms,
-                user=self.uid,
-                n=self.n_poll,
-                latency_ms=elapsed_ms,
-                channel=self.channel,
-            )
-        data = orjson.loads(body)
-        messages = data["messages"]
-        self._next_interval(data, interval_header)
-        if self.tracker is None:
-            self.tracker = SeqTracker(first_seq=messages[0]["seq"] if messages else 1)
-            if not messages:
-                self.path = f"/api/chat/{self.channel}/messages?after=0&limit={self.limit}"
-        if messages:
-            self._deliver(messages, recv_ms)
-            cursor = quote(str(messages[-1]["id"]), safe="")
-            self.path = f"/api/chat/{self.channel}/messages?after={cursor}&limit={self.limit}"
-        return len(messages)
-
-    def _next_interval(self, data: dict[str, Any], interval_header: int | None) -> None:
-        if self.fixed:
-            return
-        policy = self.scn.policy
-        if policy is None:
-            advised = data.get("pollIntervalMs", interval_header)
-            if advised:
-                self.interval_ms = int(advised)
-        else:
-            self.interval_ms = policy.interval_ms(active_users=data.get("activeUsers", 0))
-
-    def _deliver(self, messages: list[dict[str, Any]], recv_ms: float) -> None:
+    def _deliver(self, delivery: Delivery) -> None:
         """Loss bookkeeping for every message; a delivery sample for each one new to us."""
+        if delivery.start_after is not None and self.tracker is None:
+            self.tracker = SeqTracker(first_seq=delivery.start_after + 1)
+        tracker = self.tracker
+        if tracker is None:  # a provider bug: deliveries before the loss window is known
+            self._count("errors")
+            return
         rec = self.scn.recorder
         lost = duplicated = reordered = delivered = 0
-        tracker = self.tracker
-        assert tracker is not None  # set by _fetch_page before any delivery
-        for message in messages:
+        recv_ms = delivery.recv_ms
+        for message in delivery.messages:
             counts = tracker.observe(message["seq"])
             lost += counts.lost
             duplicated += counts.duplicated
@@ -253,26 +200,45 @@ class ChatUser(User):
                     user=self.uid,
                     n=self.n_msg,
                     latency_ms=latency_ms,
-                    channel=self.channel,
+                    channel=delivery.channel,
                     seq=message["seq"],
                 )
             if self.delivery_rows:
                 self._fired("message", latency_ms, 0, request_type=DELIVERY)
-        if rec is not None:
-            for field, n in (
-                ("lost", lost),
-                ("duplicated", duplicated),
-                ("reordered", reordered),
-                ("messages_delivered", delivered),
-            ):
-                if n:
-                    rec.count(field, n)
+        for field, n in (
+            ("lost", lost),
+            ("duplicated", duplicated),
+            ("reordered", reordered),
+            ("messages_delivered", delivered),
+            ("messages_resumed", delivery.resumed),
+        ):
+            if n:
+                self._count(field, n)
 
     def _send(self) -> None:
-        body = {"content": f"hello from {self.uid} at {time.time():.3f}"}
-        path = f"/api/chat/{self.channel}/messages"
-        if self._post(SEND_NAME, path, body, what="send") is not None:
-            self._count("messages_sent")
+        sent = self.provider.send(self.channel, f"hello from {self.uid} at {time.time():.3f}")
+        self._count("messages_sent" if sent is not None else "errors")
+
+    def _poll_sample(self, t_ms: float, latency_ms: float, channel: str) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            self.n_poll += 1
+            rec.poll(
+                t_ms=t_ms, user=self.uid, n=self.n_poll, latency_ms=latency_ms, channel=channel
+            )
+
+    def _reconnected(self, latency_ms: float) -> None:
+        """One time-to-reconnect sample (drop -> resumed), in ms."""
+        rec = self.scn.recorder
+        if rec is not None:
+            self.n_reconnect += 1
+            rec.reconnect(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_reconnect, latency_ms=latency_ms
+            )
+
+    def _provider_post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
+        """The providers' POST (HTTP sends): on the tab's connection; ``_send`` counts errors."""
+        return self._post_status(name, path, body, what="send")
 
     # -- notifications ---------------------------------------------------------------
 
@@ -295,9 +261,24 @@ class ChatUser(User):
             return
         self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
-        fresh = [n for n in orjson.loads(body)["notifications"] if n["id"] not in self.seen_notes]
-        if not fresh:
+        unread = orjson.loads(body)["notifications"]
+        self._fresh_notifications(unread, recv_ms)
+        if not unread:
             return
+        ids = [note["id"] for note in unread]  # pushed ones too: the tab shows them all
+        self._post(MARK_READ_NAME, MARK_READ_NAME, {"ids": ids}, what="mark read")
+
+    def _pushed_notification(self, note: dict[str, Any], recv_ms: float) -> None:
+        """A notification a push transport brought (the 10 s poll marks it read)."""
+        self._fresh_notifications([note], recv_ms)
+
+    def _fresh_notifications(
+        self, notes: list[dict[str, Any]], recv_ms: float
+    ) -> list[dict[str, Any]]:
+        """Samples and counts for notifications not seen before; returns those."""
+        fresh = [n for n in notes if n["id"] not in self.seen_notes]
+        if not fresh:
+            return fresh
         rec = self.scn.recorder
         for note in fresh:
             self.seen_notes.add(note["id"])
@@ -308,8 +289,7 @@ class ChatUser(User):
             if self.delivery_rows:
                 self._fired("notification", latency_ms, 0, request_type=DELIVERY)
         self._count("notifications_delivered", len(fresh))
-        ids = [note["id"] for note in fresh]
-        self._post(MARK_READ_NAME, MARK_READ_NAME, {"ids": ids}, what="mark read")
+        return fresh
 
     # -- helpers -------------------------------------------------------------------
 
@@ -327,19 +307,28 @@ class ChatUser(User):
 
     def _post(self, name: str, path: str, payload: Any, *, what: str) -> bytes | None:
         """POST JSON on the tab's connection; the body on 2xx, None (counted) otherwise."""
+        status, body = self._post_status(name, path, payload, what=what)
+        if not 200 <= status < 300:
+            self._count("errors")
+            return None
+        return body
+
+    def _post_status(self, name: str, path: str, payload: Any, *, what: str) -> tuple[int, bytes]:
+        """POST JSON on the tab's connection: (status, body), status 0 on I/O errors.
+
+        One row in Locust's stats, marked failed unless 2xx; counts no error (callers do).
+        """
         t0 = time.perf_counter()
         try:
             status, body, _ = self.conn.post_json(path, orjson.dumps(payload), self.auth)
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
-            self._failed(name, (time.perf_counter() - t0) * 1000.0, exc, request_type="POST")
-            return None
+            elapsed_ms = (time.perf_counter() - t0) * 1000.0
+            self._fired(name, elapsed_ms, 0, request_type="POST", exception=exc)
+            return 0, b""
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        if not 200 <= status < 300:
-            error = StatusError(f"{what}: HTTP {status}")
-            self._failed(name, elapsed_ms, error, request_type="POST")
-            return None
-        self._fired(name, elapsed_ms, len(body), request_type="POST")
-        return body
+        error = None if 200 <= status < 300 else StatusError(f"{what}: HTTP {status}")
+        self._fired(name, elapsed_ms, len(body), request_type="POST", exception=error)
+        return status, body
 
     def _fired(
         self,

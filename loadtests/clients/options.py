@@ -135,6 +135,21 @@ SCENARIO_OPTIONS: tuple[ScenarioOption, ...] = (
     ),
     ScenarioOption("page_limit", int, 50, "limit= of chat polls (catch-up page size)", "messages"),
     ScenarioOption(
+        "realtime",
+        str,
+        "",
+        "Transport: polling | long-poll | sse | websocket (default: env REALTIME=websocket"
+        " selects WebSocket, anything else polling)",
+    ),
+    ScenarioOption(
+        "reconnect_every_s",
+        float,
+        0.0,
+        "Drop each push connection after an exponential time with this mean and resume it"
+        " (0 = never)",
+        DURATION_UNIT,
+    ),
+    ScenarioOption(
         "record", bool, True, "Record samples and counters in Redis (off: the bench's baseline)"
     ),
     ScenarioOption(
@@ -179,6 +194,8 @@ class ScenarioParams:
     offline_mean_s: float = _default("offline_mean_s")
     jitter: float = _default("jitter")
     page_limit: int = _default("page_limit")
+    realtime: str = _default("realtime")  # "" = the design's REALTIME rule
+    reconnect_every_s: float = _default("reconnect_every_s")
     record: bool = _default("record")
     delivery_rows: bool = _default("delivery_rows")
     gc_tuning: bool = _default("gc_tuning")

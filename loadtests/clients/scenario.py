@@ -18,7 +18,13 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from loadtests.clients.options import SERVER_POLICY
-from loadtests.recording.keys import live_users_field, new_run_id
+from loadtests.clients.providers.base import GAUGE
+from loadtests.recording.keys import (
+    live_connections_field,
+    live_connections_peak_field,
+    live_users_field,
+    new_run_id,
+)
 from loadtests.recording.recorder import Recorder
 from target_service.policy import ThresholdPolicy, load_policy
 
@@ -84,10 +90,16 @@ def _build(environment: Environment) -> Scenario:
     recorder = None
     if opts.redis_url and opts.record and not is_master:
         process = f"{socket.gethostname()}-{os.getpid()}"
+        peak = [0]
 
         def live() -> dict[str, str | int | float]:
             runner = environment.runner
-            return {live_users_field(process): runner.user_count if runner is not None else 0}
+            peak[0] = max(peak[0], GAUGE.open_now)
+            return {
+                live_users_field(process): runner.user_count if runner is not None else 0,
+                live_connections_field(process): GAUGE.open_now,
+                live_connections_peak_field(process): peak[0],
+            }
 
         recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)
     return Scenario(

@@ -9,7 +9,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
 * ``run:{run}:counters``: hash of the run's counters (:data:`COUNTER_FIELDS`).
 * ``run:{run}:meta``: hash of the run's metadata (JSON strings).
 * ``run:{run}:live``: hash of each Locust process's live figures
-  (``users:{process}``, ``samples:{process}``), read by the progress bar.
+  (``users:{process}``, ``samples:{process}``, push ``connections:{process}`` and
+  ``connections_peak:{process}``), read by the progress bar and the summary.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
 """
@@ -19,11 +20,12 @@ from __future__ import annotations
 import random
 import time
 
-SAMPLE_TYPES: tuple[str, ...] = ("poll", "message", "notification")
+SAMPLE_TYPES: tuple[str, ...] = ("poll", "message", "notification")  # collected per run
 MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "poll": ("user", "n", "latency_ms", "channel"),
     "message": ("user", "n", "latency_ms", "channel", "seq"),
     "notification": ("user", "n", "latency_ms"),
+    "reconnect": ("user", "n", "latency_ms"),  # push transports: drop -> resumed
 }
 COUNTER_FIELDS: tuple[str, ...] = (
     "messages_sent",
@@ -36,12 +38,21 @@ COUNTER_FIELDS: tuple[str, ...] = (
     "errors",
     "polls",
     "poll_late_ms_sum",
+    # push transports (loadtests.clients.providers)
+    "connects",
+    "disconnects",
+    "reconnects",
+    "forced_drops",
+    "messages_resumed",
 )
+PUSH_COUNTER_FIELDS: tuple[str, ...] = COUNTER_FIELDS[-5:]
 RECORDER_COMMANDS_FIELD = "recorder_commands"  # the recorder's own load on Redis
 TEST_STARTED_FIELD = "test_started_at_ms"  # in run meta: when Locust's shape clock started
 GENERATOR_PREFIX = "generator:"  # in run meta: one process's hub lag and GC figures
 LIVE_USERS_PREFIX = "users:"
 LIVE_SAMPLES_PREFIX = "samples:"
+LIVE_CONNECTIONS_PREFIX = "connections:"  # push connections open now
+LIVE_CONNECTIONS_PEAK_PREFIX = "connections_peak:"  # the process's own peak
 
 
 def new_run_id() -> str:
@@ -76,6 +87,14 @@ def live_users_field(process: str) -> str:
 
 def live_samples_field(process: str) -> str:
     return LIVE_SAMPLES_PREFIX + process
+
+
+def live_connections_field(process: str) -> str:
+    return LIVE_CONNECTIONS_PREFIX + process
+
+
+def live_connections_peak_field(process: str) -> str:
+    return LIVE_CONNECTIONS_PEAK_PREFIX + process
 
 
 def generator_field(process: str) -> str:

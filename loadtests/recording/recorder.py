@@ -13,6 +13,7 @@ Keys and member layouts are in :mod:`loadtests.recording.keys` (and
 * ``poll``:          ``{user}:{n}:{latency_ms}:{channel}``
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
+* ``reconnect``:     ``{user}:{n}:{latency_ms}`` (time from a dropped connection to resumed)
 
 ``n`` is the user's own sample number per type, so equal latencies never merge
 into one member (the source's ``user:latency`` member does exactly that).
@@ -56,6 +57,7 @@ __all__ = ["Recorder", "new_run_id"]
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
 NotificationRow = tuple[float, str, int, float]
+ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
 
 
 class Recorder:
@@ -78,6 +80,7 @@ class Recorder:
         self._polls: list[PollRow] = []
         self._messages: list[MessageRow] = []
         self._notifications: list[NotificationRow] = []
+        self._reconnects: list[ReconnectRow] = []
         self._counters: Counter[str] = Counter()
         self._live_source = live
         self.process = process
@@ -97,6 +100,9 @@ class Recorder:
 
     def notification(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
         self._notifications.append((t_ms, user, n, latency_ms))
+
+    def reconnect(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
+        self._reconnects.append((t_ms, user, n, latency_ms))
 
     def count(self, field: str, n: int = 1) -> None:
         self._counters[field] += n
@@ -126,17 +132,19 @@ class Recorder:
         polls, self._polls = self._polls, []
         messages, self._messages = self._messages, []
         notes, self._notifications = self._notifications, []
+        reconnects, self._reconnects = self._reconnects, []
         counters, self._counters = self._counters, Counter()
         live = self._live_source() if self._live_source is not None else {}
         users, self._users = self._users, []
-        sent = len(polls) + len(messages) + len(notes)
+        sent = len(polls) + len(messages) + len(notes) + len(reconnects)
         if not sent and not counters and not live and not users:
             return 0
-        commands = self._commands(polls, messages, notes, counters, live, users, sent)
+        commands = self._commands(polls, messages, notes, reconnects, counters, live, users, sent)
         try:
             resp.ship(self._redis, commands)
         except redis.RedisError as exc:
             self._users[:0] = users
+            self._reconnects[:0] = reconnects  # few: kept whatever the bound
             self._requeue(polls, messages, notes, counters, exc)
             return 0
         return sent
@@ -146,6 +154,7 @@ class Recorder:
         polls: list[PollRow],
         messages: list[MessageRow],
         notes: list[NotificationRow],
+        reconnects: list[ReconnectRow],
         counters: Counter[str],
         live: dict[str, str | int | float],
         users: list[bytes],
@@ -159,6 +168,7 @@ class Recorder:
             ("poll", poll_pairs(polls)),
             ("message", message_pairs(messages)),
             ("notification", notification_pairs(notes)),
+            ("reconnect", notification_pairs(reconnects)),
         ):
             key = samples_key(run_id=run, sample_type=sample_type)
             commands += resp.zadd_chunks(key, pairs, chunk=ZADD_CHUNK)

@@ -195,8 +195,11 @@ def _fetch_plain(client: redis.Redis, *, key: str, pages: list[tuple[int, int]])
     pipe = client.pipeline(transaction=False)
     for start, stop in pages:
         pipe.execute_command("ZRANGE", key, start, stop, "WITHSCORES")
-    lines = [b"%s:%s" % (member, _score_bytes(score))
-             for page in pipe.execute() for member, score in _pairs(page)]
+    lines = [
+        b"%s:%s" % (member, _score_bytes(score))
+        for page in pipe.execute()
+        for member, score in _pairs(page)
+    ]
     return b"\n".join(lines) + b"\n" if lines else b""
 
 

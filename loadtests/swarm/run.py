@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from loadtests.clients.options import ScenarioParams
+from loadtests.clients.providers.factory import UnknownTransport, choose_transport
 from loadtests.recording.keys import TEST_STARTED_FIELD, new_run_id, run_meta_key
 from loadtests.recording.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
@@ -104,6 +105,8 @@ def run_swarm(
         processes=processes,
         client_policy=client_policy,
     )
+    scenario = scenario or ScenarioParams()
+    check_scenario(scenario)
     run_id = run_id or new_run_id()
     plan = SwarmPlan(
         host=host,
@@ -116,7 +119,7 @@ def run_swarm(
         run_id=run_id,
         run_dir=Path(runs_dir).resolve() / run_id,  # Locust runs with the project as its cwd
         stages=parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s),
-        scenario=scenario or ScenarioParams(),
+        scenario=scenario,
     )
     client = _connect(redis_url)
     try:
@@ -161,6 +164,7 @@ def _open_run(
         "shape": plan.shape,
         "processes": plan.processes,
         "client_policy": plan.client_policy,
+        "realtime": _transport(plan.scenario),
         "policy": _policy_doc(plan.client_policy),
         "scenario": plan.scenario.public_dict(),
         "stages": [s.to_dict() for s in plan.stages],
@@ -261,6 +265,23 @@ def _check_params(
     if not 1 <= processes <= (os.cpu_count() or 1) * 4:
         raise UserError(f"--processes must be within 1..{(os.cpu_count() or 1) * 4}")
     _policy_doc(client_policy)
+
+
+def _transport(scenario: ScenarioParams) -> str:
+    """The transport the Locust subprocess will pick (it inherits this environment)."""
+    return choose_transport(option=scenario.realtime, environ=os.environ)
+
+
+def check_scenario(scenario: ScenarioParams) -> None:
+    """``--realtime`` names a transport; ``--reconnect-every`` is a sane mean."""
+    try:
+        choose_transport(option=scenario.realtime, environ={})
+    except UnknownTransport as exc:
+        raise UserError(str(exc)) from None
+    if not 0 <= scenario.reconnect_every_s <= 24 * 3600:
+        raise UserError(
+            f"--reconnect-every must be within 0s..24h, got {scenario.reconnect_every_s} s"
+        )
 
 
 def _policy_doc(client_policy: str) -> dict[str, Any] | str:

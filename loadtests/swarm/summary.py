@@ -20,7 +20,13 @@ import pandas as pd
 import redis
 
 from loadtests.clients.names import DELIVERY, POLL_NAME
-from loadtests.recording.keys import GENERATOR_PREFIX, run_meta_key
+from loadtests.recording.keys import (
+    GENERATOR_PREFIX,
+    LIVE_CONNECTIONS_PEAK_PREFIX,
+    PUSH_COUNTER_FIELDS,
+    run_live_key,
+    run_meta_key,
+)
 from loadtests.recording.samples import percentiles_ms, read_samples
 from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
@@ -77,8 +83,30 @@ def summarize(
         "poll_requests": poll_requests,
         "poll_late_ms_mean": round(counters.get("poll_late_ms_sum", 0) / polls_done, 1),
         "samples": {"poll": len(polls), "message": len(messages), "notification": len(notes)},
+        **push_summary(client, run_id=run_id, meta=meta, counters=counters),
         "generator": generator_health(client, run_id=run_id),
         "problems": problems,
+    }
+
+
+def push_summary(
+    client: redis.Redis, *, run_id: str, meta: dict[str, Any], counters: dict[str, int]
+) -> dict[str, Any]:
+    """The transport and its connection counters (zeros for plain polling).
+
+    ``connections_peak`` sums each Locust process's own peak of open push connections
+    (exact for one process, an upper bound for several); ``reconnect_ms`` is the time
+    from a dropped connection until the server confirmed the resumed stream.
+    """
+    reconnect = read_samples(client, run_id=run_id, sample_type="reconnect")
+    live: Any = client.hgetall(run_live_key(run_id=run_id))
+    prefix = LIVE_CONNECTIONS_PEAK_PREFIX.encode()
+    peaks = [int(v) for k, v in live.items() if k.startswith(prefix)]
+    return {
+        "realtime": meta.get("realtime", "polling"),
+        **{name: counters.get(name, 0) for name in PUSH_COUNTER_FIELDS},
+        "connections_peak": sum(peaks),
+        "reconnect_ms": percentiles_ms(reconnect["latency_ms"].to_numpy()),
     }
 
 

@@ -1,0 +1,1 @@
+"""The design's RealtimeProvider in Python: polling, long-polling, SSE and WebSocket."""
