@@ -9,7 +9,9 @@ its own), so its keys are scoped by run id and named apart from the service's:
 * ``run:{run}:counters``: hash of the run's counters (:data:`COUNTER_FIELDS`).
 * ``run:{run}:meta``: hash of the run's metadata (JSON strings).
 * ``run:{run}:live``: hash of each Locust process's live figures
-  (``users:{process}``, ``samples:{process}``), read by the progress bar.
+  (``users:{process}``, ``samples:{process}``, ``polls:{process}``), read by the progress
+  bar; ``polls:{process}`` sums to the ``polls`` counter, so a capacity run can give
+  every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
 """
@@ -42,6 +44,7 @@ TEST_STARTED_FIELD = "test_started_at_ms"  # in run meta: when Locust's shape cl
 GENERATOR_PREFIX = "generator:"  # in run meta: one process's hub lag and GC figures
 LIVE_USERS_PREFIX = "users:"
 LIVE_SAMPLES_PREFIX = "samples:"
+LIVE_POLLS_PREFIX = "polls:"
 
 
 def new_run_id() -> str:
@@ -76,6 +79,10 @@ def live_users_field(process: str) -> str:
 
 def live_samples_field(process: str) -> str:
     return LIVE_SAMPLES_PREFIX + process
+
+
+def live_polls_field(process: str) -> str:
+    return LIVE_POLLS_PREFIX + process
 
 
 def generator_field(process: str) -> str:
