@@ -1,17 +1,22 @@
 """Where a capacity run's service and load generator ran, and whether they shared cores.
 
-Pure: the caller passes the cores it pinned (``None`` = every core of the machine) and
-the machine's cores. A generator that shares cores with the service takes CPU the
-service would otherwise have, so a capacity measured that way is a lower bound for a
-service on cores of its own; the report and the console say so. Locust workers started
-elsewhere (``--master``) run on cores this process cannot see: the note says that too.
+:func:`run_setup` is pure: the caller passes the cores it pinned (``None`` = every
+core of the machine) and the machine's cores. A generator that shares cores with
+the service takes CPU the service would otherwise have, so a capacity measured that
+way is a lower bound for a service on cores of its own; the report and the console
+say so. Locust workers started elsewhere (``--master``) run on cores this process
+cannot see: the note says that too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Set
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analysis.capacity.run import CapacityConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +30,24 @@ class RunSetup:
     def meta(self) -> dict[str, Any]:
         return {"setup": self.description, "cores_shared": self.cores_shared,
                 "setup_note": self.note}
+
+
+def available_cpus(cpus: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The requested cores that exist here (a 1-core machine runs everything on core 0)."""
+    if not cpus:
+        return None
+    have = os.sched_getaffinity(0)
+    chosen = tuple(c for c in cpus if c in have)
+    return chosen or None
+
+
+def capacity_setup(cfg: CapacityConfig) -> RunSetup:
+    """A capacity run's layout on this machine (cores it pinned, workers, processes)."""
+    return run_setup(
+        machine_cpus=os.sched_getaffinity(0), service_cpus=available_cpus(cfg.service_cpus),
+        generator_cpus=available_cpus(cfg.generator_cpus), workers=cfg.workers,
+        processes=cfg.processes, remote_workers=cfg.master.expect_workers if cfg.master else 0,
+        external_service=cfg.host is not None)
 
 
 def run_setup(
