@@ -53,6 +53,10 @@ META_KEYS: dict[str, str] = {
     "ended_at_ms": "run end, epoch ms",
     "host": "target host",
     "service_cores": "cores given to the service",
+    "service_workers": "uvicorn workers of the service",
+    "setup": "one line: service workers and cores, Locust processes and cores",
+    "setup_note": "why figures may be a lower bound (generator and service sharing cores)",
+    "generator_steps": "per step and Locust process: users, process, polls, polls_per_s",
     "stop_reason": "why the ramp stopped (saturation rule or max users)",
 }
 
