@@ -8,7 +8,7 @@ back, so a report can be rebuilt (or re-analysed with another SLO) at any time.
   ``meta.json``       run inputs and context (keys in ``META_KEYS``; extras kept)
   ``steps.csv``       one row per step: ``users, start_ms, end_ms`` (epoch ms), and
                       optionally counts over ``[start_ms, end_ms)``: ``requests,
-                      failures, lost, duplicated, redis_ops, pg_queries``
+                      failures, lost, duplicated, redis_ops, pg_queries, polls``
   ``resources.csv``   service samples: ``t_ms, cpu_percent`` (100 = one core), ``rss_bytes``
   ``samples/{poll,message,notification}.parquet``  raw samples as read from Redis by
                       :mod:`loadtests.recording.samples` (``SAMPLE_COLUMNS`` there)

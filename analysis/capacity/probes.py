@@ -40,6 +40,7 @@ class CountersProbe:
         own = counts.get("recorder_commands", 0.0) + PROBE_COMMANDS * self.probes_made
         out = {
             "requests": counts.get("requests", counts.get("polls", 0.0)),
+            "polls": counts.get("polls", 0.0),  # scheduled chat polls, all Locust processes
             "failures": counts.get("errors", 0.0),
             "lost": counts.get("lost", 0.0),
             "duplicated": counts.get("duplicated", 0.0),
