@@ -8,7 +8,7 @@ back, so a report can be rebuilt (or re-analysed with another SLO) at any time.
   ``meta.json``       run inputs and context (keys in ``META_KEYS``; extras kept)
   ``steps.csv``       one row per step: ``users, start_ms, end_ms`` (epoch ms), and
                       optionally counts over ``[start_ms, end_ms)``: ``requests,
-                      failures, lost, duplicated, redis_ops, pg_queries``
+                      failures, lost, duplicated, redis_ops, pg_queries, polls``
   ``resources.csv``   service samples: ``t_ms, cpu_percent`` (100 = one core), ``rss_bytes``
   ``samples/{poll,message,notification}.parquet``  raw samples as read from Redis by
                       :mod:`loadtests.recording.samples` (``SAMPLE_COLUMNS`` there)
@@ -53,6 +53,10 @@ META_KEYS: dict[str, str] = {
     "ended_at_ms": "run end, epoch ms",
     "host": "target host",
     "service_cores": "cores given to the service",
+    "service_workers": "uvicorn workers of the service",
+    "setup": "one line: service workers and cores, Locust processes and cores",
+    "setup_note": "why figures may be a lower bound (generator and service sharing cores)",
+    "generator_steps": "per step and Locust process: users, process, polls, polls_per_s",
     "stop_reason": "why the ramp stopped (saturation rule or max users)",
 }
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
 
-from analysis.capacity.steps import StepFigures, StepWindow, step_figures
+from analysis.capacity.steps import PROCESS_POLLS_PREFIX, StepFigures, StepWindow, step_figures
+from loadtests.recording.keys import LIVE_POLLS_PREFIX, run_live_key
 from loadtests.recording.samples import read_counters, read_samples
 
-PROBE_COMMANDS = 2  # HGETALL of the counters + INFO stats, per probe
+PROBE_COMMANDS = 3  # HGETALL of the counters and of the live figures + INFO stats, per probe
 
 
 @dataclass(kw_only=True)
@@ -38,17 +40,30 @@ class CountersProbe:
         own = counts.get("recorder_commands", 0.0) + PROBE_COMMANDS * self.probes_made
         out = {
             "requests": counts.get("requests", counts.get("polls", 0.0)),
+            "polls": counts.get("polls", 0.0),  # scheduled chat polls, all Locust processes
             "failures": counts.get("errors", 0.0),
             "lost": counts.get("lost", 0.0),
             "duplicated": counts.get("duplicated", 0.0),
             "redis_ops": total - own,
             # schedule lateness of the users' polls (analysis.model.generator)
-            "polls": counts.get("polls", 0.0),
             "poll_late_ms_sum": counts.get("poll_late_ms_sum", 0.0),
         }
+        out.update(process_polls(self.client, run_id=self.run_id))
         if self.database_url:
             out["pg_queries"] = float(asyncio.run(pg_transactions(self.database_url)))
         return out
+
+
+def process_polls(client: redis.Redis, *, run_id: str) -> dict[str, float]:
+    """Each Locust process's polls so far (its ``polls:{process}`` live field).
+
+    Every process (``--processes`` children, or workers on other machines) records into
+    the same Redis, so the run's counters are already the sum; these say who sent what.
+    """
+    live: Any = client.hgetall(run_live_key(run_id=run_id))
+    prefix = LIVE_POLLS_PREFIX.encode()
+    return {PROCESS_POLLS_PREFIX + k[len(prefix):].decode(): float(v)
+            for k, v in live.items() if k.startswith(prefix)}
 
 
 async def pg_transactions(url: str) -> int:

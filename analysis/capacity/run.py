@@ -25,12 +25,13 @@ import redis
 from analysis.capacity.probes import CountersProbe, read_step_figures
 from analysis.capacity.ramp import RampPlan
 from analysis.capacity.resources import ResourceSampler
+from analysis.capacity.setup import available_cpus, capacity_setup
 from analysis.capacity.steps import StepTracker
 from analysis.defaults import PLAN_DEFAULTS, RUNS_DIR
 from analysis.runs import RunData
 from loadtests.recording.recorder import new_run_id
 from loadtests.recording.samples import read_samples
-from loadtests.swarm.run import ScenarioParams, SwarmProgress, SwarmResult, run_swarm
+from loadtests.swarm.run import MasterSpec, ScenarioParams, SwarmProgress, SwarmResult, run_swarm
 from target_service.embedded.stack import Stack, StackInfo
 from target_service.errors import UserError
 from target_service.policy import load_policy
@@ -55,6 +56,7 @@ class CapacityConfig:
     service_cpus: tuple[int, ...] | None = (0,)
     generator_cpus: tuple[int, ...] | None = (1,)
     processes: int = 1
+    master: MasterSpec | None = None  # Locust workers started elsewhere connect to it
     host: str | None = None
     redis_url: str | None = None
     database_url: str | None = None
@@ -200,6 +202,7 @@ def _swarm(
         scenario=cfg.scenario,
         meta={"service_policy": cfg.policy, "cache_mode": cfg.cache_mode},
         on_start=on_start,
+        master=cfg.master,
     )
 
 
@@ -221,15 +224,6 @@ def _service(
         log_path=log_path,
     ) as handle:
         yield handle.url, lambda: handle.pids
-
-
-def available_cpus(cpus: tuple[int, ...] | None) -> tuple[int, ...] | None:
-    """The requested cores that exist here (a 1-core machine runs everything on core 0)."""
-    if not cpus:
-        return None
-    have = os.sched_getaffinity(0)
-    chosen = tuple(c for c in cpus if c in have)
-    return chosen or None
 
 
 def _assemble(
@@ -285,6 +279,9 @@ def _meta(
         # the users' send rate, for the push price tables (analysis.model.findings)
         "sender_share": cfg.scenario.sender_share,
         "send_rate_per_min": cfg.scenario.send_rate_per_min,
+        "locust_workers_elsewhere": cfg.master.expect_workers if cfg.master else 0,
+        "generator_steps": measured.tracker.process_rows(),
+        **capacity_setup(cfg).meta(),
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
         "stop_reason": stop_reason,
         "plan": cfg.plan.shape_spec(),

@@ -22,6 +22,7 @@ from analysis.capacity.ramp import RampPlan, saturation_reason
 from analysis.defaults import PLAN_DEFAULTS
 
 MIN_STEP_MS = 2000.0
+PROCESS_POLLS_PREFIX = "process_polls:"  # counts key of one Locust process's polls
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,17 @@ class StepWindow:
     counts: dict[str, float]  # counter deltas over the whole step
 
     def row(self) -> dict[str, Any]:
-        """The step's row of ``steps.csv``."""
+        """The step's row of ``steps.csv`` (the per-process polls go to :meth:`process_rows`)."""
+        counts = {k: v for k, v in self.counts.items() if not k.startswith(PROCESS_POLLS_PREFIX)}
         return {"users": self.users, "start_ms": int(self.start_ms), "end_ms": int(self.end_ms),
-                **self.counts}
+                **counts}
+
+    def process_rows(self) -> list[dict[str, Any]]:
+        """Each Locust process's polls over the whole step (a distributed run's workers)."""
+        span_s = max((self.end_ms - self.start_ms) / 1000.0, 1e-3)
+        return [{"users": self.users, "process": k.removeprefix(PROCESS_POLLS_PREFIX),
+                 "polls": int(v), "polls_per_s": v / span_s}
+                for k, v in sorted(self.counts.items()) if k.startswith(PROCESS_POLLS_PREFIX)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,10 @@ class StepTracker:
     def rows(self) -> list[dict[str, Any]]:
         """One ``steps.csv`` row per completed step."""
         return [w.row() for w in self.windows]
+
+    def process_rows(self) -> list[dict[str, Any]]:
+        """Per step and Locust process: polls and polls/s (``meta.json``'s ``generator_steps``)."""
+        return [row for w in self.windows for row in w.process_rows()]
 
     def _close(self, counters: Mapping[str, float]) -> StepWindow | None:
         assert self._open is not None

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
 
     from analysis.capacity.run import CapacityConfig, CapacityRun
     from analysis.model.pricing import PriceTable
+    from loadtests.swarm.run import MasterSpec
 
 
 def capacity(
@@ -78,14 +79,33 @@ def capacity(
         str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")
     ] = "0",
     generator_cpus: Annotated[str, typer.Option(help="Cores for Locust, e.g. 1 or any.")] = "1",
-    processes: Annotated[int, typer.Option(min=1, help="Locust processes generating load.")] = 1,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Locust processes on this machine (Locust's --processes).")
+    ] = 1,
+    master: Annotated[
+        bool,
+        typer.Option(help="Run Locust as a master; its workers are started elsewhere with "
+                     "`locust -f loadtests/locustfile.py --worker --master-host HOST`."),
+    ] = False,
+    expect_workers: Annotated[
+        int | None, typer.Option(min=1, help="With --master: workers to wait for.")
+    ] = None,
+    master_bind_host: Annotated[
+        str, typer.Option(help="With --master: where it listens (not loopback: --allow-remote).")
+    ] = "127.0.0.1",
+    master_bind_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="With --master: its port (Locust's 5557).")
+    ] = 5557,
+    workers_wait: Annotated[
+        str, typer.Option(help="With --master: how long to wait for the workers (120s, 5m).")
+    ] = "120s",
     host: Annotated[
         str | None, typer.Option(help="Measure this service instead of starting one.")
     ] = None,
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
     allow_remote: Annotated[
-        bool, typer.Option(help="Allow a --host that is not loopback.")
+        bool, typer.Option(help="Allow a --host or --master-bind-host that is not loopback.")
     ] = False,
     reports_dir: ReportsDirOpt = REPORTS_DIR,
     runs_dir: RunsDirOpt = RUNS_DIR,
@@ -107,7 +127,11 @@ def capacity(
         cache_mode=cache, workers=workers,
         service_cpus=_cpus(service_cpus, "--service-cpus"),
         generator_cpus=_cpus(generator_cpus, "--generator-cpus"),
-        processes=processes, host=host, redis_url=redis_url, database_url=database_url,
+        processes=processes,
+        master=_master(master=master, expect_workers=expect_workers, bind_host=master_bind_host,
+                       bind_port=master_bind_port, workers_wait=workers_wait,
+                       processes=processes, allow_remote=allow_remote),
+        host=host, redis_url=redis_url, database_url=database_url,
         allow_remote=allow_remote,
         scenario=ScenarioParams(
             channels=channels, sender_share=sender_share, send_rate_per_min=send_rate_per_min
@@ -133,6 +157,28 @@ def _check_policies(*, policy: str, client_policy: str) -> None:
             raise UserError(f"{option}: {exc}") from None
 
 
+def _master(
+    *, master: bool, expect_workers: int | None, bind_host: str, bind_port: int,
+    workers_wait: str, processes: int, allow_remote: bool,
+) -> MasterSpec | None:
+    """``--master --expect-workers N``: both or neither, checked before anything starts."""
+    from loadtests.swarm.run import MasterSpec
+    from loadtests.swarm.safety import check_master_bind
+
+    if not master:
+        if expect_workers is not None:
+            raise UserError("--expect-workers needs --master")
+        return None
+    if expect_workers is None:
+        raise UserError("--master needs --expect-workers N (the workers started elsewhere)")
+    if processes > 1:
+        raise UserError("--master and --processes exclude each other: the workers of a "
+                        "master are started elsewhere (locust --worker [--processes N])")
+    check_master_bind(bind_host, allow_remote=allow_remote)
+    return MasterSpec(expect_workers=expect_workers, bind_host=bind_host, bind_port=bind_port,
+                      workers_wait_s=duration_s(workers_wait, option="--workers-wait"))
+
+
 def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
     if text is None or text.strip() in ("", "any"):
         return None
@@ -147,6 +193,7 @@ def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
 def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
     """The measurement under a progress bar on stderr (phase, users, poll rate, stop reason)."""
     from analysis.capacity.run import run_capacity
+    from analysis.capacity.setup import capacity_setup
     from loadtests.swarm.run import SwarmProgress
 
     plan: RampPlan = cfg.plan
@@ -155,6 +202,13 @@ def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
         f"[bold]pollcap capacity[/]: steps {', '.join(map(str, plan.users))} users, "
         f"{plan.hold_s:g} s each; SLO p95 delivery ≤ {cfg.slo_p95_ms:g} ms"
     )
+    setup = capacity_setup(cfg)
+    console.print(setup.description, markup=False)
+    if setup.note:
+        console.print(f"[yellow]note:[/] {setup.note}")
+    if cfg.master:
+        console.print(f"waiting for {cfg.master.expect_workers} Locust worker(s) on "
+                      f"{cfg.master.bind_host}:{cfg.master.bind_port}")
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -184,11 +238,28 @@ def _report(run: CapacityRun, *, reports_dir: Path, started: float,
                          price_tables=price_tables)
     out = Console()
     print_report(files.analysis, console=out)
+    _print_generators(out, run.data.meta)
     out.print(f"stopped: {run.stop_reason}")
     out.print(f"report:  {files.html}")
     out.print(f"data:    {folder}  (rebuild with `pollcap report {run.data.run_id}`)")
     out.print(f"total:   {time.monotonic() - started:.0f} s")
     return files.analysis.slo_at_target is not False
+
+
+def _print_generators(out: Console, meta: dict[str, object]) -> None:
+    """The setup line, and each Locust process's polls/s per step when there were several."""
+    out.print(f"setup:   {meta.get('setup')}", markup=False)
+    if meta.get("setup_note"):
+        out.print(f"[yellow]note:[/]    {meta['setup_note']}")
+    rows = meta.get("generator_steps") or []
+    assert isinstance(rows, list)
+    if len({r["process"] for r in rows}) < 2:
+        return
+    by_users: dict[int, list[str]] = {}
+    for r in rows:
+        by_users.setdefault(int(r["users"]), []).append(f"{r['process']} {r['polls_per_s']:.1f}")
+    for users, shares in by_users.items():
+        out.print(f"polls/s per Locust process at {users} users: {', '.join(shares)}", markup=False)
 
 
 COMMANDS = [capacity]

@@ -11,6 +11,9 @@ its own), so its keys are scoped by run id and named apart from the service's:
 * ``run:{run}:live``: hash of each Locust process's live figures
   (``users:{process}``, ``samples:{process}``, push ``connections:{process}`` and
   ``connections_peak:{process}``), read by the progress bar and the summary.
+  (``users:{process}``, ``samples:{process}``, ``polls:{process}``), read by the progress
+  bar; ``polls:{process}`` sums to the ``polls`` counter, so a capacity run can give
+  every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
 """
@@ -53,6 +56,7 @@ LIVE_USERS_PREFIX = "users:"
 LIVE_SAMPLES_PREFIX = "samples:"
 LIVE_CONNECTIONS_PREFIX = "connections:"  # push connections open now
 LIVE_CONNECTIONS_PEAK_PREFIX = "connections_peak:"  # the process's own peak
+LIVE_POLLS_PREFIX = "polls:"
 
 
 def new_run_id() -> str:
@@ -95,6 +99,10 @@ def live_connections_field(process: str) -> str:
 
 def live_connections_peak_field(process: str) -> str:
     return LIVE_CONNECTIONS_PEAK_PREFIX + process
+
+
+def live_polls_field(process: str) -> str:
+    return LIVE_POLLS_PREFIX + process
 
 
 def generator_field(process: str) -> str:

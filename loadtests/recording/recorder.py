@@ -35,6 +35,7 @@ from loadtests.recording.keys import (
     RECORDER_COMMANDS_FIELD,
     TEST_STARTED_FIELD,
     generator_field,
+    live_polls_field,
     live_samples_field,
     new_run_id,
     run_counters_key,
@@ -180,6 +181,9 @@ class Recorder:
         if sent:
             samples_field = live_samples_field(self.process)
             commands.append(resp.command("HINCRBY", live_key, samples_field, sent))
+        if counters.get("polls"):  # this process's share of the run's polls counter
+            polls_field = live_polls_field(self.process)
+            commands.append(resp.command("HINCRBY", live_key, polls_field, counters["polls"]))
         if users:
             commands.append(resp.command("SADD", run_users_key(run_id=run), *users))
         # The recorder's own load on Redis, so capacity plans can leave it out.

@@ -31,10 +31,36 @@ GRACE_S = 60.0  # beyond the planned duration before the swarm is killed
 STOP_S_PER_USER = 0.01  # and more for big swarms: a starved process stops 10,000 users slowly
 
 
+LOCUST_MASTER_PORT = 5557  # Locust's master/worker port
+WORKERS_WAIT_S = 120.0  # how long a master waits for its --expect-workers by default
+
+
 def grace_s(users: int) -> float:
     """How long past its plan a swarm of ``users`` may run before it is killed."""
     return GRACE_S + STOP_S_PER_USER * users
+
+
 STOP_SIGNALS = (0, -signal.SIGINT, 128 + signal.SIGINT)  # return codes of a normal end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterSpec:
+    """Locust master mode: the workers run elsewhere (``locust --worker --master-host``).
+
+    The master listens on ``bind_host:bind_port`` (Locust's 5557 by default; loopback
+    unless the caller allowed remote) and starts the test once ``expect_workers`` have
+    connected, or fails after ``workers_wait_s``.
+    """
+
+    expect_workers: int
+    bind_host: str = "127.0.0.1"
+    bind_port: int = LOCUST_MASTER_PORT
+    workers_wait_s: float = WORKERS_WAIT_S
+
+    def args(self) -> list[str]:
+        return ["--master", "--expect-workers", str(self.expect_workers),
+                "--expect-workers-max-wait", str(max(1, round(self.workers_wait_s))),
+                "--master-bind-host", self.bind_host, "--master-bind-port", str(self.bind_port)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +86,12 @@ def locust_command(
     run_id: str,
     run_dir: Path,
     scenario_args: Sequence[str],
+    master: MasterSpec | None = None,
+    local_master_port: int = LOCUST_MASTER_PORT,
 ) -> list[str]:
+    """Locust's command line. ``--processes`` forks a master and its workers on this
+    machine; they talk over ``local_master_port`` on loopback only (Locust's own default
+    binds the master on every interface)."""
     command = [
         sys.executable,
         "-m",
@@ -93,7 +124,11 @@ def locust_command(
         *scenario_args,
     ]
     if processes > 1:
-        command += ["--processes", str(processes)]
+        port = str(local_master_port)
+        command += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", port, "--master-port", port]
+    if master is not None:
+        command += master.args()
     return command
 
 

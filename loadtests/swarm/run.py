@@ -26,18 +26,20 @@ from loadtests.recording.keys import TEST_STARTED_FIELD, new_run_id, run_meta_ke
 from loadtests.recording.samples import read_counters
 from loadtests.shapes import Stage, parse_shape, total_duration_s
 from loadtests.swarm.locust_process import (
+    MasterSpec,
     SwarmProgress,
     grace_s,
     locust_command,
     run_locust,
 )
-from loadtests.swarm.safety import check_host
+from loadtests.swarm.safety import check_host, check_master_bind
 from loadtests.swarm.summary import summarize
+from target_service.embedded.ports import free_port
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
 
 # ScenarioParams and SwarmProgress are re-exported: the analysis imports them from here
-__all__ = ["ScenarioParams", "SwarmProgress", "SwarmResult", "run_swarm"]
+__all__ = ["MasterSpec", "ScenarioParams", "SwarmProgress", "SwarmResult", "run_swarm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class SwarmPlan:
     run_dir: Path
     stages: list[Stage]
     scenario: ScenarioParams
+    master: MasterSpec | None = None  # workers started elsewhere connect to this master
 
     @property
     def planned_s(self) -> float:
@@ -89,11 +92,14 @@ def run_swarm(
     scenario: ScenarioParams | None = None,
     meta: dict[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
+    master: MasterSpec | None = None,
 ) -> SwarmResult:
     """Run one bounded swarm against ``host`` and summarise it (see the module docstring).
 
     ``meta`` is merged into ``meta.json`` (the capacity runner records its service
-    settings there); ``on_start`` gets the Locust PID as soon as it runs.
+    settings there); ``on_start`` gets the Locust PID as soon as it runs. ``master``
+    runs Locust as a master whose workers are started elsewhere (they record into
+    the same ``redis_url``); ``processes`` forks a master and workers here.
     Raises :class:`UserError` for bad parameters and a non-loopback host without
     ``allow_remote``.
     """
@@ -104,9 +110,12 @@ def run_swarm(
         duration_s=duration_s,
         processes=processes,
         client_policy=client_policy,
+        master=master,
     )
     scenario = scenario or ScenarioParams()
     check_scenario(scenario)
+    if master is not None:
+        check_master_bind(master.bind_host, allow_remote=allow_remote)
     run_id = run_id or new_run_id()
     plan = SwarmPlan(
         host=host,
@@ -120,6 +129,7 @@ def run_swarm(
         run_dir=Path(runs_dir).resolve() / run_id,  # Locust runs with the project as its cwd
         stages=parse_shape(shape, users=users, spawn_rate=spawn_rate, duration_s=duration_s),
         scenario=scenario,
+        master=master,
     )
     client = _connect(redis_url)
     try:
@@ -163,6 +173,9 @@ def _open_run(
         "duration_s": plan.planned_s,
         "shape": plan.shape,
         "processes": plan.processes,
+        "master": None if plan.master is None else {
+            "expect_workers": plan.master.expect_workers, "bind_host": plan.master.bind_host,
+            "bind_port": plan.master.bind_port},
         "client_policy": plan.client_policy,
         "realtime": _transport(plan.scenario),
         "policy": _policy_doc(plan.client_policy),
@@ -197,6 +210,8 @@ def _play(
         run_id=plan.run_id,
         run_dir=plan.run_dir,
         scenario_args=plan.scenario.to_args(),
+        master=plan.master,
+        local_master_port=free_port() if plan.processes > 1 else 5557,
     )
     (plan.run_dir / "command.txt").write_text(" ".join(command) + "\n")
     return run_locust(
@@ -209,7 +224,7 @@ def _play(
         progress=progress,
         on_start=on_start,
         extra_env=plan.scenario.to_env(),
-        grace_after_s=grace_s(plan.users),
+        grace_after_s=grace_s(plan.users) + (plan.master.workers_wait_s if plan.master else 0),
     )
 
 
@@ -254,7 +269,8 @@ def _stage_windows(client: redis.Redis, *, run_id: str, stages: list[Stage]) -> 
 
 
 def _check_params(
-    *, users: int, spawn_rate: float, duration_s: float, processes: int, client_policy: str
+    *, users: int, spawn_rate: float, duration_s: float, processes: int, client_policy: str,
+    master: MasterSpec | None = None,
 ) -> None:
     if users < 1:
         raise UserError(f"--users must be at least 1, got {users}")
@@ -264,6 +280,11 @@ def _check_params(
         raise UserError(f"--duration must be within 1 s..24 h, got {duration_s} s")
     if not 1 <= processes <= (os.cpu_count() or 1) * 4:
         raise UserError(f"--processes must be within 1..{(os.cpu_count() or 1) * 4}")
+    if master is not None and processes > 1:
+        raise UserError("--master and --processes exclude each other: the workers of a "
+                        "master are started elsewhere (locust --worker [--processes N])")
+    if master is not None and not 1 <= master.expect_workers <= 1000:
+        raise UserError(f"--expect-workers must be within 1..1000, got {master.expect_workers}")
     _policy_doc(client_policy)
 
 

@@ -29,3 +29,17 @@ def check_host(host: str, *, allow_remote: bool) -> None:
             f"refusing to load {url.hostname}: not a loopback address "
             "(pass --allow-remote if you own that service)"
         )
+
+
+def check_master_bind(bind_host: str, *, allow_remote: bool) -> None:
+    """A Locust master listens on loopback unless the user opens it (``--allow-remote``).
+
+    Workers on other machines need it reachable (``0.0.0.0`` or an interface address);
+    that is the user's decision, as for a remote ``--host``.
+    """
+    if bind_host in ("*", "") or not is_loopback(bind_host):
+        if not allow_remote:
+            raise UserError(
+                f"refusing to open the Locust master on {bind_host or '*'}: not a loopback "
+                "address (pass --allow-remote for workers on other machines)"
+            )

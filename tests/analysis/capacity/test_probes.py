@@ -8,8 +8,13 @@ import pytest
 import redis
 
 from analysis.capacity.probes import CountersProbe, read_step_figures
-from analysis.capacity.steps import StepWindow
-from loadtests.recording.keys import run_counters_key
+from analysis.capacity.steps import PROCESS_POLLS_PREFIX, StepWindow
+from loadtests.recording.keys import (
+    live_polls_field,
+    live_users_field,
+    run_counters_key,
+    run_live_key,
+)
 from loadtests.recording.samples import sample_key
 from target_service.embedded.stack import StackInfo
 
@@ -36,13 +41,21 @@ def test_probe_reads_the_users_counters_and_backend_work(
     for i in range(50):  # the service's Redis work between two snapshots
         client.set(f"k{i}", i)
     second = probe()
-    # the probe's own HGETALL + INFO are not counted as the service's work
+    # the probe's own HGETALLs + INFO are not counted as the service's work
     assert 50 <= second["redis_ops"] - first["redis_ops"] <= 52
     assert second["pg_queries"] >= first["pg_queries"] > 0
 
 
 def test_probe_without_a_database_reports_no_pg_queries(client: redis.Redis) -> None:
     assert "pg_queries" not in CountersProbe(client=client, run_id="none")()
+
+
+def test_probe_gives_each_locust_process_share_of_the_polls(client: redis.Redis) -> None:
+    client.hset(run_live_key(run_id="r3"), mapping={
+        live_polls_field("h-1"): 7, live_polls_field("h-2"): 5, live_users_field("h-1"): 3})
+    counts = CountersProbe(client=client, run_id="r3")()
+    assert {k: v for k, v in counts.items() if k.startswith(PROCESS_POLLS_PREFIX)} == {
+        f"{PROCESS_POLLS_PREFIX}h-1": 7.0, f"{PROCESS_POLLS_PREFIX}h-2": 5.0}
 
 
 def test_step_figures_read_the_steady_window_only(client: redis.Redis) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from analysis.capacity.ramp import RampPlan
-from analysis.capacity.steps import StepFigures, StepTracker, StepWindow, step_figures
+from analysis.capacity.steps import (
+    PROCESS_POLLS_PREFIX,
+    StepFigures,
+    StepTracker,
+    StepWindow,
+    step_figures,
+)
 
 PLAN = RampPlan(start=10, step=10, max_users=30, hold_s=10.0, spawn_rate=10.0)
 
@@ -101,3 +107,20 @@ def test_step_figures_rate_over_the_steady_part_errors_over_the_step() -> None:
     assert figures.error_rate == pytest.approx(0.1)
     empty = StepWindow(users=10, start_ms=0.0, end_ms=8000.0, steady_start_ms=2000.0, counts={})
     assert step_figures(empty, polls=0, delivery_p95_ms=None).error_rate == 0.0
+
+
+def test_each_processs_polls_per_step_stay_out_of_the_steps_table() -> None:
+    """A distributed run: the workers' shares of a step, apart from steps.csv's counts."""
+    clock = FakeClock()
+    tracker = StepTracker(plan=PLAN, clock_ms=clock)
+    share = PROCESS_POLLS_PREFIX
+    feed(tracker, 10, {"requests": 0.0, f"{share}a-1": 2.0, f"{share}b-2": 0.0})
+    clock.advance(10)
+    feed(tracker, 20, {"requests": 50.0, f"{share}a-1": 32.0, f"{share}b-2": 20.0})
+    (row,) = tracker.rows()
+    assert row == {"users": 10, "start_ms": int(clock.now_ms - 10_000),
+                   "end_ms": int(clock.now_ms), "requests": 50.0}
+    assert tracker.process_rows() == [
+        {"users": 10, "process": "a-1", "polls": 30, "polls_per_s": 3.0},
+        {"users": 10, "process": "b-2", "polls": 20, "polls_per_s": 2.0},
+    ]

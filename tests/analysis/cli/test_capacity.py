@@ -69,6 +69,13 @@ def _capacity(
         (["--start-users", "50", "--max-users", "10"], "a ramp needs"),
         (["--hold", "1"], "--hold must be at least 4 s"),
         (["--service-cpus", "zero"], "--service-cpus takes core numbers"),
+        (["--master"], "--master needs --expect-workers"),
+        (["--expect-workers", "2"], "--expect-workers needs --master"),
+        (["--master", "--expect-workers", "2", "--processes", "2"],
+         "--master and --processes exclude each other"),
+        (["--master", "--expect-workers", "2", "--master-bind-host", "0.0.0.0"],
+         "refusing to open the Locust master on 0.0.0.0"),
+        (["--master", "--expect-workers", "2", "--workers-wait", "soon"], "--workers-wait"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:

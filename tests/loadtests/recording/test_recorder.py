@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import redis
 
-from loadtests.recording.keys import run_counters_key, samples_key
+from loadtests.recording.keys import (
+    LIVE_POLLS_PREFIX,
+    live_polls_field,
+    run_counters_key,
+    run_live_key,
+    samples_key,
+)
 from loadtests.recording.recorder import Recorder
 from loadtests.recording.samples import percentiles_ms, read_counters, read_samples
 from target_service.embedded.stack import StackInfo
@@ -82,3 +88,24 @@ def test_read_samples_pages(clean_backends: StackInfo, client: redis.Redis) -> N
 def test_flush_interval_is_at_most_a_second() -> None:
     with pytest.raises(ValueError):
         Recorder(redis_url="redis://127.0.0.1:1/0", run_id=RUN, flush_interval_s=2.0)
+
+
+def test_each_process_share_of_polls_sums_to_the_counter(
+    clean_backends: StackInfo, client: redis.Redis
+) -> None:
+    """Two Locust processes recording one run: the live ``polls:{process}`` fields add up."""
+    recorders = [Recorder(redis_url=clean_backends.redis_url, run_id=RUN, process=name)
+                 for name in ("host-1", "host-2")]
+    for k, rec in enumerate(recorders):
+        for _ in range(3 + k):
+            rec.count("polls")
+        rec.flush()
+    recorders[0].count("polls", 5)
+    recorders[0].flush()
+    live: Any = client.hgetall(run_live_key(run_id=RUN))
+    shares = {k.decode(): int(v) for k, v in live.items()
+              if k.startswith(LIVE_POLLS_PREFIX.encode())}
+    assert shares == {live_polls_field("host-1"): 8, live_polls_field("host-2"): 4}
+    assert read_counters(client, run_id=RUN)["polls"] == sum(shares.values())
+    for rec in recorders:
+        rec.close()
