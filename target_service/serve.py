@@ -31,6 +31,7 @@ from target_service.embedded.ports import (  # noqa: F401  (free_port re-exporte
 )
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
+from target_service.settings import CACHE_MODES
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -77,8 +78,8 @@ def service_env(
         load_policy(policy)
     except PolicyError as exc:
         raise UserError(str(exc)) from None
-    if cache_mode not in ("seed", "fresh"):
-        raise UserError(f"cache mode must be 'seed' or 'fresh', got {cache_mode!r}")
+    if cache_mode not in CACHE_MODES:
+        raise UserError(f"--cache must be one of {', '.join(CACHE_MODES)}, got {cache_mode!r}")
     policy_path = Path(policy)
     if policy_path.exists():
         policy = str(policy_path.resolve())

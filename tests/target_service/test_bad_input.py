@@ -119,7 +119,7 @@ async def test_bad_notification_is_422(client: httpx.AsyncClient, body: dict) ->
 
 
 @pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": "1"}, {"ids": [1], "all": True},
-                                  {"all": False}, {"ids": [-1]}, {"ids": [2**63]},
+                                  {"all": False}, {"ids": [-1]}, {"ids": [2**63]}, {"ids": [2**53]},
                                   {"ids": ["1"]}, {"all": 1}])
 async def test_bad_mark_read_is_422(client: httpx.AsyncClient, body: dict) -> None:
     _, headers = await signup_full(client)
