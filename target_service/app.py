@@ -19,7 +19,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from target_service import realtime
-from target_service.middleware import DeadlineMiddleware, PromMiddleware
+from target_service.middleware import BodyLimitMiddleware, DeadlineMiddleware, PromMiddleware
 from target_service.openapi import describe_errors
 from target_service.prom import PromMetrics
 from target_service.routes import chat, notifications, ops, users
@@ -48,8 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.realtime.stop()
             await state.stop()
 
-    app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan,
-                  max_body_size=settings.max_body_bytes)
+    app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     for router in (users.router, chat.router, notifications.router, ops.router,
                    realtime.router):
@@ -58,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(DatabaseUnavailable, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _server_error)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(DeadlineMiddleware, deadline_s=settings.request_deadline_s,
                        retry_after_s=settings.retry_after_s)
     app.add_middleware(PromMiddleware, prom=prom)  # outside: counts the deadline's 503s

@@ -1,8 +1,7 @@
 """Pure-ASGI middlewares: per-route Prometheus figures, and the request deadline.
 
-Pure ASGI (not ``BaseHTTPMiddleware``) because it runs on every poll: it adds a few
-microseconds, not a task and a queue per request. (The 64 KiB body limit is FastAPI's
-own ``max_body_size``, which answers 413 whether or not a Content-Length was sent.)
+Pure ASGI (not ``BaseHTTPMiddleware``) because they run on every poll: each adds a
+few microseconds, not a task and a queue per request.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from target_service.prom import PromMetrics
@@ -109,3 +109,44 @@ class DeadlineMiddleware:
                 await send({"type": "http.response.start", "status": 503, "headers": [
                     (b"content-type", b"application/json"), (b"retry-after", self.retry_after)]})
                 await send({"type": "http.response.body", "body": DEADLINE_BODY})
+
+
+class BodyLimitMiddleware:
+    """Bodies over ``max_bytes`` are refused with 413 *as JSON*, like every other error.
+
+    A declared ``Content-Length`` over the limit is answered at once, before the app
+    runs; a body without one is counted as it streams in, and the read that passes the
+    limit raises ``HTTPException(413)`` inside the route, where the app's handler
+    answers it. (FastAPI's own ``max_body_size`` answers in plain text.)
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.detail = f"request body over {max_bytes} bytes (Content Too Large)"
+        self.too_large = b'{"detail":"%b"}' % self.detail.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await send({"type": "http.response.start", "status": 413,
+                                "headers": [(b"content-type", b"application/json")]})
+                    await send({"type": "http.response.body", "body": self.too_large})
+                    return
+                break
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self.detail)
+            return message
+
+        await self.app(scope, counting_receive, send)

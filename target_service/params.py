@@ -54,7 +54,9 @@ def whole_float_to_int(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id would be a 500 from asyncpg
+MAX_ID = 2**53 - 1
+"""Ids fit PostgreSQL BIGINT (a larger one was a 500 from asyncpg) and stay exact as JSON
+numbers for JavaScript clients and schema tools that read numbers as doubles."""
 JsonInt = Annotated[int, BeforeValidator(whole_float_to_int)]
 """An integer as JSON Schema counts one: ``1.0`` is 1; ``"1"`` and ``true`` are not (strict)."""
 NonBlankText = Annotated[str, AfterValidator(_no_nul), AfterValidator(_not_blank),

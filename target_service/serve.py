@@ -36,6 +36,7 @@ from target_service.realtime.contract import (
     WS_PING_INTERVAL_S,
     WS_PING_TIMEOUT_S,
 )
+from target_service.settings import CACHE_MODES
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -82,8 +83,8 @@ def service_env(
         load_policy(policy)
     except PolicyError as exc:
         raise UserError(str(exc)) from None
-    if cache_mode not in ("seed", "fresh"):
-        raise UserError(f"cache mode must be 'seed' or 'fresh', got {cache_mode!r}")
+    if cache_mode not in CACHE_MODES:
+        raise UserError(f"--cache must be one of {', '.join(CACHE_MODES)}, got {cache_mode!r}")
     policy_path = Path(policy)
     if policy_path.exists():
         policy = str(policy_path.resolve())

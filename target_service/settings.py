@@ -7,7 +7,7 @@ variables the parent process exported.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from target_service.policy import PolicyError, load_policy
 
 CacheMode = Literal["seed", "fresh"]
+CACHE_MODES: tuple[str, ...] = get_args(CacheMode)  # the one list: service, CLI, sweep
 
 
 class Settings(BaseSettings):

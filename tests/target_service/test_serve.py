@@ -41,7 +41,7 @@ def test_user_mistakes_are_user_errors(clean_backends: StackInfo) -> None:
     with pytest.raises(UserError, match="unknown policy"):
         with run_service(policy="nope", **urls):
             pass
-    with pytest.raises(UserError, match="cache mode"):
+    with pytest.raises(UserError, match="--cache must be one of"):
         with run_service(cache_mode="stale", **urls):
             pass
     with pytest.raises(UserError, match="workers"):
