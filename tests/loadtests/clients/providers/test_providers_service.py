@@ -29,14 +29,24 @@ from target_service.serve import ServiceHandle, run_service
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _cooperative_sockets() -> None:
+def _cooperative_sockets() -> Iterator[None]:
     """Sockets cooperative, as in a swarm, only once these (slow) tests run.
 
     Not ``import locust`` at module level: collecting this folder would then patch the
     whole session (and Locust builds an SSL context on an already-imported ssl module:
-    RecursionError).
+    RecursionError). The socket module is put back afterwards: cooperative sockets
+    without a running hub would make every later test's blocking I/O time out.
     """
+    import socket
+
+    before = dict(vars(socket))
     gevent.monkey.patch_socket()
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(socket, name, value)
+        gevent.monkey.saved.pop("socket", None)
 
 
 OPTIONS = type("Options", (), {"page_limit": 50, "jitter": 0.05})()
