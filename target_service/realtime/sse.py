@@ -33,7 +33,7 @@ def _resume_from(request: Request, after: str | None) -> int | None:
         if not c.AFTER_RE.match(last_event_id):
             raise invalid("header", "last-event-id", "must be a message seq", last_event_id)
         return int(last_event_id)
-    return None if after is None else int(after)
+    return None if not after else int(after)  # empty: no cursor, as on the poll route
 
 
 async def push_user(request: Request) -> User:
@@ -44,7 +44,13 @@ async def push_user(request: Request) -> User:
     return user
 
 
-@router.get(c.SSE_PATH)
+SSE_RESPONSES: dict[int | str, dict[str, object]] = {200: {
+    "description": "An event stream: `id: SEQ`, `event: message`, `data: M`, heartbeats",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}}
+
+
+@router.get(c.SSE_PATH, response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def realtime_sse(
     request: Request,
     user: Annotated[User, Depends(push_user)],

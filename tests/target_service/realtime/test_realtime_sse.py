@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from target_service.serve import ServiceHandle
 from tests.target_service.realtime.conftest import Account, make_account, post
@@ -108,12 +109,16 @@ async def test_last_event_id_resumes_without_gap_or_repeat(
     assert first == [1, 2, 3] and second == [4, 5, 6, 7]
 
 
-async def test_without_after_starts_live(service: ServiceHandle, channel: str) -> None:
+@pytest.mark.parametrize("after", [None, ""])  # an empty after is no cursor (fuzzer: was a 500)
+async def test_without_after_starts_live(
+    service: ServiceHandle, channel: str, after: str | None
+) -> None:
     writer, reader = make_account(service), make_account(service)
+    params = {"channel": channel} if after is None else {"channel": channel, "after": after}
     async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT_S) as http:
         await post(http, writer, channel, "before")
         async with http.stream("GET", "/api/realtime/sse",
-                               params={"channel": channel}, headers=reader.headers) as resp:
+                               params=params, headers=reader.headers) as resp:
             await post(http, writer, channel, "after")
             ids, data, _ = await until(resp, 2)
     assert ids == [2] and data[0]["content"] == "after"
