@@ -12,6 +12,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
   (``users:{process}``, ``samples:{process}``), read by the progress bar.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
+  next, or ``stop``; written by the capacity runner after it judges each step.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ TEST_STARTED_FIELD = "test_started_at_ms"  # in run meta: when Locust's shape cl
 GENERATOR_PREFIX = "generator:"  # in run meta: one process's hub lag and GC figures
 LIVE_USERS_PREFIX = "users:"
 LIVE_SAMPLES_PREFIX = "samples:"
+NEXT_USERS_STOP = "stop"  # the value of run_next_users_key that ends a live shape
 
 
 def new_run_id() -> str:
@@ -68,6 +71,10 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def run_next_users_key(*, run_id: str) -> str:
+    return f"run:{run_id}:next_users"
 
 
 def live_users_field(process: str) -> str:
