@@ -16,6 +16,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
   every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
+  next, or ``stop``; written by the capacity runner after it judges each step.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ LIVE_SAMPLES_PREFIX = "samples:"
 LIVE_CONNECTIONS_PREFIX = "connections:"  # push connections open now
 LIVE_CONNECTIONS_PEAK_PREFIX = "connections_peak:"  # the process's own peak
 LIVE_POLLS_PREFIX = "polls:"
+NEXT_USERS_STOP = "stop"  # the value of run_next_users_key that ends a live shape
 
 
 def new_run_id() -> str:
@@ -83,6 +86,10 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def run_next_users_key(*, run_id: str) -> str:
+    return f"run:{run_id}:next_users"
 
 
 def live_users_field(process: str) -> str:
