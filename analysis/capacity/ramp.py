@@ -61,11 +61,13 @@ def make_plan(
     step_users: int | None = None,
     hold_s: float | None = None,
     spawn_rate: float | None = None,
+    plan_steps: int | None = None,
 ) -> RampPlan:
     """The default (or ``--quick``) ramp with any of its parts overridden.
 
-    With ``knee`` the plan is the knee ramp's planned part: ``max_users`` caps it
-    (and bounds the extension, which :class:`~analysis.capacity.knee_loop.KneeSettings`
+    With ``knee`` the plan is the knee ramp's planned part, ``plan_steps`` counts from
+    ``start`` by ``step`` (default: the base plan's 4 or 3): ``max_users`` caps it (and
+    bounds the extension, which :class:`~analysis.capacity.knee_loop.KneeSettings`
     holds) rather than stretching the planned steps up to it.
     """
     if knee:
@@ -73,10 +75,12 @@ def make_plan(
     else:
         base = QUICK_PLAN if quick else DEFAULT_PLAN
     start = start_users or base.start
-    top = max_users or max(base.max_users, start)
-    if knee and max_users:
-        top = max(min(max_users, base.max_users), min(start, max_users))
     step = step_users or base.step
+    top = max_users or max(base.max_users, start)
+    if knee:
+        steps = plan_steps or len(base.users)
+        top = start + (steps - 1) * step if max_users is None else max(
+            min(max_users, start + (steps - 1) * step), min(start, max_users))
     if start < 1 or step < 1 or top < start:
         raise UserError(
             f"a ramp needs start >= 1, step >= 1 and max >= start "

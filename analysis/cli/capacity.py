@@ -53,6 +53,11 @@ def capacity(
                      "saturation rule, instead of the knee ramp that extends past them "
                      "until the SLO breaks and bisects the crossing twice."),
     ] = False,
+    plan_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="The knee ramp's planned steps, from --start-users by "
+                     "--step-users (default 4; 3 with --quick), before it extends."),
+    ] = None,
     budget: Annotated[
         str | None,
         typer.Option(help="The knee ramp's time cap (default 140s; 80s with --quick): no "
@@ -133,7 +138,7 @@ def capacity(
     check_cache_mode(cache)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
     plan = make_plan(quick=quick, knee=not fixed_ramp, max_users=max_users,
-                     start_users=start_users, step_users=step_users,
+                     start_users=start_users, step_users=step_users, plan_steps=plan_steps,
                      hold_s=None if hold is None else duration_s(hold, option="--hold"))
     knee = None if fixed_ramp else _knee_settings(quick=quick, max_users=max_users,
                                                   budget=budget)
