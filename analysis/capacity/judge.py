@@ -24,6 +24,7 @@ from analysis.capacity.setup import available_cpus
 from analysis.capacity.steps import StepFigures as TrackerFigures
 from analysis.capacity.steps import StepTracker
 from analysis.defaults import PLAN_DEFAULTS
+from loadtests.clients.providers.factory import PUSH_TRANSPORTS
 from loadtests.recording.samples import read_samples
 from target_service.policy import load_policy
 
@@ -35,8 +36,7 @@ def step_inputs(cfg: CapacityConfig) -> dict[str, Any]:
     """The meta keys the report's step figures read (the live judge reads the same)."""
     return {
         "warmup_fraction": cfg.warmup_fraction,
-        "nominal_interval_ms": nominal_interval_ms(client_policy=cfg.client_policy,
-                                                   service_policy=cfg.policy),
+        "nominal_interval_ms": run_interval_ms(cfg),
         "generator_processes": cfg.processes,
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
     }
@@ -92,6 +92,17 @@ class StepJudge:
         return tracker.judge(TrackerFigures(requests_per_s=fig.requests_per_s,
                                             error_rate=fig.error_rate,
                                             delivery_p95_ms=fig.delivery_p95_ms)) is not None
+
+
+def run_interval_ms(cfg: CapacityConfig) -> float | None:
+    """The run's fixed poll interval; None for a push transport (its users do not poll).
+
+    Little's law (users / interval) and the polling floor hold for polling users only:
+    a WebSocket step read against a 2 s interval looked generator-saturated.
+    """
+    if cfg.scenario.realtime in PUSH_TRANSPORTS:
+        return None
+    return nominal_interval_ms(client_policy=cfg.client_policy, service_policy=cfg.policy)
 
 
 def nominal_interval_ms(*, client_policy: str, service_policy: str) -> float | None:

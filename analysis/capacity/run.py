@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import redis
 
-from analysis.capacity.judge import StepJudge, nominal_interval_ms
+from analysis.capacity.judge import StepJudge, run_interval_ms
 from analysis.capacity.knee_loop import KneeSettings, LiveKnee, resources_for_table
 from analysis.capacity.probes import CountersProbe
 from analysis.capacity.ramp import RampPlan
@@ -284,9 +284,7 @@ def _meta(
         "service_policy": cfg.policy,
         "client_policy": cfg.client_policy,
         "cache_mode": cfg.cache_mode,
-        "nominal_interval_ms": nominal_interval_ms(
-            client_policy=cfg.client_policy, service_policy=cfg.policy
-        ),
+        "nominal_interval_ms": run_interval_ms(cfg),
         "cache_ttl_s": Settings().seed_ttl_s if cfg.cache_mode == "seed" else 0,
         "warmup_fraction": cfg.warmup_fraction,
         "started_at_ms": int(measured.started_ms),

@@ -60,8 +60,8 @@ def capacity(
     ] = None,
     budget: Annotated[
         str | None,
-        typer.Option(help="The knee ramp's time cap (default 140s; 80s with --quick): no "
-                     "step starts that would end after it."),
+        typer.Option(help="The knee ramp's time cap from its first step (default 135s; 80s "
+                     "with --quick): no step starts that would end after it."),
     ] = None,
     start_users: Annotated[int | None, typer.Option(min=1, help="Users of the first step.")] = None,
     step_users: Annotated[int | None, typer.Option(min=1, help="Users added per step.")] = None,

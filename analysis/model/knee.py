@@ -186,7 +186,8 @@ class KneeRamp:
     are called at the hold's ends (the runner snapshots its counters there);
     ``measure(users, start_s, end_s)`` is called ``settle_s`` after the end, once the
     samples of the window have been flushed, and returns the step's figures.
-    ``budget_s`` bounds the whole ramp (no step starts that would end after it).
+    ``budget_s`` bounds the ramp from its first hold (no step starts that would end
+    after it); the swarm's own time cap allows for Locust's start-up on top.
     """
 
     planned: Sequence[int]
@@ -212,8 +213,6 @@ class KneeRamp:
         """Users to hold at ``now_s`` (None: stop the swarm)."""
         if self.stop_reason is not None:
             return None
-        if self._t0_s is None:
-            self._t0_s = now_s
         cur = self._current
         if cur is not None and not self._advance(cur, now_s=now_s, live_users=live_users):
             return cur.users
@@ -226,6 +225,8 @@ class KneeRamp:
             if not reached and now_s - cur.asked_s < self.spawn_timeout_s:
                 return False
             cur.start_s = now_s
+            if self._t0_s is None:  # the budget runs from the first hold, not the start-up
+                self._t0_s = now_s
             if self.on_step_start:
                 self.on_step_start(cur.users, now_s)
         if cur.end_s is None:
@@ -242,12 +243,12 @@ class KneeRamp:
         return True
 
     def _decide(self, now_s: float) -> int | None:
-        assert self._t0_s is not None
         decision = next_step(planned=self.planned, done=self.done, rules=self.rules)
         if decision.users is None or decision.phase is None:
             self.stop_reason = decision.reason
             return None
-        if now_s - self._t0_s + self.hold_s + self.settle_s > self.budget_s:
+        spent_s = 0.0 if self._t0_s is None else now_s - self._t0_s
+        if spent_s + self.hold_s + self.settle_s > self.budget_s:
             self.stop_reason = f"time budget {self.budget_s:g} s spent ({decision.reason} next)"
             return None
         self._current = _Current(users=decision.users, phase=decision.phase, asked_s=now_s)

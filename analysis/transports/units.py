@@ -92,9 +92,7 @@ def _slope(rows: pd.DataFrame, column: str, *, scale: float) -> float | None:
     if column not in rows:
         return None
     data = rows[["users", column]].apply(pd.to_numeric, errors="coerce").dropna()
-    if data["users"].nunique() < 2:
-        if len(data) == 1 and data["users"].iloc[0] > 0:  # one step: the average instead
-            return float(data[column].iloc[0]) * scale / float(data["users"].iloc[0])
+    if data["users"].nunique() < 2:  # one step: no slope (its average holds the fixed part)
         return None
     slope = float(np.polyfit(data["users"].to_numpy(float), data[column].to_numpy(float), 1)[0])
     return max(slope, 0.0) * scale
