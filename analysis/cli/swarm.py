@@ -30,7 +30,14 @@ if TYPE_CHECKING:  # loadtests.swarm.run loads pandas; `pollcap --help` should n
 
 err = Console(stderr=True)
 RedisOpt = Annotated[
-    str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Redis for samples (and service)")
+    str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="The service's Redis (launch none)")
+]
+MetricsRedisOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="POLLCAP_METRICS_REDIS_URL",
+        help="Redis for the load test's samples and counters (default: a Valkey of its own)",
+    ),
 ]
 DatabaseOpt = Annotated[
     str | None, typer.Option(envvar="POLLCAP_DATABASE_URL", help="PostgreSQL for the service")
@@ -82,6 +89,7 @@ def swarm(
     offline_share: Annotated[float, typer.Option(help="Share of time clients are offline")] = 0.0,
     host: Annotated[str | None, typer.Option(help="Target service; default: start one")] = None,
     redis_url: RedisOpt = None,
+    metrics_redis_url: MetricsRedisOpt = None,
     database_url: DatabaseOpt = None,
     allow_remote: Annotated[bool, typer.Option(help="Allow a non-loopback --host")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
@@ -116,6 +124,7 @@ def swarm(
         cache=cache,
         policy=policy,
         workers=workers,
+        metrics_redis_url=metrics_redis_url,
     ) as (url, redis_for_samples):
         with progress_bar(err.is_terminal or not json_out) as on_progress:
             result = run_swarm(

@@ -12,6 +12,11 @@ namespaces are not allowed.
 
 Given ``redis_url`` / ``database_url`` (or ``POLLCAP_REDIS_URL`` / ``POLLCAP_DATABASE_URL``)
 the stack launches nothing and only checks that the servers answer.
+
+``metrics_redis=True`` starts a second Valkey for the load test's samples and counters
+(``info.metrics_redis_url``), so a fault injected into the service's Redis never touches
+the measurement and the recorder adds no load to the system under test;
+``metrics_redis_url`` (or ``POLLCAP_METRICS_REDIS_URL``) names one instead.
 """
 
 from __future__ import annotations
@@ -47,6 +52,13 @@ class StackInfo:
     run_dir: Path | None = None
     redis_pid: int | None = None
     postgres_pid: int | None = None
+    metrics_redis_url: str | None = None  # the load test's own Valkey, when asked for
+    metrics_redis_pid: int | None = None
+
+    @property
+    def samples_redis_url(self) -> str:
+        """Where load-test samples go: the metrics Redis when there is one."""
+        return self.metrics_redis_url or self.redis_url
 
 
 class Stack:
@@ -61,14 +73,19 @@ class Stack:
         redis_port: int | None = None,
         postgres_port: int | None = None,
         environ: dict[str, str] | None = None,
+        metrics_redis: bool = False,
+        metrics_redis_url: str | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         self.redis_url = redis_url or env.get("POLLCAP_REDIS_URL") or None
         self.database_url = database_url or env.get("POLLCAP_DATABASE_URL") or None
+        self.metrics_redis_url = metrics_redis_url or env.get("POLLCAP_METRICS_REDIS_URL") or None
+        self._metrics_redis = metrics_redis and self.metrics_redis_url is None
         self._run_dir = run_dir
         self._redis_port = redis_port
         self._postgres_port = postgres_port
         self._launched: list[Launched] = []
+        self.servers: dict[str, Launched] = {}  # role ("redis", "postgres", "metrics") -> server
         self.info: StackInfo | None = None
         self._owned_dir: Path | None = None
 
@@ -99,18 +116,18 @@ class Stack:
             procs.wait_redis(self.redis_url, deadline=deadline, launched=False)
         if self.database_url is not None:
             procs.wait_postgres(self.database_url, deadline=deadline, launched=False)
-        if self.redis_url is None or self.database_url is None:
+        if self.metrics_redis_url is not None:
+            procs.wait_redis(self.metrics_redis_url, deadline=deadline, launched=False)
+        launching = self.redis_url is None or self.database_url is None or self._metrics_redis
+        if launching:
             reap_leftovers()
-        run_dir = (
-            self._make_run_dir() if (self.redis_url is None or self.database_url is None) else None
-        )
+        run_dir = self._make_run_dir() if launching else None
         redis_url = self.redis_url
         redis_pid = postgres_pid = None
         if redis_url is None:
             assert run_dir is not None
             launched = procs.start_valkey(run_dir=run_dir, port=self._redis_port)
-            self._launched.append(launched)
-            procs.write_pids(run_dir, self._launched)
+            self._track("redis", launched, run_dir)
             redis_url, redis_pid = launched.url, launched.pid
         database_url = self.database_url
         if database_url is None:
@@ -122,9 +139,14 @@ class Stack:
                 db_name=DB_NAME,
                 db_user=DB_USER,
             )
-            self._launched.append(launched)
-            procs.write_pids(run_dir, self._launched)
+            self._track("postgres", launched, run_dir)
             database_url, postgres_pid = launched.url, launched.pid
+        metrics_url, metrics_pid = self.metrics_redis_url, None
+        if self._metrics_redis:
+            assert run_dir is not None
+            launched = start_metrics_valkey(run_dir=run_dir)
+            self._track("metrics", launched, run_dir)
+            metrics_url, metrics_pid = launched.url, launched.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         for launched in self._launched:
             procs.wait_ready(launched, deadline=deadline)
@@ -134,7 +156,22 @@ class Stack:
             run_dir=run_dir,
             redis_pid=redis_pid,
             postgres_pid=postgres_pid,
+            metrics_redis_url=metrics_url,
+            metrics_redis_pid=metrics_pid,
         )
+
+    def _track(self, role: str, launched: Launched, run_dir: Path) -> None:
+        self._launched.append(launched)
+        self.servers[role] = launched
+        procs.write_pids(run_dir, self._launched)
+
+    def replace_server(self, role: str, launched: Launched) -> None:
+        """Record a server started again in ``role`` (chaos runs kill and restart them)."""
+        old = self.servers[role]
+        self._launched = [launched if item is old else item for item in self._launched]
+        self.servers[role] = launched
+        if self._owned_dir is not None:
+            procs.write_pids(self._owned_dir, self._launched)
 
     def _make_run_dir(self) -> Path:
         base = self._run_dir or STACKS_DIR / f"stack-{os.getpid()}-{time.time_ns() // 1_000_000}"
@@ -155,6 +192,7 @@ class Stack:
         for launched in reversed(self._launched):
             procs.stop(launched, timeout_s=STOP_TIMEOUT_S)
         self._launched.clear()
+        self.servers.clear()
         owned = self._owned_dir
         if owned is not None:
             shutil.rmtree(owned, ignore_errors=True)
@@ -187,8 +225,18 @@ def reap_leftovers(stacks_dir: Path | None = None) -> list[int]:
     return killed
 
 
+def start_metrics_valkey(*, run_dir: Path) -> Launched:
+    """A second Valkey, in its own folder (own log), for the load test's samples."""
+    folder = run_dir / "metrics"
+    folder.mkdir(exist_ok=True)
+    return procs.start_valkey(run_dir=folder, port=None)
+
+
 def describe(info: StackInfo) -> str:
-    return f"redis: {info.redis_url}\npostgres: {info.database_url}"
+    text = f"redis: {info.redis_url}\npostgres: {info.database_url}"
+    if info.metrics_redis_url:
+        text += f"\nmetrics redis: {info.metrics_redis_url}"
+    return text
 
 
 __all__ = ["Stack", "StackInfo", "reap_leftovers", "describe"]
