@@ -34,6 +34,16 @@ from loadtests.clients.loss import SeqTracker
 from loadtests.clients.names import DELIVERY, NOTIFICATIONS_NAME, POLL_NAME, SEND_NAME
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
 from loadtests.clients.scenario import Scenario, scenario_for
+from loadtests.clients.sends import (
+    IDEMPOTENCY_HEADER,
+    NO_ANSWER,
+    Attempt,
+    message_text,
+    new_ref,
+    send_outcome,
+    send_record,
+    should_retry,
+)
 
 MAX_CATCHUP_PAGES = 100
 SERVER_DEFAULT_INTERVAL_MS = 2000
@@ -75,7 +85,7 @@ class ChatUser(FastHttpUser):
         self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
         self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
         self.joined_ms = time.time() * 1000.0
-        self.n_poll = self.n_msg = self.n_note = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_err = self.n_sent = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
 
@@ -262,19 +272,46 @@ class ChatUser(FastHttpUser):
                     rec.count(field, n)
 
     def _send(self) -> None:
-        body = {"content": f"hello from {self.uid} at {time.time():.3f}"}
-        with self.client.post(
-            f"/api/chat/{self.channel}/messages",
-            json=body,
-            headers=self.auth,
-            name=SEND_NAME,
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 201:
-                resp.failure(f"send: HTTP {resp.status_code}")
-                self._count("errors")
-                return
-        self._count("messages_sent")
+        """One message with a client reference; unknown outcomes retried with the same key.
+
+        Every attempt's outcome is recorded by reference (:mod:`loadtests.clients.sends`),
+        so a chaos run can tell acknowledged, refused and unknown sends apart.
+        """
+        self.n_sent += 1
+        ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
+        text = message_text(ref=ref, body=f"hello from {self.uid} at {time.time():.3f}")
+        body = {"content": text}
+        headers = {**self.auth, IDEMPOTENCY_HEADER: ref}
+        attempts: list[Attempt] = []
+        seq = None
+        while True:
+            started_ms = time.time() * 1000.0
+            with self.client.post(
+                f"/api/chat/{self.channel}/messages",
+                json=body,
+                headers=headers,
+                name=SEND_NAME,
+                catch_response=True,
+            ) as resp:
+                status = resp.status_code or NO_ANSWER
+                elapsed_ms = time.time() * 1000.0 - started_ms
+                attempts.append(Attempt(status, started_ms, elapsed_ms))
+                if status == 201:
+                    seq = orjson.loads(resp.content or b"{}").get("message", {}).get("seq")
+                else:
+                    resp.failure(f"send: HTTP {status}" if status else "send: no answer")
+                    self._record_error(SEND_NAME, elapsed_ms)
+            self._record_send(ref, attempts, seq)
+            if not should_retry(attempts):
+                break
+            self._sleep(retry_delay_ms(len(attempts) - 1) / 1000)
+        self._count("messages_sent" if send_outcome(attempts) == "ok" else "errors")
+
+    def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            record = send_record(channel=self.channel, user=self.uid, attempts=attempts, seq=seq)
+            rec.send(ref=ref, record=record)
 
     # -- notifications ---------------------------------------------------------------
 
@@ -358,6 +395,17 @@ class ChatUser(FastHttpUser):
     def _failed(self, name: str, elapsed_ms: float, exc: Exception) -> None:
         self._fired(name, elapsed_ms, 0, exception=exc)
         self._count("errors")
+        self._record_error(name, elapsed_ms)
+
+    def _record_error(self, name: str, elapsed_ms: float) -> None:
+        """A failed request as an ``error`` sample (per-second error timelines)."""
+        rec = self.scn.recorder
+        if rec is not None:
+            self.n_err += 1
+            rec.error(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_err,
+                latency_ms=elapsed_ms, name=name,
+            )
 
     def _count(self, field: str, n: int = 1) -> None:
         if self.scn.recorder is not None:

@@ -14,7 +14,9 @@ receive time in ms since the epoch and members
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
 
-the counters hash ``run:{run}:counters``, and ``run:{run}:live`` with each
+the counters hash ``run:{run}:counters``, failed requests as ``error`` samples
+(``{user}:{n}:{latency_ms}:{name}``), every send's outcome by client reference in
+the hash ``run:{run}:sends`` (:mod:`loadtests.clients.sends`), and ``run:{run}:live`` with each
 process's current user count (``users:{process}``) and samples shipped
 (``samples:{process}``), which shows every process of a multi-process swarm
 reporting. ``n`` is the user's own sample number per type, so equal latencies
@@ -79,9 +81,15 @@ def users_key(run_id: str) -> str:
     return f"run:{run_id}:users"
 
 
+def sends_key(run_id: str) -> str:
+    """Hash: client reference -> JSON outcome record of that send (last write wins)."""
+    return f"run:{run_id}:sends"
+
+
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
 NotificationRow = tuple[float, str, int, float]
+ErrorRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, request name
 
 
 class Recorder:
@@ -104,6 +112,8 @@ class Recorder:
         self._polls: list[PollRow] = []
         self._messages: list[MessageRow] = []
         self._notifications: list[NotificationRow] = []
+        self._errors: list[ErrorRow] = []
+        self._sends: list[tuple[str, bytes]] = []
         self._counters: Counter[str] = Counter()
         self._live_source = live
         self.process = process
@@ -123,6 +133,13 @@ class Recorder:
 
     def notification(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
         self._notifications.append((t_ms, user, n, latency_ms))
+
+    def error(self, *, t_ms: float, user: str, n: int, latency_ms: float, name: str) -> None:
+        self._errors.append((t_ms, user, n, latency_ms, name))
+
+    def send(self, *, ref: str, record: dict[str, Any]) -> None:
+        """The outcome so far of the send ``ref`` (a later record replaces it)."""
+        self._sends.append((ref, orjson.dumps(record)))
 
     def count(self, field: str, n: int = 1) -> None:
         self._counters[field] += n
@@ -150,14 +167,19 @@ class Recorder:
         counters, self._counters = self._counters, Counter()
         live = self._live_source() if self._live_source is not None else {}
         users, self._users = self._users, []
+        errors, self._errors = self._errors, []
+        sends, self._sends = self._sends, []
         sent = len(polls) + len(messages) + len(notes)
-        if not sent and not counters and not live and not users:
+        if not sent and not counters and not live and not users and not errors and not sends:
             return 0
         pipe = self._redis.pipeline(transaction=False)
         run = self.run_id
         _zadd(pipe, latency_key(run, "poll"), poll_members(polls))
         _zadd(pipe, latency_key(run, "message"), message_members(messages))
         _zadd(pipe, latency_key(run, "notification"), notification_members(notes))
+        _zadd(pipe, latency_key(run, "error"), error_members(errors))
+        if sends:
+            pipe.hset(sends_key(run), mapping=dict(sends))  # type: ignore[arg-type]
         for field, n in counters.items():
             if n:
                 pipe.hincrby(counters_key(run), field, int(n))
@@ -173,6 +195,8 @@ class Recorder:
             pipe.execute()
         except redis.RedisError as exc:
             self._users[:0] = users
+            self._errors[:0] = errors
+            self._sends[:0] = sends
             self._requeue(polls, messages, notes, counters, exc)
             return 0
         return sent
@@ -236,6 +260,10 @@ def poll_members(rows: list[PollRow]) -> dict[str, float]:
 
 def message_members(rows: list[MessageRow]) -> dict[str, float]:
     return {f"{u}:{n}:{lat:.3f}:{c}:{s}": round(t, 3) for t, u, n, lat, c, s in rows}
+
+
+def error_members(rows: list[ErrorRow]) -> dict[str, float]:
+    return {f"{u}:{n}:{lat:.3f}:{name}": round(t, 3) for t, u, n, lat, name in rows}
 
 
 def notification_members(rows: list[NotificationRow]) -> dict[str, float]:

@@ -30,12 +30,14 @@ MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "poll": ("user", "n", "latency_ms", "channel"),
     "message": ("user", "n", "latency_ms", "channel", "seq"),
     "notification": ("user", "n", "latency_ms"),
+    "error": ("user", "n", "latency_ms", "name"),  # failed requests (read by chaos runs)
 }
 COLUMN_DTYPES: dict[str, Any] = {
     "user": str,
     "n": np.int64,
     "latency_ms": np.float64,
     "channel": str,
+    "name": str,
     "seq": np.int64,
     "t_ms": np.float64,
 }
