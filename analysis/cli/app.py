@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "analysis.cli.swarm",
     "analysis.cli.report",
     "analysis.cli.sweep",
+    "analysis.cli.chaos",
 )
 
 

@@ -1,0 +1,144 @@
+"""Carrying faults out on the embedded stack and the service (the I/O half of a fault).
+
+Only what this run started is touched, by PID: the stack's own Valkey and PostgreSQL
+(never the metrics Valkey) and the workers of the service it launched. Every paused
+process is resumed and every stopped server started again by :meth:`Injector.heal_all`,
+which the runner calls on the way out whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analysis.chaos.schedule import Fault
+from target_service.embedded import relaunch
+from target_service.embedded.stack import Stack
+from target_service.errors import UserError
+from target_service.serve import ServiceHandle
+
+WORKER_BACK_TIMEOUT_S = 30.0
+POLL_S = 0.05
+BACKEND_KINDS = ("valkey", "postgres")
+
+
+@dataclass(slots=True)
+class FaultWindow:
+    """A fault as it happened: wall-clock ms of injection and healing, and what was done."""
+
+    fault: Fault
+    injected_ms: float
+    healed_ms: float | None = None
+    detail: str = ""
+
+
+def now_ms() -> float:
+    return time.time() * 1000.0
+
+
+class Injector:
+    """Injects and heals the faults of :mod:`analysis.chaos.schedule`."""
+
+    def __init__(
+        self, *, stack: Stack, service: ServiceHandle, workers: int,
+        clock_ms: Callable[[], float] = now_ms,
+    ) -> None:
+        self.stack = stack
+        self.service = service
+        self.workers = workers
+        self.clock_ms = clock_ms
+        self._paused: set[str] = set()  # roles whose processes are SIGSTOPped
+        self._down: set[str] = set()  # roles whose server is not running
+        self._killed_worker: int | None = None
+
+    def check(self, fault: Fault) -> None:
+        """Refuse what cannot be done here (servers we did not start, a single worker)."""
+        target = fault.kind.split(":")[0]
+        if target in BACKEND_KINDS and _role(target) not in self.stack.servers:
+            raise UserError(
+                f"{fault.kind} needs the embedded {target} (started by pollcap),"
+                " not an external URL"
+            )
+        if fault.kind == "service:kill-worker" and self.workers < 2:
+            raise UserError("service:kill-worker needs --workers >= 2")
+
+    def inject(self, fault: Fault) -> FaultWindow:
+        self.check(fault)
+        started = self.clock_ms()
+        detail = self._inject(fault)
+        return FaultWindow(fault=fault, injected_ms=started, detail=detail)
+
+    def heal(self, window: FaultWindow) -> FaultWindow:
+        detail = self._heal(window.fault)
+        window.healed_ms = self.clock_ms()
+        window.detail = f"{window.detail}; {detail}" if detail else window.detail
+        return window
+
+    def _inject(self, fault: Fault) -> str:
+        kind = fault.kind
+        if kind == "service:kill-worker":
+            pids = self.service.worker_pids
+            victim = pids[0]
+            os.kill(victim, signal.SIGKILL)
+            self._killed_worker = victim
+            return f"SIGKILL worker {victim} of {len(pids)}"
+        target, action = kind.split(":")
+        role = _role(target)
+        server = self.stack.servers[role]
+        if action == "pause":
+            n = relaunch.signal_all(server, signal.SIGSTOP)
+            self._paused.add(role)
+            return f"SIGSTOP {n} {target} process(es)"
+        if action == "kill":
+            n = len(relaunch.server_processes(server))
+            relaunch.kill_all(server)
+            self._down.add(role)
+            return f"SIGKILL {n} {target} process(es)"
+        if action == "restart":
+            relaunch.fast_shutdown(server)
+            self._down.add(role)
+            return f"fast shutdown of {target}"
+        raise UserError(f"unknown fault {kind!r}")
+
+    def _heal(self, fault: Fault) -> str:
+        if fault.kind == "service:kill-worker":
+            return self._wait_worker_back()
+        role = _role(fault.kind.split(":")[0])
+        if role in self._paused:
+            relaunch.signal_all(self.stack.servers[role], signal.SIGCONT)
+            self._paused.discard(role)
+            return "SIGCONT"
+        if role in self._down:
+            again = relaunch.relaunch(self.stack.servers[role])
+            self.stack.replace_server(role, again)
+            self._down.discard(role)
+            return f"started again (pid {again.pid})"
+        return ""
+
+    def _wait_worker_back(self) -> str:
+        deadline = time.monotonic() + WORKER_BACK_TIMEOUT_S
+        while time.monotonic() < deadline:
+            pids = self.service.worker_pids
+            if len(pids) >= self.workers and self._killed_worker not in pids:
+                return f"worker replaced (workers now {pids})"
+            time.sleep(POLL_S)
+        raise UserError(f"uvicorn did not replace the killed worker within "
+                        f"{WORKER_BACK_TIMEOUT_S:.0f} s")
+
+    def heal_all(self) -> None:
+        """Resume and restart whatever is still broken (on every way out of a run)."""
+        for role in list(self._paused):
+            relaunch.signal_all(self.stack.servers[role], signal.SIGCONT)
+            self._paused.discard(role)
+        for role in list(self._down):
+            try:
+                self.stack.replace_server(role, relaunch.relaunch(self.stack.servers[role]))
+            finally:
+                self._down.discard(role)
+
+
+def _role(target: str) -> str:
+    return {"valkey": "redis", "postgres": "postgres"}.get(target, target)
