@@ -86,7 +86,8 @@ def run_chaos(cfg: ChaosConfig, *, on_event: Hook | None = None) -> ChaosResult:
                   metrics_redis_url=cfg.metrics_redis_url)
     info = stack.start()
     try:
-        emit("stack", {"redis": info.redis_url, "metrics": info.samples_redis_url})
+        emit("stack", {"redis": info.redis_url, "metrics": info.samples_redis_url,
+                       "database": info.database_url})
         run_dir = Path(cfg.runs_dir).resolve() / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         with run_service(
