@@ -129,23 +129,28 @@ class StepTracker:
 
 
 def _counters_probe(
-    client: redis.Redis, *, run_id: str, database_url: str | None
+    client: redis.Redis, *, run_id: str, database_url: str | None,
+    service_client: redis.Redis | None = None,
 ) -> Callable[[], dict[str, float]]:
+    """Counters from the samples' Redis; Redis commands from the service's (the same server
+    unless the stack has a metrics Valkey, which keeps the recorder out of the count)."""
     probes = [0]
+    server = service_client or client
 
     def probe() -> dict[str, float]:
         raw: dict[bytes, bytes] = client.hgetall(f"run:{run_id}:counters")  # type: ignore[assignment]
         counts = {k.decode(): float(v) for k, v in raw.items()}
         # Redis commands of the service alone: the server's total less the load
         # generator's recorder and this probe (HGETALL + INFO; the count lags by <= 1 s).
-        probes[0] += 2
-        total = float(client.info("stats").get("total_commands_processed", 0))
+        probes[0] += 2 if server is client else 1
+        total = float(server.info("stats").get("total_commands_processed", 0))
+        recorder = counts.get("recorder_commands", 0.0) if server is client else 0.0
         out = {
             "requests": counts.get("requests", counts.get("polls", 0.0)),
             "failures": counts.get("errors", 0.0),
             "lost": counts.get("lost", 0.0),
             "duplicated": counts.get("duplicated", 0.0),
-            "redis_ops": total - counts.get("recorder_commands", 0.0) - probes[0],
+            "redis_ops": total - recorder - probes[0],
         }
         if database_url:
             out["pg_queries"] = float(asyncio.run(_pg_transactions(database_url)))
@@ -239,7 +244,9 @@ def run_capacity(
     run_dir = cfg.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     phase("starting Valkey + PostgreSQL")
-    with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
+    with Stack(
+        redis_url=cfg.redis_url, database_url=cfg.database_url, metrics_redis=True
+    ) as stack:
         phase("starting the reference service")
         with _service(
             cfg,
@@ -247,13 +254,15 @@ def run_capacity(
             database_url=stack.database_url,
             log_path=run_dir / "service.log",
         ) as (url, service_pids):
-            client = redis.Redis.from_url(stack.redis_url)
+            client = redis.Redis.from_url(stack.samples_redis_url)  # the metrics Valkey
+            service_client = redis.Redis.from_url(stack.redis_url)
             generator: list[int] = []
             sampler = ResourceSampler(
                 groups={"service": service_pids, "generator": lambda: generator}
             ).start()
             probe = _counters_probe(
-                client, run_id=run_id, database_url=None if cfg.host else stack.database_url
+                client, run_id=run_id, database_url=None if cfg.host else stack.database_url,
+                service_client=service_client,
             )
             tracker = StepTracker(
                 plan=cfg.plan,
@@ -275,7 +284,7 @@ def run_capacity(
             try:
                 swarm = run_swarm(
                     host=url,
-                    redis_url=stack.redis_url,
+                    redis_url=stack.samples_redis_url,
                     users=cfg.plan.max_users,
                     spawn_rate=cfg.plan.spawn_rate,
                     duration_s=cfg.plan.duration_s,
@@ -300,6 +309,7 @@ def run_capacity(
                 for kind in ("poll", "message", "notification")
             }
             client.close()
+            service_client.close()
     if not tracker.steps:
         raise UserError(f"the swarm completed no step (see {swarm.run_dir}/locust.log)")
     stop_reason = tracker.stop_reason or f"reached the last step ({cfg.plan.max_users} users)"
