@@ -40,9 +40,8 @@ from loadtests.clients.sends import (
     Attempt,
     message_text,
     new_ref,
-    send_outcome,
     send_record,
-    should_retry,
+    send_tracked,
 )
 
 MAX_CATCHUP_PAGES = 100
@@ -272,40 +271,35 @@ class ChatUser(FastHttpUser):
                     rec.count(field, n)
 
     def _send(self) -> None:
-        """One message with a client reference; unknown outcomes retried with the same key.
-
-        Every attempt's outcome is recorded by reference (:mod:`loadtests.clients.sends`),
-        so a chaos run can tell acknowledged, refused and unknown sends apart.
-        """
+        """One message with a client reference; unknown outcomes retried with the same key
+        (:mod:`loadtests.clients.sends` keeps the books)."""
         self.n_sent += 1
         ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
         text = message_text(ref=ref, body=f"hello from {self.uid} at {time.time():.3f}")
-        body = {"content": text}
-        headers = {**self.auth, IDEMPOTENCY_HEADER: ref}
-        attempts: list[Attempt] = []
-        seq = None
-        while True:
-            started_ms = time.time() * 1000.0
-            with self.client.post(
-                f"/api/chat/{self.channel}/messages",
-                json=body,
-                headers=headers,
-                name=SEND_NAME,
-                catch_response=True,
-            ) as resp:
-                status = resp.status_code or NO_ANSWER
-                elapsed_ms = time.time() * 1000.0 - started_ms
-                attempts.append(Attempt(status, started_ms, elapsed_ms))
-                if status == 201:
-                    seq = orjson.loads(resp.content or b"{}").get("message", {}).get("seq")
-                else:
-                    resp.failure(f"send: HTTP {status}" if status else "send: no answer")
-                    self._record_error(SEND_NAME, elapsed_ms)
-            self._record_send(ref, attempts, seq)
-            if not should_retry(attempts):
-                break
-            self._sleep(retry_delay_ms(len(attempts) - 1) / 1000)
-        self._count("messages_sent" if send_outcome(attempts) == "ok" else "errors")
+        outcome = send_tracked(
+            attempt=lambda: self._post_message(text, ref),
+            record=lambda attempts, seq: self._record_send(ref, attempts, seq),
+            sleep_s=self._sleep,
+            retry_delay_s=lambda n: retry_delay_ms(n) / 1000,
+        )
+        self._count("messages_sent" if outcome == "ok" else "errors")
+
+    def _post_message(self, text: str, ref: str) -> tuple[int, int | None]:
+        """One attempt: (status, seq); status ``NO_ANSWER`` when nothing came back."""
+        t0 = time.perf_counter()
+        with self.client.post(
+            f"/api/chat/{self.channel}/messages",
+            json={"content": text},
+            headers={**self.auth, IDEMPOTENCY_HEADER: ref},
+            name=SEND_NAME,
+            catch_response=True,
+        ) as resp:
+            status = resp.status_code or NO_ANSWER
+            if status == 201:
+                return status, orjson.loads(resp.content or b"{}")["message"]["seq"]
+            resp.failure(f"send: HTTP {status}" if status else "send: no answer")
+        self._record_error(SEND_NAME, (time.perf_counter() - t0) * 1000.0)
+        return status, None
 
     def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
         rec = self.scn.recorder

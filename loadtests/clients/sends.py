@@ -14,14 +14,17 @@ Only unknown attempts are retried, with the same reference. The send's outcome i
 ``ok`` when any attempt was acknowledged, ``failed`` only when every attempt was
 refused (a refusal after an unknown attempt does not undo that attempt), ``unknown``
 otherwise. The outcome is recorded after every attempt, so a tab stopped mid-retry
-still leaves its unknown send on record. Pure functions; the Locust user does the I/O.
+still leaves its unknown send on record. :func:`send_tracked` drives the attempts over
+any transport (the caller passes one attempt as a function), so the Locust user keeps
+only the I/O.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,3 +96,30 @@ def send_record(
         "statuses": [a.status for a in attempts],
         "longest_ms": round(max((a.elapsed_ms for a in attempts), default=0.0), 3),
     }
+
+
+def send_tracked(
+    *,
+    attempt: Callable[[], tuple[int, int | None]],
+    record: Callable[[list[Attempt], int | None], None],
+    sleep_s: Callable[[float], None],
+    retry_delay_s: Callable[[int], float],
+    clock_ms: Callable[[], float] = lambda: time.time() * 1000.0,
+    max_retries: int = MAX_RETRIES,
+) -> Outcome:
+    """Attempt a send until it is answered (or retries run out), recording after each try.
+
+    ``attempt()`` makes one HTTP attempt with the send's reference and returns
+    ``(status, seq)``: ``NO_ANSWER`` when nothing came back, ``seq`` when 201.
+    """
+    attempts: list[Attempt] = []
+    seq: int | None = None
+    while True:
+        started_ms = clock_ms()
+        status, got = attempt()
+        attempts.append(Attempt(status, started_ms, clock_ms() - started_ms))
+        seq = got if status == 201 else seq
+        record(attempts, seq)
+        if not should_retry(attempts, max_retries=max_retries):
+            return send_outcome(attempts)
+        sleep_s(retry_delay_s(len(attempts) - 1))

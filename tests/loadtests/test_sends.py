@@ -16,6 +16,7 @@ from loadtests.clients.sends import (
     ref_of,
     send_outcome,
     send_record,
+    send_tracked,
     should_retry,
 )
 from loadtests.recording.recorder import Recorder, sends_key
@@ -86,3 +87,31 @@ def test_recorder_ships_send_records_and_error_samples(clean_backends: StackInfo
     assert errors.to_dict("records") == [
         {"t_ms": 1500, "user": "a", "n": 1, "latency_ms": 30001.5, "name": "/api/x"}
     ]
+
+
+def _driver(statuses: list[int]) -> tuple[str, list[list[int]], list[float]]:
+    """Run send_tracked over scripted answers; returns outcome, records, sleeps."""
+    answers = iter(statuses)
+    records: list[list[int]] = []
+    sleeps: list[float] = []
+    clock = iter(float(t) for t in range(0, 1000, 10))
+    outcome = send_tracked(
+        attempt=lambda: (s := next(answers), 7 if s == 201 else None),
+        record=lambda attempts, seq: records.append([a.status for a in attempts] + [seq or -1]),
+        sleep_s=sleeps.append,
+        retry_delay_s=lambda n: float(2**n),
+        clock_ms=lambda: next(clock),
+    )
+    return outcome, records, sleeps
+
+
+def test_send_tracked_retries_unknown_with_backoff_and_records_every_attempt() -> None:
+    outcome, records, sleeps = _driver([NO_ANSWER, NO_ANSWER, 201])
+    assert outcome == "ok" and sleeps == [1.0, 2.0]
+    assert records == [[0, -1], [0, 0, -1], [0, 0, 201, 7]]  # the last record has the seq
+
+
+def test_send_tracked_stops_at_a_definite_answer_or_after_three_retries() -> None:
+    assert _driver([503]) == ("failed", [[503, -1]], [])
+    outcome, records, sleeps = _driver([NO_ANSWER] * 4)
+    assert outcome == "unknown" and len(records) == 4 and sleeps == [1.0, 2.0, 4.0]
