@@ -91,7 +91,7 @@ def chaos(
         command="pollcap chaos " + " ".join(f"--fault {f.label}" for f in faults),
     )
     planned_s = swarm_duration_s(faults, tail_s=tail_s)
-    with _progress(planned_s) as on_event:
+    with ChaosProgress(planned_s) as on_event:
         done = run_chaos(cfg, on_event=on_event)
     _print(done.result, json_out=json_out)
     err.print(f"report: {done.html_path}")
@@ -99,7 +99,7 @@ def chaos(
         raise typer.Exit(code=1)
 
 
-class _progress:
+class ChaosProgress:
     """A bar over the swarm's planned time; fault events printed above it."""
 
     def __init__(self, planned_s: float) -> None:
