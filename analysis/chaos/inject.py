@@ -50,18 +50,19 @@ class Injector:
         self.service = service
         self.workers = workers
         self.clock_ms = clock_ms
-        self._paused: set[str] = set()  # roles whose processes are SIGSTOPped
-        self._down: set[str] = set()  # roles whose server is not running
+        self._paused: set[str] = set()  # "valkey" | "postgres" while SIGSTOPped
+        self._down: set[str] = set()  # ... while not running
         self._killed_worker: int | None = None
 
     def check(self, fault: Fault) -> None:
         """Refuse what cannot be done here (servers we did not start, a single worker)."""
         target = fault.kind.split(":")[0]
-        if target in BACKEND_KINDS and _role(target) not in self.stack.servers:
-            raise UserError(
-                f"{fault.kind} needs the embedded {target} (started by pollcap),"
-                " not an external URL"
-            )
+        if target in BACKEND_KINDS:
+            try:
+                self.stack.launched(target)
+            except UserError:
+                raise UserError(f"{fault.kind} needs the embedded {target} (started by"
+                                " pollcap), not an external URL") from None
         if fault.kind == "service:kill-worker" and self.workers < 2:
             raise UserError("service:kill-worker needs --workers >= 2")
 
@@ -86,36 +87,31 @@ class Injector:
             self._killed_worker = victim
             return f"SIGKILL worker {victim} of {len(pids)}"
         target, action = kind.split(":")
-        role = _role(target)
-        server = self.stack.servers[role]
+        processes = len(relaunch.server_processes(self.stack.launched(target)))
         if action == "pause":
-            n = relaunch.signal_all(server, signal.SIGSTOP)
-            self._paused.add(role)
-            return f"SIGSTOP {n} {target} process(es)"
-        if action == "kill":
-            n = len(relaunch.server_processes(server))
-            relaunch.kill_all(server)
-            self._down.add(role)
-            return f"SIGKILL {n} {target} process(es)"
-        if action == "restart":
-            relaunch.fast_shutdown(server)
-            self._down.add(role)
-            return f"fast shutdown of {target}"
+            self.stack.pause(target)
+            self._paused.add(target)
+            return f"SIGSTOP {processes} {target} process(es)"
+        if action in ("kill", "restart"):
+            self.stack.stop_server(target, kill=action == "kill")
+            self._down.add(target)
+            return (f"SIGKILL {processes} {target} process(es)" if action == "kill"
+                    else f"fast shutdown of {target}")
         raise UserError(f"unknown fault {kind!r}")
 
     def _heal(self, fault: Fault) -> str:
         if fault.kind == "service:kill-worker":
             return self._wait_worker_back()
-        role = _role(fault.kind.split(":")[0])
-        if role in self._paused:
-            relaunch.signal_all(self.stack.servers[role], signal.SIGCONT)
-            self._paused.discard(role)
+        target = fault.kind.split(":")[0]
+        if target in self._paused:
+            self.stack.resume(target)
+            self._paused.discard(target)
             return "SIGCONT"
-        if role in self._down:
-            again = relaunch.relaunch(self.stack.servers[role])
-            self.stack.replace_server(role, again)
-            self._down.discard(role)
-            return f"started again (pid {again.pid})"
+        if target in self._down:
+            info = self.stack.start_server(target)
+            self._down.discard(target)
+            pid = info.redis_pid if target == "valkey" else info.postgres_pid
+            return f"started again (pid {pid})"
         return ""
 
     def _wait_worker_back(self) -> str:
@@ -130,15 +126,11 @@ class Injector:
 
     def heal_all(self) -> None:
         """Resume and restart whatever is still broken (on every way out of a run)."""
-        for role in list(self._paused):
-            relaunch.signal_all(self.stack.servers[role], signal.SIGCONT)
-            self._paused.discard(role)
-        for role in list(self._down):
+        for target in list(self._paused):
+            self.stack.resume(target)
+            self._paused.discard(target)
+        for target in list(self._down):
             try:
-                self.stack.replace_server(role, relaunch.relaunch(self.stack.servers[role]))
+                self.stack.start_server(target)
             finally:
-                self._down.discard(role)
-
-
-def _role(target: str) -> str:
-    return {"valkey": "redis", "postgres": "postgres"}.get(target, target)
+                self._down.discard(target)

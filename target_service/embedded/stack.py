@@ -21,6 +21,7 @@ the measurement and the recorder adds no load to the system under test;
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from target_service.embedded import procs
+from target_service.embedded import procs, relaunch
 from target_service.embedded.procs import Launched
 from target_service.errors import UserError
 
@@ -165,13 +166,55 @@ class Stack:
         self.servers[role] = launched
         procs.write_pids(run_dir, self._launched)
 
-    def replace_server(self, role: str, launched: Launched) -> None:
-        """Record a server started again in ``role`` (chaos runs kill and restart them)."""
-        old = self.servers[role]
-        self._launched = [launched if item is old else item for item in self._launched]
-        self.servers[role] = launched
-        if self._owned_dir is not None:
-            procs.write_pids(self._owned_dir, self._launched)
+    # -- faults: what chaos runs do to a server of this stack -----------------------------
+
+    def launched(self, kind: str) -> Launched:
+        """The service's server of ``kind`` ("valkey" | "postgres") this stack launched
+        (never the metrics Valkey: faults must not touch the measurement)."""
+        found = self.servers.get(_ROLE_OF_KIND.get(kind, kind))
+        if found is None:
+            raise UserError(f"this stack did not launch {kind} (it was given by URL)")
+        return found
+
+    def pause(self, kind: str) -> None:
+        """SIGSTOP the server and every process it forked (each PostgreSQL connection
+        has a process of its own: stopping only the postmaster pauses nothing)."""
+        relaunch.signal_all(self.launched(kind), signal.SIGSTOP)
+
+    def resume(self, kind: str) -> None:
+        relaunch.signal_all(self.launched(kind), signal.SIGCONT)
+
+    def stop_server(self, kind: str, *, kill: bool = False) -> None:
+        """Fast shutdown (or SIGKILL of every process with ``kill``); it stays down until
+        :meth:`start_server` (chaos runs keep it down for a while)."""
+        old = self.launched(kind)
+        relaunch.signal_all(old, signal.SIGCONT)  # a paused server cannot stop
+        if kill:
+            relaunch.kill_all(old)
+        elif kind == "postgres":
+            relaunch.fast_shutdown(old)
+        else:
+            procs.stop(old, timeout_s=STOP_TIMEOUT_S)
+
+    def start_server(self, kind: str) -> StackInfo:
+        """Start a stopped server again on the same port: PostgreSQL on its data (crash
+        recovery after a kill), Valkey empty."""
+        old = self.launched(kind)
+        assert self.info is not None and self._owned_dir is not None
+        new = relaunch.relaunch(old)
+        self._launched = [new if item is old else item for item in self._launched]
+        self.servers[_ROLE_OF_KIND[kind]] = new
+        procs.write_pids(self._owned_dir, self._launched)
+        if kind == "valkey":
+            self.info = dataclasses.replace(self.info, redis_pid=new.pid)
+        else:
+            self.info = dataclasses.replace(self.info, postgres_pid=new.pid)
+        return self.info
+
+    def restart(self, kind: str, *, kill: bool = False) -> StackInfo:
+        """Stop (fast shutdown, or SIGKILL with ``kill``) and start again on the same port."""
+        self.stop_server(kind, kill=kill)
+        return self.start_server(kind)
 
     def _make_run_dir(self) -> Path:
         base = self._run_dir or STACKS_DIR / f"stack-{os.getpid()}-{time.time_ns() // 1_000_000}"
@@ -223,6 +266,9 @@ def reap_leftovers(stacks_dir: Path | None = None) -> list[int]:
             procs.wait_gone(pid, kind, timeout_s=STOP_TIMEOUT_S)
         shutil.rmtree(run_dir, ignore_errors=True)
     return killed
+
+
+_ROLE_OF_KIND = {"valkey": "redis", "postgres": "postgres"}
 
 
 def start_metrics_valkey(*, run_dir: Path) -> Launched:

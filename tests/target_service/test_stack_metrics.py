@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import redis
@@ -39,24 +38,30 @@ def test_metrics_redis_url_given_launches_no_third_server(tmp_path: Path) -> Non
             stack.stop()
 
 
-def test_killed_servers_come_back_on_their_ports(tmp_path: Path) -> None:
-    stack = Stack(run_dir=tmp_path / "run", environ={})
+def test_faults_touch_the_service_servers_only_and_they_come_back(tmp_path: Path) -> None:
+    stack = Stack(run_dir=tmp_path / "run", environ={}, metrics_redis=True)
     info = stack.start()
     try:
+        assert info.metrics_redis_url is not None
         client = redis.Redis.from_url(info.redis_url)
+        metrics = redis.Redis.from_url(info.metrics_redis_url)
         client.set("k", "v")
-        valkey = stack.servers["redis"]
-        relaunch.kill_all(valkey)
-        stack.replace_server("redis", relaunch.relaunch(valkey))
+        metrics.set("sample", "1")
+        assert stack.launched("valkey").url == info.redis_url  # not the metrics Valkey
+        stack.stop_server("valkey", kill=True)
+        again = stack.start_server("valkey")
+        assert again.redis_pid != info.redis_pid
         assert client.get("k") is None  # back empty, same URL
-        postgres = stack.servers["postgres"]
+        assert metrics.get("sample") == b"1"  # the measurement never noticed
+        postgres = stack.launched("postgres")
         assert len(relaunch.server_processes(postgres)) > 1  # postmaster + its children
-        assert relaunch.signal_all(postgres, signal.SIGSTOP) > 1
-        relaunch.signal_all(postgres, signal.SIGCONT)
-        relaunch.kill_all(postgres)
-        again = relaunch.relaunch(postgres)  # crash recovery on the same data folder
-        stack.replace_server("postgres", again)
+        stack.pause("postgres")
+        assert all(p.status() == "stopped" for p in relaunch.server_processes(postgres))
+        stack.resume("postgres")
+        stack.stop_server("postgres", kill=True)
+        restarted = stack.start_server("postgres")  # crash recovery on the same data folder
         record = procs.read_pids(tmp_path / "run")
-        assert record is not None and again.pid in {p for p, _ in record[1]}
+        assert record is not None and restarted.postgres_pid in {p for p, _ in record[1]}
+        stack.restart("postgres")  # fast shutdown, start on the same data
     finally:
         stack.stop()
