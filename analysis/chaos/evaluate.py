@@ -153,6 +153,7 @@ def _fault_row(
         "detail": window.detail,
         "injected_ms": inject_ms,
         "healed_ms": heal_ms,
+        "ready_ms": window.ready_ms,
         "phase_end_ms": phase_end_ms,
         "baseline": asdict(base),
         "errors": int(((errors >= inject_ms) & (errors < phase_end_ms)).sum()),

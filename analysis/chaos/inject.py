@@ -32,6 +32,7 @@ class FaultWindow:
     fault: Fault
     injected_ms: float
     healed_ms: float | None = None
+    ready_ms: float | None = None
     detail: str = ""
 
 
@@ -73,8 +74,15 @@ class Injector:
         return FaultWindow(fault=fault, injected_ms=started, detail=detail)
 
     def heal(self, window: FaultWindow) -> FaultWindow:
+        """Heal, timed from the moment healing *begins* (SIGCONT sent, start command
+        issued), so a restart's crash recovery counts in the time to recover; a killed
+        worker needs no healing (uvicorn replaces it), so its recovery counts from the kill.
+        ``ready_ms`` is when the healed part answered again."""
+        started = self.clock_ms()
         detail = self._heal(window.fault)
-        window.healed_ms = self.clock_ms()
+        window.ready_ms = self.clock_ms()
+        kill_worker = window.fault.kind == "service:kill-worker"
+        window.healed_ms = window.injected_ms if kill_worker else started
         window.detail = f"{window.detail}; {detail}" if detail else window.detail
         return window
 

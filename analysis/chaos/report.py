@@ -49,8 +49,9 @@ def timeline_figure(frame: pd.DataFrame, faults: list[dict[str, Any]], *, t0_ms:
             start = (f["injected_ms"] - t0_ms) / 1000
             end = max((f["healed_ms"] - t0_ms) / 1000, start + 0.5)
             ax.axvspan(start, end, color="#f4b6b6", alpha=0.6, lw=0)
-            if f.get("recover_s") is not None:
-                ax.axvline(end + f["recover_s"], color="#2ca02c", lw=0.8, ls="--")
+            if f.get("recover_s") is not None:  # recovered: healing + time to recover
+                heal_s = (f["healed_ms"] - t0_ms) / 1000
+                ax.axvline(heal_s + f["recover_s"], color="#2ca02c", lw=0.8, ls="--")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
     for f in faults:
@@ -58,8 +59,7 @@ def timeline_figure(frame: pd.DataFrame, faults: list[dict[str, Any]], *, t0_ms:
                      xycoords=("data", "axes fraction"), fontsize=7, rotation=30,
                      va="bottom")
     fig.tight_layout()
-    out = _png(fig)
-    return out
+    return _png(fig)
 
 
 def _png(fig: Figure) -> bytes:

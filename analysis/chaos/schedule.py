@@ -17,8 +17,8 @@ What each kind does (the injector in :mod:`analysis.chaos.inject` carries it out
 * ``postgres:kill``: SIGKILL every PostgreSQL process; at healing start it, with crash
   recovery from the WAL.
 * ``service:kill-worker``: SIGKILL one of the uvicorn workers; uvicorn's supervisor
-  starts a replacement, and healing is when the worker count is whole again (not
-  before START+DURATION).
+  starts a replacement by itself, so its recovery is timed from the kill (at
+  START+DURATION the run checks that the worker count is whole again).
 """
 
 from __future__ import annotations
