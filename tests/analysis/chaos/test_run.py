@@ -41,11 +41,12 @@ def test_each_fault_kind_is_injected_healed_and_accounted(kind: str, tmp_path: P
     result = done.result
     assert [name for name, _ in events if name in ("inject", "heal")] == ["inject", "heal"]
     (fault,) = result["faults"]
-    assert fault["kind"] == kind and fault["ready_ms"] >= fault["injected_ms"] + 3000
+    planned_ms = 3000 - 50  # both ends are placed on the swarm clock, within a poll step
+    assert fault["kind"] == kind and fault["ready_ms"] >= fault["injected_ms"] + planned_ms
     if kind == "service:kill-worker":  # healed by uvicorn itself: recovery counts from the kill
         assert fault["healed_ms"] == fault["injected_ms"]
     else:
-        assert fault["ready_ms"] >= fault["healed_ms"] >= fault["injected_ms"] + 3000
+        assert fault["ready_ms"] >= fault["healed_ms"] >= fault["injected_ms"] + planned_ms
     assert ("SIGCONT" in fault["detail"]) == kind.endswith("pause")
     assert ("started again" in fault["detail"]) == (kind.split(":")[1] in ("kill", "restart")
                                                     and kind.startswith(("valkey", "postgres")))
