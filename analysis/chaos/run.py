@@ -36,6 +36,7 @@ from target_service.errors import UserError
 from target_service.serve import run_service
 
 START_TIMEOUT_S = 60.0  # Locust imports and spawns before its test clock starts
+SERVICE_READY_TIMEOUT_S = 90.0  # >= 2 workers importing on a busy 2-core machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def run_chaos(cfg: ChaosConfig, *, on_event: Hook | None = None) -> ChaosResult:
         with run_service(
             redis_url=info.redis_url, database_url=info.database_url, workers=cfg.workers,
             policy=cfg.policy, cache_mode=cfg.cache, env=cfg.service_env,
-            log_path=run_dir / "service.log",
+            log_path=run_dir / "service.log", ready_timeout_s=SERVICE_READY_TIMEOUT_S,
         ) as service:
             injector = Injector(stack=stack, service=service, workers=cfg.workers)
             for fault in faults:
