@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
+
 from analysis.chaos.schedule import Fault
-from target_service.embedded import relaunch
 from target_service.embedded.stack import Stack
 from target_service.errors import UserError
 from target_service.serve import ServiceHandle
@@ -95,7 +96,7 @@ class Injector:
             self._killed_worker = victim
             return f"SIGKILL worker {victim} of {len(pids)}"
         target, action = kind.split(":")
-        processes = len(relaunch.server_processes(self.stack.launched(target)))
+        processes = _process_count(self.stack.launched(target).pid)
         if action == "pause":
             self.stack.pause(target)
             self._paused.add(target)
@@ -142,3 +143,11 @@ class Injector:
                 self.stack.start_server(target)
             finally:
                 self._down.discard(target)
+
+
+def _process_count(pid: int) -> int:
+    """The server and every process under it (what a pause or kill reaches)."""
+    try:
+        return 1 + len(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return 0
