@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psutil
@@ -58,7 +59,10 @@ def test_faults_touch_the_service_servers_only_and_they_come_back(tmp_path: Path
         family = [psutil.Process(postgres.pid), *psutil.Process(postgres.pid).children(True)]
         assert len(family) > 1  # the postmaster and its children
         stack.pause("postgres")
-        assert all(p.status() == "stopped" for p in family)
+        deadline = time.monotonic() + 5  # SIGSTOP is delivered asynchronously
+        while time.monotonic() < deadline and not _all_stopped(family):
+            time.sleep(0.05)
+        assert _all_stopped(family)
         stack.resume("postgres")
         stack.stop_server("postgres", kill=True)
         restarted = stack.start_server("postgres")  # crash recovery on the same data folder
@@ -67,3 +71,8 @@ def test_faults_touch_the_service_servers_only_and_they_come_back(tmp_path: Path
         stack.restart("postgres")  # fast shutdown, start on the same data
     finally:
         stack.stop()
+
+
+def _all_stopped(family: list[psutil.Process]) -> bool:
+    alive = [p for p in family if p.is_running()]
+    return bool(alive) and all(p.status() == psutil.STATUS_STOPPED for p in alive)
