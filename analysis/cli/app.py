@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "analysis.cli.report",
     "analysis.cli.sweep",
     "analysis.cli.probe",
+    "analysis.cli.chaos",
 )
 
 

@@ -42,6 +42,15 @@ from loadtests.clients.names import (
 )
 from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
 from loadtests.clients.scenario import Scenario, scenario_for
+from loadtests.clients.sends import (
+    IDEMPOTENCY_HEADER,
+    NO_ANSWER,
+    Attempt,
+    message_text,
+    new_ref,
+    send_record,
+    send_tracked,
+)
 
 MAX_CATCHUP_PAGES = 100
 SERVER_DEFAULT_INTERVAL_MS = 2000
@@ -68,6 +77,7 @@ class ChatUser(User):
         self.delivery_rows = opts.delivery_rows
         self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
         self.auth: dict[str, str] = {}
+        self.uid, self.n_err = "", 0  # error samples need a user: none before sign-up
         self.user_id, token = self._sign_up()
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
@@ -82,7 +92,7 @@ class ChatUser(User):
         self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
         self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
         self.joined_ms = time.time() * 1000.0
-        self.n_poll = self.n_msg = self.n_note = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_sent = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
 
@@ -269,10 +279,44 @@ class ChatUser(User):
                     rec.count(field, n)
 
     def _send(self) -> None:
-        body = {"content": f"hello from {self.uid} at {time.time():.3f}"}
-        path = f"/api/chat/{self.channel}/messages"
-        if self._post(SEND_NAME, path, body, what="send") is not None:
+        """One message with a client reference; unknown outcomes retried with the same key
+        (:mod:`loadtests.clients.sends` keeps the books; failed attempts count as errors)."""
+        self.n_sent += 1
+        ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
+        text = message_text(ref=ref, body=f"hello from {self.uid} at {time.time():.3f}")
+        outcome = send_tracked(
+            attempt=lambda: self._post_message(text, ref),
+            record=lambda attempts, seq: self._record_send(ref, attempts, seq),
+            sleep_s=self._sleep,
+            retry_delay_s=lambda n: retry_delay_ms(n) / 1000,
+        )
+        if outcome == "ok":
             self._count("messages_sent")
+
+    def _post_message(self, text: str, ref: str) -> tuple[int, int | None]:
+        """One attempt on the tab's connection: (status, seq); ``NO_ANSWER`` when nothing
+        came back (the message may or may not be committed)."""
+        path = f"/api/chat/{self.channel}/messages"
+        headers = {**self.auth, IDEMPOTENCY_HEADER: ref}
+        t0 = time.perf_counter()
+        try:
+            status, body, _ = self.conn.post_json(path, orjson.dumps({"content": text}), headers)
+        except Exception as exc:  # connection refused/reset, timeouts
+            self._failed(SEND_NAME, (time.perf_counter() - t0) * 1000.0, exc, request_type="POST")
+            return NO_ANSWER, None
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        if status != 201:
+            error = StatusError(f"send: HTTP {status}")
+            self._failed(SEND_NAME, elapsed_ms, error, request_type="POST")
+            return status, None
+        self._fired(SEND_NAME, elapsed_ms, len(body), request_type="POST")
+        return status, int(orjson.loads(body)["message"]["seq"])
+
+    def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            record = send_record(channel=self.channel, user=self.uid, attempts=attempts, seq=seq)
+            rec.send(ref=ref, record=record)
 
     # -- notifications ---------------------------------------------------------------
 
@@ -367,6 +411,17 @@ class ChatUser(User):
     ) -> None:
         self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
         self._count("errors")
+        self._record_error(name, elapsed_ms)
+
+    def _record_error(self, name: str, elapsed_ms: float) -> None:
+        """A failed request as an ``error`` sample (per-second error timelines)."""
+        rec = self.scn.recorder
+        if rec is not None and self.uid:
+            self.n_err += 1
+            rec.error(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_err,
+                latency_ms=elapsed_ms, name=name,
+            )
 
     def _count(self, field: str, n: int = 1) -> None:
         if self.scn.recorder is not None:

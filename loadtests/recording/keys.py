@@ -12,6 +12,12 @@ its own), so its keys are scoped by run id and named apart from the service's:
   (``users:{process}``, ``samples:{process}``), read by the progress bar.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
+  of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).
+
+Failed requests are samples too, of type ``error`` (``{user}:{n}:{latency_ms}:{name}``,
+score = when the request failed); they are not in :data:`SAMPLE_TYPES` (the delivery
+and request samples every run reports) and are read by chaos runs.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "poll": ("user", "n", "latency_ms", "channel"),
     "message": ("user", "n", "latency_ms", "channel", "seq"),
     "notification": ("user", "n", "latency_ms"),
+    "error": ("user", "n", "latency_ms", "name"),  # failed requests (read by chaos runs)
 }
 COUNTER_FIELDS: tuple[str, ...] = (
     "messages_sent",
@@ -68,6 +75,11 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def run_sends_key(*, run_id: str) -> str:
+    """Hash: client reference -> JSON outcome record of that send (last write wins)."""
+    return f"run:{run_id}:sends"
 
 
 def live_users_field(process: str) -> str:
