@@ -88,8 +88,9 @@ def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None
     best = max((s.requests_per_s for s in done[:-1] if s.users < last.users), default=-math.inf)
     if last.requests_per_s < 0.9 * best:
         return f"throughput fell to {last.requests_per_s:.0f} req/s from {best:.0f} req/s"
-    if last.generator_saturated:
-        return f"load generator saturated at {last.users} users"
+    if last.generator_saturated and len(done) >= 2 and done[-2].generator_saturated:
+        # two steps in a row: one busy moment on a shared machine does not end the ramp
+        return f"load generator saturated at {done[-2].users} and {last.users} users"
     return None
 
 
