@@ -31,6 +31,8 @@ from analysis.chaos.schedule import (
 )
 from analysis.cli.options import MetricsRedisUrlOpt, ReportsDirOpt, RunsDirOpt, duration_s
 from analysis.defaults import REPORTS_DIR, RUNS_DIR
+from loadtests.clients.providers.factory import TRANSPORTS
+from target_service.errors import UserError
 
 err = Console(stderr=True)
 FAULT_HELP = (
@@ -54,6 +56,8 @@ def chaos(
     deadline_slack_s: Annotated[float, typer.Option(help="Tolerance over the deadline")] = 1.0,
     cache: Annotated[str, typer.Option(help="Service cache mode: fresh | seed")] = "fresh",
     policy: Annotated[str, typer.Option(help="Service interval policy")] = "fixed-2s",
+    realtime: Annotated[str, typer.Option(
+        help="The tabs' transport: polling | long-poll | sse | websocket")] = "polling",
     redis_url: Annotated[str | None, typer.Option(
         envvar="POLLCAP_REDIS_URL", help="The service's Redis (Valkey faults need the embedded one)"
     )] = None,
@@ -72,6 +76,8 @@ def chaos(
     from analysis.chaos.evaluate import Limits
     from analysis.chaos.run import ChaosConfig, run_chaos
 
+    if realtime not in TRANSPORTS:
+        raise UserError(f"--realtime must be one of {', '.join(TRANSPORTS)}, got {realtime!r}")
     if fault:
         faults = [parse_fault(text) for text in fault]
     else:
@@ -83,11 +89,12 @@ def chaos(
     tail_s = duration_s(tail, option="--tail")
     cfg = ChaosConfig(
         faults=faults, users=users, spawn_rate=max(1.0, min(users / 2, 50.0)), workers=workers,
-        cache=cache, policy=policy, tail_s=tail_s,
+        cache=cache, policy=policy, realtime=realtime, tail_s=tail_s,
         limits=Limits(deadline_s=deadline_s, deadline_slack_s=deadline_slack_s),
         redis_url=redis_url, database_url=database_url, metrics_redis_url=metrics_redis_url,
         run_id=run_id, runs_dir=runs_dir, reports_dir=reports_dir,
-        command="pollcap chaos " + " ".join(f"--fault {f.label}" for f in faults),
+        command="pollcap chaos " + " ".join(
+            [f"--fault {f.label}" for f in faults] + [f"--realtime {realtime}"]),
     )
     planned_s = swarm_duration_s(faults, tail_s=tail_s)
     with ChaosProgress(planned_s) as on_event:
