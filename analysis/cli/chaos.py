@@ -35,6 +35,7 @@ from loadtests.clients.providers.factory import TRANSPORTS
 from target_service.errors import UserError
 
 err = Console(stderr=True)
+TABLE_WIDTH = 130  # columns of the result table when stdout is not a terminal
 FAULT_HELP = (
     "KIND@START+DURATION, repeatable, e.g. valkey:pause@30s+10s (START on the swarm's clock). "
     f"Kinds: {', '.join(FAULT_KINDS)}. Default: every kind in turn."
@@ -153,9 +154,12 @@ def _print(result: dict[str, Any], *, json_out: bool) -> None:
         table.add_row(f["fault"], str(f["errors"]), f"{f['longest_request_ms'] / 1000:.2f}",
                       recover, f"{f['recover_target_s']:g}", str(f["ok"]), str(f["unknown"]),
                       str(f["acknowledged_lost"]), str(f["duplicated"]), str(f["recovered"]))
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:  # logs and CI: the whole table, not 80 columns of ellipses
+        out = Console(width=TABLE_WIDTH)
+    out.print(table)
     verdict = "passed" if result["passed"] else "FAILED: " + "; ".join(result["failures"])
-    Console().print(verdict)
+    out.print(verdict)
 
 
 COMMANDS = [chaos]

@@ -56,6 +56,7 @@ def test_each_fault_kind_is_injected_healed_and_accounted(kind: str, tmp_path: P
     assert fault["sends"] > 0  # sends went on during and after the fault
     assert result["unrecorded_stored"] == 0  # every stored message is a send of this run
     assert got["acknowledged_lost"] == 0 and got["duplicated"] == 0
+    assert result["requests_over_deadline"] == 0  # a paused dependency hangs no request
     assert fault["recover_s"] is not None  # back to its pre-fault success share within the run
     assert done.json_path.exists() and "data:image/png;base64," in done.html_path.read_text()
 
