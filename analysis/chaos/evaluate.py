@@ -127,6 +127,10 @@ def evaluate(
         "totals": overall,
         "before_faults": totals(frame[frame["started_ms"] < first]),
         "unrecorded_stored": unrecorded(stored=stored, refs=set(frame["ref"])),
+        "unrecorded_examples": [
+            {"channel": row.channel, "seq": row.seq, "ref": row.ref}
+            for row in stored if row.ref is None or row.ref not in set(frame["ref"])
+        ][:MAX_LISTED],
         "stored_messages": len(stored),
         "receivers": len(receivers),
         "receiver_gaps": dict(list(gaps.items())[:MAX_LISTED]),
