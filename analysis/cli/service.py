@@ -75,11 +75,15 @@ def _wait_for_interrupt() -> None:
 
 
 def bench_service(
-    duration_s: Annotated[float, typer.Option(min=1, max=60, help="Seconds per scenario.")] = 5,
+    duration_s: Annotated[float, typer.Option(min=1, max=60, help="Seconds per scenario.")] = 10,
     rounds: Annotated[int, typer.Option(min=1, max=10, help="Rounds; medians are kept.")] = 3,
     connections: Annotated[int, typer.Option(min=1, max=512, help="Keep-alive connections.")] = (
-        32
+        50
     ),
+    loadgen: Annotated[str, typer.Option(
+        help="wrk (C, one thread on the client core; falls back to builtin when not "
+             "installed) or builtin (the Python raw-socket generator)."
+    )] = "wrk",
     cache: CacheOption = "fresh",
     redis_url: RedisOption = None,
     database_url: DatabaseOption = None,
@@ -88,15 +92,19 @@ def bench_service(
     """Measure the service's throughput targets side by side (one core, loopback).
 
     Bare route /api/ping, a poll with nothing new, a poll returning 20 messages and
-    message POSTs; prints req/s and the ratios to /api/ping. Exit code 1 if a target
-    is missed.
+    message POSTs; prints req/s, the ratios to /api/ping, and each target beside its
+    measured value. Exit code 1 if a target is missed.
     """
     from target_service.bench.run import bench_service as run_bench
-    from target_service.bench.run import format_result
+    from target_service.bench.run import choose_loadgen, format_result
 
     _check_cache(cache)
+    chosen, note = choose_loadgen(loadgen)
+    if note:
+        typer.echo(note, err=True)
     result = run_bench(duration_s=duration_s, rounds=rounds, connections=connections,
-                       cache_mode=cache, redis_url=redis_url, database_url=database_url)
+                       cache_mode=cache, redis_url=redis_url, database_url=database_url,
+                       loadgen=chosen)
     typer.echo(json.dumps(result.to_json(), indent=2) if json_out else format_result(result))
     if not all(result.verdicts().values()):
         raise typer.Exit(1)
