@@ -55,8 +55,9 @@ class BenchResult:
 
     def cpu_ratio(self, scenario: str) -> float:
         """The same ratio per CPU second of the service: immune to neighbours' CPU use."""
-        return statistics.median(r[scenario]["rps_per_cpu"] / r["ping"]["rps_per_cpu"]
-                                 for r in self.rounds if r["ping"].get("rps_per_cpu"))
+        ratios = [r[scenario]["rps_per_cpu"] / r["ping"]["rps_per_cpu"] for r in self.rounds
+                  if r["ping"].get("rps_per_cpu") and r[scenario].get("rps_per_cpu")]
+        return statistics.median(ratios) if ratios else float("nan")
 
     def clean(self, scenario: str) -> bool:
         """At most ``MAX_ERROR_SHARE`` of answers non-2xx or lost, in every round (and ping)."""
