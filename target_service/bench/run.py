@@ -1,6 +1,6 @@
 """``pollcap bench-service``: the service's throughput targets, measured side by side.
 
-The service runs under uvicorn with one worker pinned to CPU 0; the load comes from a
+The service runs under uvicorn (or granian) with one worker pinned to CPU 0; the load comes from a
 separate process pinned to CPU 1, over loopback: ``wrk`` (:mod:`target_service.bench.wrk`)
 when it is installed, else the builtin generator (:mod:`target_service.bench.loadgen`, raw
 keep-alive sockets). Each round measures, one after the other with the same connections and
@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class BenchResult:
     cache_mode: str = "fresh"
     pinned: bool = False
     loadgen: str = "builtin"
+    server: str = "uvicorn"
     connections: int = 0
     duration_s: float = 0.0
 
@@ -76,6 +78,7 @@ class BenchResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "cache_mode": self.cache_mode, "pinned": self.pinned, "loadgen": self.loadgen,
+            "server": self.server,
             "connections": self.connections, "duration_s": self.duration_s,
             "rounds": self.rounds,
             "median_rps": {s: self.median_rps(s) for s in self.rounds[0]},
@@ -161,112 +164,89 @@ def _builtin(url: str, *, requests: list[str], headers: list[str], body: str,
 
 
 def _cpu_s(pid: int | None) -> float:
+    """CPU seconds of the service: the master and its children (granian's worker is one)."""
     if pid is None:
         return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    master = psutil.Process(pid)
+    total = 0.0
+    for proc in (master, *master.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def bench_service(
     *, duration_s: float = 10.0, connections: int = 50, rounds: int = 3,
     cache_mode: str = "fresh", redis_url: str | None = None, database_url: str | None = None,
-    only: list[str] | None = None, loadgen: str = "builtin",
+    only: list[str] | None = None, loadgen: str = "builtin", server: str = "uvicorn",
 ) -> BenchResult:
     """Start stack + service, drive the four scenarios ``rounds`` times, return the figures.
 
     ``loadgen`` is ``wrk`` or ``builtin`` (see :func:`choose_loadgen` for the fallback).
+    """
+    return bench_servers(duration_s=duration_s, connections=connections, rounds=rounds,
+                         cache_mode=cache_mode, redis_url=redis_url, database_url=database_url,
+                         only=only, loadgen=loadgen, servers=[server])[server]
+
+
+def bench_servers(
+    *, duration_s: float, connections: int, rounds: int, cache_mode: str,
+    redis_url: str | None, database_url: str | None, only: list[str] | None, loadgen: str,
+    servers: list[str],
+) -> dict[str, BenchResult]:
+    """Like :func:`bench_service` for several ASGI servers, interleaved round by round.
+
+    Every server runs its own service (pinned to the same core, idle while another is
+    measured) on its own channels, so a neighbour's burst hits every server's round alike
+    and ``server / first server`` per round is a fair ratio.
     """
     if loadgen not in LOADGENS:
         raise UserError(f"loadgen must be one of {', '.join(LOADGENS)}, got {loadgen!r}")
     cpus = sorted(os.sched_getaffinity(0))
     pinned = len(cpus) >= 2
     service_cpu, client_cpu = (cpus[0], cpus[1]) if pinned else (None, None)
-    result = BenchResult(cache_mode=cache_mode, pinned=pinned, loadgen=loadgen,
-                         connections=connections, duration_s=duration_s)
-    with Stack(redis_url=redis_url, database_url=database_url) as info, run_service(
-        redis_url=info.redis_url, database_url=info.database_url, workers=1,
-        cache_mode=cache_mode, cpu_affinity=[service_cpu] if service_cpu is not None else None,
-    ) as service:
-        user = _http(f"{service.url}/api/users", method="POST", body={"name": "bench"})
-        token = user["token"]
-        for i in range(SEED_MESSAGES):
-            _http(f"{service.url}/api/chat/bench/messages", method="POST",
-                  body={"content": f"bench message {i} " + "x" * 60}, token=token)
-        auth = [f"Authorization: Bearer {token}"]
-        scenarios: dict[str, dict[str, Any]] = {
-            "ping": {"requests": ["GET /api/ping"], "headers": [], "body": ""},
-            "poll_empty": {"requests": [f"GET /api/chat/bench/messages?after={SEED_MESSAGES}"],
-                           "headers": auth, "body": ""},
-            "poll_20": {"requests": [f"GET /api/chat/bench/messages?after={SEED_MESSAGES - 20}"],
-                        "headers": auth, "body": ""},
-            "post": {"requests": [f"POST /api/chat/bench-post-{i}/messages"
-                                  for i in range(POST_CHANNELS)],
-                     "headers": auth, "body": json.dumps({"content": "a bench post " + "y" * 60})},
-        }
-        if only:
-            scenarios = {k: v for k, v in scenarios.items() if k == "ping" or k in only}
+    results = {server: BenchResult(cache_mode=cache_mode, pinned=pinned, loadgen=loadgen,
+                                   connections=connections, duration_s=duration_s,
+                                   server=server) for server in servers}
+    with Stack(redis_url=redis_url, database_url=database_url) as info, ExitStack() as running:
+        services = {}
+        for server in servers:
+            service = running.enter_context(run_service(
+                redis_url=info.redis_url, database_url=info.database_url, workers=1,
+                cache_mode=cache_mode, server=server,
+                cpu_affinity=[service_cpu] if service_cpu is not None else None,
+            ))
+            services[server] = (service, _scenarios(service.url, channel=f"bench-{server}",
+                                                    only=only))
         for _ in range(rounds):
-            figures = {}
-            for name, spec in scenarios.items():
-                figures[name] = _loadgen(service.url, connections=connections,
-                                         duration_s=duration_s, cpu=client_cpu,
-                                         service_pid=service.pid, loadgen=loadgen, **spec)
-            result.rounds.append(figures)
-    return result
+            for server, (service, scenarios) in services.items():
+                results[server].rounds.append({
+                    name: _loadgen(service.url, connections=connections, duration_s=duration_s,
+                                   cpu=client_cpu, service_pid=service.pid, loadgen=loadgen,
+                                   **spec)
+                    for name, spec in scenarios.items()
+                })
+    return results
 
 
-def _ms(value: float | None) -> str:
-    return f"{value:>9.2f}" if value is not None else f"{'-':>9}"
-
-
-def format_result(result: BenchResult) -> str:
-    """A table of medians per scenario, then each target beside its measured value and ratio."""
-    pinned = "pinned" if result.pinned else "NOT pinned: fewer than 2 CPUs"
-    lines = [f"cache={result.cache_mode} loadgen={result.loadgen} "
-             f"connections={result.connections} {result.duration_s:g} s per scenario, "
-             f"service on one core ({pinned}), {len(result.rounds)} round(s), medians",
-             f"{'scenario':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us':>8}"
-             f"{'x ping':>8}{'x ping/CPU':>11}"]
-    for name in result.rounds[0]:
-        last = result.rounds[-1][name]
-        ratio = result.ratio(name) if name != "ping" else 1.0
-        cpu_ratio = result.cpu_ratio(name) if name != "ping" else 1.0
-        cpu_us = statistics.median(r[name].get("cpu_us_per_request") or 0 for r in result.rounds)
-        lines.append(f"{name:<12}{result.median_rps(name):>10.0f}{_ms(last['p50_ms'])}"
-                     f"{_ms(last['p99_ms'])}{cpu_us:>8.0f}{ratio:>8.2f}{cpu_ratio:>11.2f}")
-        bad = {k: v for k, v in last["statuses"].items() if not k.startswith("2")}
-        if bad or last.get("socket_errors"):
-            lines.append(f"{'':<12}non-2xx answers: {bad}, socket errors: "
-                         f"{last.get('socket_errors', 0)}")
-    lines.append("targets (ratio: median over rounds of scenario/ping req/s in the same round)")
-    lines.extend(_target_lines(result))
-    lines.append("x ping/CPU: the same ratio per CPU second of the service (requests per "
-                 "CPU-second), which neighbours' load on a shared machine does not move; "
-                 "verdicts use x ping.")
-    return "\n".join(lines)
-
-
-def _verdict(result: BenchResult, name: str, verdicts: dict[str, bool]) -> str:
-    if verdicts[name]:
-        return "PASS"
-    return "FAIL" if result.clean(name) else f"FAIL (over {MAX_ERROR_SHARE:.0%} errors)"
-
-
-def _target_lines(result: BenchResult) -> list[str]:
-    verdicts = result.verdicts()
-    ping_rps = result.median_rps("ping")
-    lines = []
-    for name, target in TARGETS.items():
-        if name not in verdicts:
-            continue
-        per_round = " ".join(f"{r[name]['rps'] / r['ping']['rps']:.2f}" for r in result.rounds
-                             if r["ping"]["rps"] > 0)
-        lines.append(f"  {name:<11} target >= {target:.2f}x ping   measured "
-                     f"{result.ratio(name):.2f}x ({result.median_rps(name):.0f} vs "
-                     f"{ping_rps:.0f} req/s; rounds {per_round})   "
-                     f"{_verdict(result, name, verdicts)}")
-    if "post" in verdicts:
-        verdict = _verdict(result, "post", verdicts)
-        lines.append(f"  {'post':<11} target >= {POST_TARGET_PER_S:.0f}/s      measured "
-                     f"{result.median_rps('post'):.0f}/s   {verdict}")
-    return lines
+def _scenarios(url: str, *, channel: str, only: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Seed ``channel`` with ``SEED_MESSAGES`` messages; the four scenarios' requests."""
+    token = _http(f"{url}/api/users", method="POST", body={"name": "bench"})["token"]
+    for i in range(SEED_MESSAGES):
+        _http(f"{url}/api/chat/{channel}/messages", method="POST",
+              body={"content": f"bench message {i} " + "x" * 60}, token=token)
+    auth = [f"Authorization: Bearer {token}"]
+    scenarios: dict[str, dict[str, Any]] = {
+        "ping": {"requests": ["GET /api/ping"], "headers": [], "body": ""},
+        "poll_empty": {"requests": [f"GET /api/chat/{channel}/messages?after={SEED_MESSAGES}"],
+                       "headers": auth, "body": ""},
+        "poll_20": {"requests": [f"GET /api/chat/{channel}/messages?after={SEED_MESSAGES - 20}"],
+                    "headers": auth, "body": ""},
+        "post": {"requests": [f"POST /api/chat/{channel}-post-{i}/messages"
+                              for i in range(POST_CHANNELS)],
+                 "headers": auth, "body": json.dumps({"content": "a bench post " + "y" * 60})},
+    }
+    return {k: v for k, v in scenarios.items() if not only or k == "ping" or k in only}

@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from analysis.cli.service import COMMANDS, serve
-from target_service.bench.run import bench_service, format_result
+from target_service.bench.run import bench_service
+from target_service.bench.table import format_result
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
 

@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from target_service.bench.run import BenchResult, choose_loadgen, error_share, format_result
+from target_service.bench.run import BenchResult, choose_loadgen, error_share
+from target_service.bench.table import format_result
 from target_service.bench.wrk import lua_script, parse_report, run_wrk, wrk_path
 from target_service.embedded.stack import StackInfo
 from target_service.errors import UserError
