@@ -37,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.stop()
 
+    otel = settings.otel_enabled
     app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan,
-                  max_body_size=settings.max_body_bytes)
+                  max_body_size=settings.max_body_bytes,
+                  telemetry={"tracing": otel, "metrics": otel, "logs": otel})
     app.state.settings = settings
     # Hot routers first (routes are matched in order, each included router costs a match):
     # the bench's baseline, then the polls; see routes/ops.py.

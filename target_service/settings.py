@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     load_window_s: float = Field(default=3.0, gt=0, description="CPU load averaged over this")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    otel_enabled: bool = Field(
+        default=False, description="FastAPI's native OpenTelemetry (off: even unconfigured it "
+        "checks its providers and the environment on every request)")
 
     @field_validator("policy")
     @classmethod

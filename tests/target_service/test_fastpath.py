@@ -45,3 +45,13 @@ async def test_poll_errors_and_metrics_go_through_the_app(client: httpx.AsyncCli
     text = (await client.get("/metrics")).text
     for status in ("200", "401", "422"):  # labelled by the route template, as before
         assert f'method="GET",route="{POLL_PATH}",status="{status}"' in text, status
+
+
+def test_fastapi_telemetry_is_off_unless_asked_for() -> None:
+    from target_service.app import create_app
+    from target_service.settings import Settings
+
+    off = create_app(Settings())
+    assert not off._native_telemetry.enabled()  # no per-request provider/env checks
+    on = create_app(Settings(otel_enabled=True))
+    assert on._telemetry["tracing"] and on._telemetry["metrics"] and on._telemetry["logs"]
