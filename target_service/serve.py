@@ -126,6 +126,7 @@ def uvicorn_command(*, host: str, port: int, workers: int) -> list[str]:
         sys.executable, "-m", "uvicorn", "target_service.app:create_app", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--no-proxy-headers",  # nothing reads the client address; saves a layer per request
         "--log-level", "warning", "--timeout-graceful-shutdown", "5",
     ]
 
