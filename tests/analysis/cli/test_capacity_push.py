@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,15 @@ def test_websocket_run_reports_connections_memory_and_cpu_per_step(
     assert "push (websocket)" in result.stdout
     html = (tmp_path / "reports" / summary["run_id"] / "report.html").read_text()
     assert "Push (websocket): connections, memory and CPU per step" in html
+
+    # the push columns live in resources.csv: `pollcap report` rebuilds the same figures
+    rebuilt = subprocess.run(
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", "report",
+         summary["run_id"], "--reports-dir", str(tmp_path / "reports")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    again = json.loads((tmp_path / "reports" / summary["run_id"] / "summary.json").read_text())
+    assert again["push"]["steps"] == push["steps"]
 
 
 @pytest.mark.slow
