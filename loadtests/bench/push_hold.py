@@ -128,12 +128,16 @@ async def hold_websockets(service: ServiceHandle, *, plan: HoldPlan,
 async def _listen(service: ServiceHandle, *, opened: list[ClientConnection], tokens: list[str],
                   plan: HoldPlan) -> dict[str, Any]:
     latencies_ms: list[float] = []
+    by_post: dict[int, list[float]] = {}  # createdAt ms -> latencies: a stall shows here
 
     async def receive(ws: ClientConnection) -> None:
         async for raw in ws:
             frame = json.loads(raw)
             if frame.get("op") == "message":
-                latencies_ms.append(time.time() * 1000 - frame["message"]["createdAt"])
+                message = frame["message"]
+                latency_ms = time.time() * 1000 - message["createdAt"]
+                latencies_ms.append(latency_ms)
+                by_post.setdefault(int(message["createdAt"]), []).append(latency_ms)
 
     readers = [asyncio.create_task(receive(ws)) for ws in opened]
     schedule = post_schedule(channels=plan.channels, every_s=plan.message_every_s,
@@ -156,7 +160,9 @@ async def _listen(service: ServiceHandle, *, opened: list[ClientConnection], tok
     expected = int(sum(subscribers[c] for _, c in schedule))
     pct = {f"p{q}_ms": round(float(np.percentile(values, q)), 1) if len(values) else None
            for q in (50, 95, 99)}
+    worst = sorted(((max(v), min(v), len(v)) for v in by_post.values()), reverse=True)[:3]
     return {"posts": len(schedule), "expected_deliveries": expected, "delivered": len(values),
+            "worst_posts_max_min_n": [[round(a, 1), round(b, 1), n] for a, b, n in worst],
             **pct, "largest_channel": int(subscribers.max()),
             "service_cores_listening": round(cpu_s / wall_s, 3),
             "client_cores_listening": round(own_s / wall_s, 3)}
