@@ -49,6 +49,14 @@ from loadtests.clients.providers.base import Delivery, ProviderContext, Realtime
 from loadtests.clients.providers.factory import choose_transport, make_provider
 from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario, scenario_for
+from loadtests.clients.sends import (
+    NO_ANSWER,
+    Attempt,
+    message_text,
+    new_ref,
+    send_record,
+    send_tracked,
+)
 
 REQUEST_TIMEOUT_S = 30.0
 SERVER_KEEP_ALIVE_S = 5.0  # uvicorn's --timeout-keep-alive default: idle sockets closed
@@ -70,6 +78,7 @@ class ChatUser(User):
         self.delivery_rows = opts.delivery_rows
         self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
         self.auth: dict[str, str] = {}
+        self.uid, self.n_err = "", 0  # error samples need a user: none before sign-up
         self.user_id, token = self._sign_up()
         self.uid = str(self.user_id)
         self.auth = {"Authorization": f"Bearer {token}"}
@@ -77,7 +86,7 @@ class ChatUser(User):
         # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
         self.joined_ms = time.time() * 1000.0
-        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = self.n_sent = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         transport = choose_transport(option=opts.realtime, environ=os.environ)
@@ -217,8 +226,28 @@ class ChatUser(User):
                 self._count(field, n)
 
     def _send(self) -> None:
-        sent = self.provider.send(self.channel, f"hello from {self.uid} at {time.time():.3f}")
-        self._count("messages_sent" if sent is not None else "errors")
+        """One message with a client reference, through the provider; unknown outcomes are
+        retried with the same reference (the idempotency key), and every attempt's outcome
+        goes to ``run:{run}:sends`` (:mod:`loadtests.clients.sends` keeps the books)."""
+        self.n_sent += 1
+        ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
+        text = message_text(ref=ref, body=f"hello from {self.uid} at {time.time():.3f}")
+        outcome = send_tracked(
+            attempt=lambda: self._send_attempt(text, ref),
+            record=lambda attempts, seq: self._record_send(ref, attempts, seq),
+            sleep_s=self._sleep,
+            retry_delay_s=lambda n: retry_delay_ms(n) / 1000,
+        )
+        if outcome == "ok":
+            self._count("messages_sent")
+
+    def _send_attempt(self, text: str, ref: str) -> tuple[int, int | None]:
+        """One attempt over the provider: (status, seq); a failed attempt is an error."""
+        status, message = self.provider.send_attempt(self.channel, text, ref=ref)
+        if message is None:
+            self._count("errors")
+            return status, None
+        return status, int(message["seq"])
 
     def _poll_sample(self, t_ms: float, latency_ms: float, channel: str) -> None:
         rec = self.scn.recorder
@@ -237,9 +266,17 @@ class ChatUser(User):
                 t_ms=time.time() * 1000.0, user=self.uid, n=self.n_reconnect, latency_ms=latency_ms
             )
 
-    def _provider_post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
+    def _provider_post(
+        self, path: str, body: dict[str, Any], name: str, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         """The providers' POST (HTTP sends): on the tab's connection; ``_send`` counts errors."""
-        return self._post_status(name, path, body, what="send")
+        return self._post_status(name, path, body, what="send", headers=headers)
+
+    def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            record = send_record(channel=self.channel, user=self.uid, attempts=attempts, seq=seq)
+            rec.send(ref=ref, record=record)
 
     # -- notifications ---------------------------------------------------------------
 
@@ -321,18 +358,27 @@ class ChatUser(User):
             return None
         return body
 
-    def _post_status(self, name: str, path: str, payload: Any, *, what: str) -> tuple[int, bytes]:
-        """POST JSON on the tab's connection: (status, body), status 0 on I/O errors.
-
-        One row in Locust's stats, marked failed unless 2xx; counts no error (callers do).
+    def _post_status(
+        self,
+        name: str,
+        path: str,
+        payload: Any,
+        *,
+        what: str,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """POST JSON on the tab's connection: (status, body), status 0 (``NO_ANSWER``) on I/O
+        errors. One row in Locust's stats, marked failed unless 2xx; counts no error (callers
+        do). ``headers`` add to the tab's auth (a send's ``Idempotency-Key``).
         """
         t0 = time.perf_counter()
+        sent_headers = {**self.auth, **headers} if headers else self.auth
         try:
-            status, body, _ = self.conn.post_json(path, orjson.dumps(payload), self.auth)
+            status, body, _ = self.conn.post_json(path, orjson.dumps(payload), sent_headers)
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
             elapsed_ms = (time.perf_counter() - t0) * 1000.0
             self._fired(name, elapsed_ms, 0, request_type="POST", exception=exc)
-            return 0, b""
+            return NO_ANSWER, b""
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
         error = None if 200 <= status < 300 else StatusError(f"{what}: HTTP {status}")
         self._fired(name, elapsed_ms, len(body), request_type="POST", exception=error)
@@ -347,9 +393,14 @@ class ChatUser(User):
         request_type: str = "GET",
         exception: Exception | None = None,
     ) -> None:
-        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency."""
+        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency.
+
+        A failed request (any transport's, ``exception`` set) is also an ``error`` sample.
+        """
         if request_type != DELIVERY:
             self._count("requests")
+            if exception is not None:
+                self._record_error(name, elapsed_ms)
         self.fire(
             request_type=request_type,
             name=name,
@@ -364,6 +415,16 @@ class ChatUser(User):
     ) -> None:
         self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
         self._count("errors")
+
+    def _record_error(self, name: str, elapsed_ms: float) -> None:
+        """A failed request as an ``error`` sample (per-second error timelines)."""
+        rec = self.scn.recorder
+        if rec is not None and self.uid:
+            self.n_err += 1
+            rec.error(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_err,
+                latency_ms=elapsed_ms, name=name,
+            )
 
     def _count(self, field: str, n: int = 1) -> None:
         if self.scn.recorder is not None:

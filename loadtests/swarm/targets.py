@@ -24,16 +24,27 @@ def target(
     policy: str,
     workers: int,
     cpu_affinity: list[int] | None = None,
+    metrics_redis_url: str | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """(host, redis_url): the given host, or a stack and service started here for the run."""
+    """(host, samples_redis_url): the given host, or a stack and service started for the run.
+
+    Samples go to a metrics Redis of their own (``metrics_redis_url``, or a second
+    embedded Valkey), never to the service's Redis, unless ``--host`` and ``--redis-url``
+    alone say where everything already is.
+    """
     from target_service.embedded.stack import Stack
 
-    if host is not None and redis_url is not None:
-        yield host, redis_url
+    if host is not None and (metrics_redis_url or redis_url) is not None:
+        yield host, str(metrics_redis_url or redis_url)
         return
-    with Stack(redis_url=redis_url, database_url=database_url) as info:
+    with Stack(
+        redis_url=redis_url,
+        database_url=database_url,
+        metrics_redis=True,
+        metrics_redis_url=metrics_redis_url,
+    ) as info:
         if host is not None:
-            yield host, info.redis_url
+            yield host, info.samples_redis_url
             return
         from target_service.serve import run_service
 
@@ -46,7 +57,7 @@ def target(
             cache_mode=cache,
             cpu_affinity=cpu_affinity,
         ) as service:
-            yield service.url, info.redis_url
+            yield service.url, info.samples_redis_url
 
 
 @contextmanager

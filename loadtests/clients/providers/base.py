@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import orjson
 
 from loadtests.clients.names import SEND_NAME
+from loadtests.clients.sends import IDEMPOTENCY_HEADER
 
 Message = dict[str, Any]
 REQUEST_TIMEOUT_S = 30.0
@@ -71,9 +72,10 @@ class ProviderContext:
 
     ``fire(name, elapsed_ms, length, request_type, exception)`` adds a row to Locust's
     stats; ``count(field, n)`` bumps a run counter; ``reconnected(ms)`` records one
-    time-to-reconnect sample; ``post(path, body, name)`` is the tab's own HTTP client
-    (status, body); ``sleep(s)`` is the tab's killable sleep (main greenlet only);
-    ``poll_sample(t_ms, latency_ms, channel)`` records one chat poll's request latency.
+    time-to-reconnect sample; ``post(path, body, name, headers)`` is the tab's own HTTP
+    client (status, body; status 0 when no answer came); ``sleep(s)`` is the tab's
+    killable sleep (main greenlet only); ``poll_sample(t_ms, latency_ms, channel)``
+    records one chat poll's request latency.
     ``reconnect_every_s`` > 0 drops each connection after an exponential time with that
     mean, to prove the resume path.
     """
@@ -84,7 +86,7 @@ class ProviderContext:
     fire: Callable[..., None]
     count: Callable[[str, int], None]
     reconnected: Callable[[float], None]
-    post: Callable[[str, dict[str, Any], str], tuple[int, bytes]]
+    post: Callable[[str, dict[str, Any], str, dict[str, str]], tuple[int, bytes]]
     sleep: Callable[[float], None]
     poll_sample: Callable[[float, float, str], None]
     reconnect_every_s: float = 0.0
@@ -129,15 +131,23 @@ class RealtimeProvider(ABC):
         """Stop delivering ``channel``."""
 
     def send(self, channel: str, data: str) -> Message | None:
-        """Post ``data`` to ``channel``: the committed message, or None on failure.
+        """Post ``data`` to ``channel``: the committed message, or None on failure."""
+        return self.send_attempt(channel, data, ref=None)[1]
 
-        Over HTTP for every transport but WebSocket (which sends a frame).
+    def send_attempt(
+        self, channel: str, data: str, *, ref: str | None
+    ) -> tuple[int, Message | None]:
+        """One attempt of a send: (status, the committed message when 201).
+
+        Status 0 (:data:`~loadtests.clients.sends.NO_ANSWER`) when nothing came back, so
+        the message may or may not be stored. ``ref`` is the send's idempotency key: a
+        retry with the same ``ref`` gets the first message back, never a second one.
+        Over HTTP (``Idempotency-Key``) for every transport but WebSocket (the frame's ref).
         """
-        status, body = self.ctx.post(f"/api/chat/{channel}/messages", {"content": data}, SEND_NAME)
-        if status != 201:
-            return None
-        message: Message = orjson.loads(body)["message"]
-        return message
+        headers = {IDEMPOTENCY_HEADER: ref} if ref is not None else {}
+        path = f"/api/chat/{channel}/messages"
+        status, body = self.ctx.post(path, {"content": data}, SEND_NAME, headers)
+        return status, orjson.loads(body)["message"] if status == 201 else None
 
     def next_due_s(self) -> float:
         """When :meth:`tick` is next due (epoch s); ``inf`` for push transports."""
