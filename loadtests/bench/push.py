@@ -134,7 +134,9 @@ def run_push_bench(cfg: PushBenchConfig, *, on_part: Callable[[str], None] | Non
     """Every part of ``cfg.parts``; the figures keyed as :mod:`push_targets` reads them."""
     soft, hard = raise_nofile()
     figures: dict[str, Any] = {"nofile": {"soft": soft, "hard": hard}}
-    with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
+    # samples in a metrics Valkey of their own: recording never loads the service's Redis
+    with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url,
+               metrics_redis=True) as stack:
         for part in cfg.parts:
             if on_part:
                 on_part(part)

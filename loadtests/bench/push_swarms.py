@@ -93,7 +93,7 @@ def transport_swarm(
         steady_from_ms = (time.time() + users / spawn_rate + SETTLE_S) * 1000
         try:
             result = run_swarm(
-                host=service.url, redis_url=stack.redis_url, users=users,
+                host=service.url, redis_url=stack.samples_redis_url, users=users,
                 spawn_rate=spawn_rate, duration_s=duration_s, runs_dir=runs_dir,
                 scenario=ScenarioParams(**{**_fields(scenario), "realtime": transport}),
                 cpu_affinity=generator_cpus, on_start=sampler.locust_pids.append,
@@ -106,7 +106,7 @@ def transport_swarm(
         "transport": transport, "users": users, "duration_s": duration_s,
         "run_id": s["run_id"], "returncode": result.returncode,
         "delivery_ms": s["delivery_latency_ms"], "poll_ms": s["poll_latency_ms"],
-        "delivery_steady_ms": steady_delivery_ms(stack.redis_url, run_id=s["run_id"],
+        "delivery_steady_ms": steady_delivery_ms(stack.samples_redis_url, run_id=s["run_id"],
                                                  start_ms=steady_from_ms),
         "reconnect_ms": s.get("reconnect_ms"),
         **{k: s.get(k, 0) for k in SUMMARY_KEYS},
