@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "analysis.cli.probe",
     "analysis.cli.compare",
     "analysis.cli.push",
+    "analysis.cli.transports",
     "analysis.cli.chaos",
 )
 
