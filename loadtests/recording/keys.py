@@ -15,6 +15,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
   run can give every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
+  next, or ``stop``; written by the capacity runner after it judges each step.
 * ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
   of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).
 
@@ -63,6 +65,7 @@ LIVE_SAMPLES_PREFIX = "samples:"
 LIVE_CONNECTIONS_PREFIX = "connections:"  # push connections open now
 LIVE_CONNECTIONS_PEAK_PREFIX = "connections_peak:"  # the process's own peak
 LIVE_POLLS_PREFIX = "polls:"
+NEXT_USERS_STOP = "stop"  # the value of run_next_users_key that ends a live shape
 
 
 def new_run_id() -> str:
@@ -89,6 +92,10 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def run_next_users_key(*, run_id: str) -> str:
+    return f"run:{run_id}:next_users"
 
 
 def run_sends_key(*, run_id: str) -> str:
