@@ -1,5 +1,9 @@
 """A real service (uvicorn, 2 workers) on the session's Valkey and PostgreSQL, per module.
 
+``POLLCAP_TEST_SERVER=granian`` runs the same transport tests under granian (the
+``--server`` choice of ``pollcap serve``), which is how granian was checked to keep every
+transport working.
+
 Push transports need a real server: the ASGI test transport has no WebSocket, no frame
 limit and no streaming back-pressure. Tests share the module's service and keep apart by
 using their own channels and users (``channel`` and ``user`` factories).
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +53,7 @@ class Account:
 def service(stack: StackInfo) -> Iterator[ServiceHandle]:
     reset_backends(stack)
     with run_service(redis_url=stack.redis_url, database_url=stack.database_url, workers=2,
-                     ready_timeout_s=120,
+                     ready_timeout_s=120, server=os.environ.get("POLLCAP_TEST_SERVER", "uvicorn"),
                      env=SERVICE_ENV) as handle:
         yield handle
 
