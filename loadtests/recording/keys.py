@@ -16,6 +16,9 @@ its own), so its keys are scoped by run id and named apart from the service's:
   every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:ledger:{channel}``: the senders' ledger of a target without ``seq``
+  (:mod:`loadtests.targets.ledger`): sorted set, score = acknowledgement time in ms,
+  member ``{user}:{counter}`` (the send marker's sender and number).
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def ledger_key(*, run_id: str, channel: str) -> str:
+    """The senders' ledger of one channel (acknowledged marked sends)."""
+    return f"run:{run_id}:ledger:{channel}"
 
 
 def live_users_field(process: str) -> str:

@@ -7,6 +7,7 @@ tab starts, and a poll costs one string join and one ``orjson.loads``.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,15 @@ class CompiledTarget:
         hint = poll.interval_hint or ""
         self.interval_header = hint[len("header."):] if hint.startswith("header.") else None
         self.has_seq = poll.seq_field is not None
+        self.trusted_time = poll.created_at_trusted
+        # Senders put send markers in the content unless seq and created-at say it all.
+        self.use_markers = not self.has_seq or not self.trusted_time
+        self.cursor_start = poll.cursor_start
+        self.page_limited = poll.limit_param is not None
+        notes = d.notifications
+        self.note_id_field = "id" if notes is None else notes.id_field
+        self._note_created = getter("createdAt" if notes is None else notes.created_at_field)
+        self._note_to_ms = created_at_ms("epoch_ms" if notes is None else notes.created_at_format)
 
     # -- auth --------------------------------------------------------------------------
 
@@ -198,6 +208,9 @@ class CompiledTarget:
     def created_ms(self, message: dict[str, Any]) -> float:
         return self.to_ms(self.created_at(message))
 
+    def note_created_ms(self, note: dict[str, Any]) -> float:
+        return self._note_to_ms(self._note_created(note))
+
     # -- sending and notifications ------------------------------------------------------
 
     def send_request(self, *, channel: str, content: str, session: Session) -> Request:
@@ -231,6 +244,12 @@ def _request(spec: RequestSpec, values: dict[str, Any], *,
                    expect_status=spec.expect_status)
 
 
+@functools.cache
+def reference_target() -> CompiledTarget:
+    """The reference service's description, compiled once per process."""
+    return CompiledTarget(load_description(None))
+
+
 def compile_target(path: str | None = None) -> CompiledTarget:
-    """Load and compile a description; ``None`` is the reference service's own."""
-    return CompiledTarget(load_description(path))
+    """Load and compile a description; ``None`` (or "") is the reference service's own."""
+    return CompiledTarget(load_description(path)) if path else reference_target()

@@ -25,12 +25,13 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
 
 from loadtests.clients.names import SEND_NAME
+from loadtests.targets.compiled import CompiledTarget, Request, Session, reference_target
 
 Message = dict[str, Any]
 REQUEST_TIMEOUT_S = 30.0
@@ -41,7 +42,9 @@ class Delivery:
     """Messages of one channel as one answer or frame brought them.
 
     ``start_after`` is set on the first delivery of a subscription: every message with
-    a larger ``seq`` must then arrive exactly once (the receiver's loss window).
+    a larger ``seq`` must then arrive exactly once (the receiver's loss window). On a
+    target without ``seq`` the poller delivers every answer, empty ones too, with
+    ``polled_ms`` and ``complete``: the marker path's loss window.
     ``resumed`` counts the messages of this delivery that a reconnect caught up.
     """
 
@@ -50,6 +53,8 @@ class Delivery:
     recv_ms: float
     start_after: int | None = None
     resumed: int = 0
+    polled_ms: float = 0.0  # when the request that brought it started (epoch ms)
+    complete: bool = True  # not a full page: it held all that was there when polled
 
 
 Callback = Callable[[Delivery], None]
@@ -74,6 +79,8 @@ class ProviderContext:
     time-to-reconnect sample; ``post(path, body, name)`` is the tab's own HTTP client
     (status, body); ``sleep(s)`` is the tab's killable sleep (main greenlet only);
     ``poll_sample(t_ms, latency_ms, channel)`` records one chat poll's request latency.
+    ``target``/``session``: the compiled target description and the tab's signed-up
+    session (paths, fields, auth); the reference service's description by default.
     ``reconnect_every_s`` > 0 drops each connection after an exponential time with that
     mean, to prove the resume path.
     """
@@ -84,15 +91,24 @@ class ProviderContext:
     fire: Callable[..., None]
     count: Callable[[str, int], None]
     reconnected: Callable[[float], None]
-    post: Callable[[str, dict[str, Any], str], tuple[int, bytes]]
+    post: Callable[[Request, str], tuple[int, bytes]]
     sleep: Callable[[float], None]
     poll_sample: Callable[[float, float, str], None]
     reconnect_every_s: float = 0.0
     timeout_s: float = REQUEST_TIMEOUT_S
+    target: CompiledTarget = field(default_factory=reference_target)
+    session: Session | None = None  # None: a Bearer header with ``token``
 
     @property
     def auth(self) -> dict[str, str]:
+        """Headers that present the tab's token (the description's header or cookie)."""
+        if self.session is not None:
+            return self.session.headers
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tab_session(self) -> Session:
+        return self.session or self.target.session(token=self.token)
 
     def drop_in_s(self) -> float:
         """How long the next connection lives before a forced drop (inf when disabled)."""
@@ -131,13 +147,21 @@ class RealtimeProvider(ABC):
     def send(self, channel: str, data: str) -> Message | None:
         """Post ``data`` to ``channel``: the committed message, or None on failure.
 
-        Over HTTP for every transport but WebSocket (which sends a frame).
+        Over HTTP (the target description's send request) for every transport but
+        WebSocket (which sends a frame). The message is the answer's ``message`` (the
+        reference service), else the whole answer; ``{}`` when it is not JSON.
         """
-        status, body = self.ctx.post(f"/api/chat/{channel}/messages", {"content": data}, SEND_NAME)
-        if status != 201:
+        request = self.ctx.target.send_request(channel=channel, content=data,
+                                               session=self.ctx.tab_session)
+        status, body = self.ctx.post(request, SEND_NAME)
+        if status not in request.expect_status:
             return None
-        message: Message = orjson.loads(body)["message"]
-        return message
+        try:
+            answer = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            answer = {}
+        found = answer.get("message", answer) if isinstance(answer, dict) else {}
+        return found if isinstance(found, dict) else {}
 
     def next_due_s(self) -> float:
         """When :meth:`tick` is next due (epoch s); ``inf`` for push transports."""

@@ -23,6 +23,7 @@ import pytest
 from loadtests.clients.loss import SeqTracker
 from loadtests.clients.providers.base import GAUGE, Delivery, ProviderContext, RealtimeProvider
 from loadtests.clients.providers.factory import TRANSPORTS, make_provider
+from loadtests.targets.compiled import Request
 from target_service.embedded.stack import StackInfo
 from target_service.policy import load_policy
 from target_service.serve import ServiceHandle, run_service
@@ -93,8 +94,9 @@ def open_tab(url: str, transport: str, *, reconnect_every_s: float = 0.0) -> Tab
     http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     tab: Tab
 
-    def post(path: str, body: dict[str, Any], name: str) -> tuple[int, bytes]:
-        answer = http.post(path, json=body)
+    def post(request: Request, name: str) -> tuple[int, bytes]:
+        answer = http.request(request.method, request.path, content=request.body,
+                              headers=request.headers)
         return answer.status_code, answer.content
 
     def count(name: str, n: int) -> None:
