@@ -101,3 +101,21 @@ PricesOpt = Annotated[
         "repeatable; replaces a shipped table of the same name.",
     ),
 ]
+
+# Your own service: a target description (loadtests/targets/) and, to measure it, its PID.
+TargetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--target", metavar="FILE",
+        help="Target description (TOML) of the service at --host: paths, cursor, fields, auth "
+        "(see README 'Test your own service'); default: the reference service's own.",
+    ),
+]
+ServicePidOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--service-pid", metavar="PID",
+        help="PID of the service at --host (its process tree is measured: CPU, memory); "
+        "without it a --host service's CPU and memory are not measured.",
+    ),
+]

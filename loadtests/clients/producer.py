@@ -43,7 +43,7 @@ class NotificationProducer(FastHttpUser):
         with self.client.request(
             request.method,
             request.path,
-            data=request.body,
+            data=request.body.decode() if request.body else None,
             headers=request.headers,
             name="/api/notifications [admin]",
             catch_response=True,

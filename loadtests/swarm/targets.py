@@ -6,7 +6,7 @@ service and the stack are started only when no URL says where they already are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -24,8 +24,12 @@ def target(
     policy: str,
     workers: int,
     cpu_affinity: list[int] | None = None,
+    service_pids: list[Callable[[], list[int]]] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """(host, redis_url): the given host, or a stack and service started here for the run."""
+    """(host, redis_url): the given host, or a stack and service started here for the run.
+
+    ``service_pids`` gets a callable for the started service's PIDs (to measure it).
+    """
     from target_service.embedded.stack import Stack
 
     if host is not None and redis_url is not None:
@@ -46,6 +50,8 @@ def target(
             cache_mode=cache,
             cpu_affinity=cpu_affinity,
         ) as service:
+            if service_pids is not None:
+                service_pids.append(lambda: service.pids)
             yield service.url, info.redis_url
 
 
