@@ -58,6 +58,7 @@ class CapacityConfig:
     processes: int = 1
     master: MasterSpec | None = None  # Locust workers started elsewhere connect to it
     host: str | None = None
+    service_pid: int | None = None  # the --host service's process, to measure it
     redis_url: str | None = None
     database_url: str | None = None
     allow_remote: bool = False
@@ -100,7 +101,7 @@ def run_capacity(
     (cfg.runs_dir / run_id).mkdir(parents=True, exist_ok=True)
     phase("starting Valkey + PostgreSQL")
     with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
-        phase("starting the reference service")
+        phase(f"using the service at {cfg.host}" if cfg.host else "starting the reference service")
         log_path = cfg.runs_dir / run_id / "service.log"
         with _service(cfg, stack=stack, log_path=log_path) as (url, service_pids):
             client = redis.Redis.from_url(stack.redis_url)
@@ -212,7 +213,8 @@ def _service(
 ) -> Iterator[tuple[str, Callable[[], list[int]]]]:
     """The reference service (or ``cfg.host``): its URL and a callable for its PIDs."""
     if cfg.host:
-        yield cfg.host, lambda: []
+        pid = cfg.service_pid
+        yield cfg.host, (lambda: [pid]) if pid else (lambda: [])
         return
     with run_service(
         redis_url=stack.redis_url,
@@ -273,6 +275,7 @@ def _meta(
         "started_at_ms": int(measured.started_ms),
         "ended_at_ms": int(measured.ended_ms),
         "host": url,
+        "target": cfg.scenario.target or "reference",
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
         "service_workers": cfg.workers,
         "generator_processes": cfg.processes,

@@ -23,9 +23,12 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     RunsDirOpt,
+    ServicePidOpt,
     SloP95Opt,
+    TargetOpt,
     TargetUsersOpt,
     check_cache_mode,
+    check_own_service,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
@@ -102,6 +105,8 @@ def capacity(
     host: Annotated[
         str | None, typer.Option(help="Measure this service instead of starting one.")
     ] = None,
+    target: TargetOpt = None,
+    service_pid: ServicePidOpt = None,
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
     allow_remote: Annotated[
@@ -117,6 +122,8 @@ def capacity(
 
     _check_policies(policy=policy, client_policy=client_policy)
     check_cache_mode(cache)
+    target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
+                                    service_pid=service_pid)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
     plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
                      step_users=step_users,
@@ -132,9 +139,10 @@ def capacity(
                        bind_port=master_bind_port, workers_wait=workers_wait,
                        processes=processes, allow_remote=allow_remote),
         host=host, redis_url=redis_url, database_url=database_url,
-        allow_remote=allow_remote,
+        allow_remote=allow_remote, service_pid=service_pid,
         scenario=ScenarioParams(
-            channels=channels, sender_share=sender_share, send_rate_per_min=send_rate_per_min
+            target=target_path, channels=channels, sender_share=sender_share,
+            send_rate_per_min=send_rate_per_min,
         ),
         runs_dir=runs_dir,
     )

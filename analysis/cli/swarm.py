@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from analysis.cli.options import ServicePidOpt
+from analysis.cli.options import ServicePidOpt, check_own_service
 from loadtests.clients.options import ScenarioOption, ScenarioParams
 from loadtests.durations import format_duration, parse_duration_s
 from loadtests.swarm.targets import bench_target, target
@@ -155,11 +155,11 @@ def swarm(
     duration_s = parse_duration_s(duration)
     rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
     from loadtests.swarm.run import check_scenario, run_swarm
-    from loadtests.swarm.service_watch import ServiceWatch, check_service_pid, service_pids
+    from loadtests.swarm.service_watch import ServiceWatch, service_pids
 
     check_scenario(scenario)  # before starting anything
-    check_own_service(target=scenario.target, host=host, allow_remote=allow_remote)
-    check_service_pid(service_pid)
+    check_own_service(target=Path(scenario.target) if scenario.target else None, host=host,
+                      allow_remote=allow_remote, service_pid=service_pid)
     started: list[Callable[[], list[int]]] = []
     with target(
         host=host,
@@ -203,20 +203,6 @@ def swarm(
     if summary["lost"] or summary["duplicated"]:
         err.print(f"[red]integrity: {summary['lost']} lost, {summary['duplicated']} duplicated")
         raise typer.Exit(1)
-
-
-def check_own_service(*, target: str, host: str | None, allow_remote: bool) -> None:
-    """Before anything starts: your service needs --host, and must answer there."""
-    from loadtests.swarm.safety import check_host
-    from loadtests.targets.checks import check_reachable, is_reference
-
-    if host is None:
-        if not is_reference(target):
-            raise UserError("--target describes your own service: give its --host URL "
-                            "(pollcap starts only the reference service)")
-        return
-    check_host(host, allow_remote=allow_remote)
-    check_reachable(host)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
