@@ -185,25 +185,30 @@ class CompiledTarget:
         sep = "&" if "?" in base else "?"
         return f"{base}{sep}{self.description.poll.cursor_param}={quote(cursor, safe='')}"
 
-    def parse_poll(self, body: bytes, *, interval_header: int | None = None) -> PollAnswer:
-        """Messages, next cursor and hints of one poll answer (KeyError/TypeError if off)."""
+    def parse_poll(
+        self, body: bytes, *, interval_header: int | None = None, hints: bool = True
+    ) -> PollAnswer:
+        """Messages, next cursor and hints of one poll answer (KeyError/TypeError if off).
+
+        ``hints=False`` skips active users and the interval hint (a fixed client policy).
+        """
         data = orjson.loads(body)
         messages = self.messages(data)
-        if not isinstance(messages, list):
+        if messages.__class__ is not list:
             raise KeyError(f"no message list at '{self.description.poll.messages_path}'")
         if self.cursor_from_message:
             cursor = self.cursor(messages[-1]) if messages else None
         else:
             cursor = self.cursor(data)
+        if cursor is not None and cursor.__class__ is not str:
+            cursor = str(cursor)
+        if not hints:
+            return PollAnswer(messages, cursor, None, None)
         active = self.active_users(data) if self.active_users else None
         hint = interval_header if self.interval_header else (
             self.interval_hint(data) if self.interval_hint else None)
-        return PollAnswer(
-            messages=messages,
-            next_cursor=None if cursor is None else str(cursor),
-            active_users=None if active is None else int(active),
-            interval_ms=None if hint is None else int(hint),
-        )
+        return PollAnswer(messages, cursor, None if active is None else int(active),
+                          None if hint is None else int(hint))
 
     def created_ms(self, message: dict[str, Any]) -> float:
         return self.to_ms(self.created_at(message))

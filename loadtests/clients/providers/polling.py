@@ -54,6 +54,7 @@ class ChannelPoll:
     callback: Callback
     pacer: Pacer
     base: str  # the compiled poll path (limit, auth query), ready for a cursor
+    path: str  # base with the cursor (rebuilt only when the cursor moves)
     cursor: str | None = None  # None until the first answer (then: after the newest page)
     started: bool = False
 
@@ -100,7 +101,7 @@ class PollingProvider(RealtimeProvider):
             rng=self.ctx.rng,
         )
         base = self.target.poll_base(channel=channel, limit=self.limit, session=self.session)
-        self.channels[channel] = ChannelPoll(callback=callback, pacer=pacer, base=base)
+        self.channels[channel] = ChannelPoll(callback=callback, pacer=pacer, base=base, path=base)
 
     def unsubscribe(self, channel: str) -> None:
         self.channels.pop(channel, None)
@@ -172,8 +173,7 @@ class PollingProvider(RealtimeProvider):
         target = self.target
         t0 = time.perf_counter()
         try:
-            status, body, hint = self.conn.get(target.poll_path(state.base, state.cursor),
-                                               self.headers)
+            status, body, hint = self.conn.get(state.path, self.headers)
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
             self._failed((time.perf_counter() - t0) * 1000.0, exc)
             return None
@@ -182,7 +182,7 @@ class PollingProvider(RealtimeProvider):
             self._failed(elapsed_ms, StatusError(f"HTTP {status}"))
             return None
         try:
-            answer = target.parse_poll(body, interval_header=hint)
+            answer = target.parse_poll(body, interval_header=hint, hints=not self.fixed)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             self._failed(elapsed_ms, AnswerError(f"answer off the description: {exc}"))
             return None
@@ -197,9 +197,9 @@ class PollingProvider(RealtimeProvider):
             start_after = 0
             if messages and target.seq is not None:
                 start_after = int(target.seq(messages[0])) - 1
-            state.cursor = target.cursor_start
-        if answer.next_cursor is not None:
-            state.cursor = answer.next_cursor
+            self._move(state, target.cursor_start)
+        if answer.next_cursor is not None and answer.next_cursor != state.cursor:
+            self._move(state, answer.next_cursor)
         if messages or start_after is not None or self.every_answer:
             state.callback(
                 Delivery(
@@ -208,6 +208,10 @@ class PollingProvider(RealtimeProvider):
                 )
             )
         return len(messages)
+
+    def _move(self, state: ChannelPoll, cursor: str | None) -> None:
+        state.cursor = cursor
+        state.path = self.target.poll_path(state.base, cursor)
 
     def _next_interval(self, answer: PollAnswer) -> None:
         if self.fixed:

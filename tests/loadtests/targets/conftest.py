@@ -15,6 +15,7 @@ from target_service.embedded.stack import StackInfo
 from target_service.serve import run_service
 
 EXAMPLE_APP = "loadtests.targets.examples.offset_chat:app"
+LOSSY_APP = "loadtests.targets.examples.offset_chat:lossy_app"
 
 
 def free_port() -> int:
@@ -30,13 +31,12 @@ def reference_host(clean_backends: StackInfo) -> Iterator[str]:
         yield service.url
 
 
-@pytest.fixture
-def example_host() -> Iterator[str]:
-    """The offset-chat example under uvicorn (one worker: its state is in-process)."""
+def serve_example(app: str, *, factory: bool = False) -> Iterator[str]:
+    """An example app under uvicorn (one worker: its state is in-process); yields its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", EXAMPLE_APP, "--port", str(port), "--log-level",
-         "warning"],
+        [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), app,
+         "--port", str(port), "--log-level", "warning"],
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,3 +54,15 @@ def example_host() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def example_host() -> Iterator[str]:
+    """The offset-chat example."""
+    yield from serve_example(EXAMPLE_APP)
+
+
+@pytest.fixture
+def lossy_example_host() -> Iterator[str]:
+    """The offset-chat example that acknowledges every 4th message and drops it."""
+    yield from serve_example(LOSSY_APP, factory=True)
