@@ -6,6 +6,7 @@ import re
 
 from loadtests.recording.keys import (
     SAMPLE_TYPES,
+    ledger_key,
     new_run_id,
     run_counters_key,
     run_live_key,
@@ -24,6 +25,7 @@ def run_keys(run: str) -> list[str]:
         run_meta_key(run_id=run),
         run_live_key(run_id=run),
         run_users_key(run_id=run),
+        ledger_key(run_id=run, channel="c1"),
     ]
 
 
