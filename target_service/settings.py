@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     realtime_check_s: float = Field(default=1.0, gt=0, description="safety net: re-read the"
                                     " watched channels' versions this often")
     sse_heartbeat_s: float = Field(default=15.0, gt=0, le=15)
+    sse_stream_max_s: float = Field(default=0.0, ge=0, description="close an SSE stream after"
+                                    " this long (0: never); the client resumes by Last-Event-ID")
+    longpoll_max_wait_ms: int = Field(default=30_000, ge=1, le=30_000, description="a held"
+                                      " poll answers after min(waitMs, this)")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 

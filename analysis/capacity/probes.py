@@ -1,9 +1,9 @@
 """Counter snapshots and live step figures of a capacity run, read from Redis and PostgreSQL.
 
 Counters snapshotted at every step boundary give the per-step counts the report
-needs: requests and failures (the users' counters), Redis commands (the server's
-``total_commands_processed``, less pollcap's own sample writes and these probes)
-and PostgreSQL transactions (``pg_stat_database``).
+needs: requests and failures (the users' counters), Redis commands (the service's
+Valkey's ``total_commands_processed``; when samples share that server, less pollcap's
+own sample writes and these probes) and PostgreSQL transactions (``pg_stat_database``).
 """
 
 from __future__ import annotations
@@ -26,18 +26,23 @@ PROBE_COMMANDS = 3  # HGETALL of the counters and of the live figures + INFO sta
 class CountersProbe:
     """Callable: one snapshot of the run's counters (floats, cumulative since the start)."""
 
-    client: redis.Redis
+    client: redis.Redis  # where the samples and counters are (the metrics Valkey)
     run_id: str
+    service_client: redis.Redis | None = None  # the service's Redis, when not ``client``
     database_url: str | None = None  # None: a --host service whose database we do not see
     probes_made: int = 0
 
     def __call__(self) -> dict[str, float]:
         counts = {k: float(v) for k, v in read_counters(self.client, run_id=self.run_id).items()}
-        # Redis commands of the service alone: the server's total less the load
-        # generator's recorder and this probe (the count lags by <= 1 s).
+        # Redis commands of the service alone: the service's server's total, less the load
+        # generator's recorder and this probe when they share it (the count lags by <= 1 s).
         self.probes_made += 1
-        total = float(self.client.info("stats").get("total_commands_processed", 0))
-        own = counts.get("recorder_commands", 0.0) + PROBE_COMMANDS * self.probes_made
+        server = self.service_client or self.client
+        total = float(server.info("stats").get("total_commands_processed", 0))
+        if server is self.client:
+            own = counts.get("recorder_commands", 0.0) + PROBE_COMMANDS * self.probes_made
+        else:  # only this probe's INFO reaches the service's Valkey
+            own = float(self.probes_made)
         out = {
             "requests": counts.get("requests", counts.get("polls", 0.0)),
             "polls": counts.get("polls", 0.0),  # scheduled chat polls, all Locust processes

@@ -100,20 +100,28 @@ def run_capacity(
     run_id = cfg.run_id or new_run_id()
     (cfg.runs_dir / run_id).mkdir(parents=True, exist_ok=True)
     phase("starting Valkey + PostgreSQL")
-    with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url) as stack:
+    # Samples go to a metrics Valkey of the stack's own, apart from the service's Redis;
+    # --host with --redis-url records into that Redis (workers on other machines reach it,
+    # not a Valkey on this machine's loopback), as `pollcap swarm` does.
+    with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url,
+               metrics_redis=not (cfg.host and cfg.redis_url)) as stack:
         phase(f"using the service at {cfg.host}" if cfg.host else "starting the reference service")
         log_path = cfg.runs_dir / run_id / "service.log"
         with _service(cfg, stack=stack, log_path=log_path) as (url, service_pids):
-            client = redis.Redis.from_url(stack.redis_url)
+            client = redis.Redis.from_url(stack.samples_redis_url)
+            service_client = (client if stack.samples_redis_url == stack.redis_url
+                              else redis.Redis.from_url(stack.redis_url))
             try:
                 phase("ramping users")
                 measured = _ramp(cfg, run_id=run_id, url=url, stack=stack, client=client,
-                                 service_pids=service_pids, on_progress=on_progress)
+                                 service_client=service_client, service_pids=service_pids,
+                                 on_progress=on_progress)
                 phase("collecting samples")
                 samples = {kind: read_samples(client, run_id=run_id, sample_type=kind)
                            for kind in SAMPLE_KINDS}
             finally:
                 client.close()
+                service_client.close()
     return _assemble(cfg, run_id=run_id, url=url, measured=measured, samples=samples)
 
 
@@ -124,10 +132,14 @@ def _ramp(
     url: str,
     stack: StackInfo,
     client: redis.Redis,
+    service_client: redis.Redis,
     service_pids: Callable[[], list[int]],
     on_progress: OnProgress | None,
 ) -> _Measured:
-    """The swarm's step ramp, cut into steps as it goes; stopped early past saturation."""
+    """The swarm's step ramp, cut into steps as it goes; stopped early past saturation.
+
+    ``client`` is the samples' Redis (the metrics Valkey), ``service_client`` the
+    service's, whose commands are counted."""
     generator: list[int] = []
     # Valkey's and PostgreSQL's CPU too, when the stack launched them (analysis.model.backends)
     backends = {name: (lambda pid=pid: [pid]) for name, pid in
@@ -135,7 +147,8 @@ def _ramp(
     sampler = ResourceSampler(groups={"service": service_pids, "generator": lambda: generator,
                                       **backends})
     probe = CountersProbe(
-        client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url
+        client=client, run_id=run_id, database_url=None if cfg.host else stack.database_url,
+        service_client=service_client,
     )
     tracker = StepTracker(plan=cfg.plan, clock_ms=lambda: time.time() * 1000,
                           slo_p95_ms=cfg.slo_p95_ms, warmup_fraction=cfg.warmup_fraction)
@@ -188,7 +201,7 @@ def _swarm(
 ) -> SwarmResult:
     return run_swarm(
         host=url,
-        redis_url=stack.redis_url,
+        redis_url=stack.samples_redis_url,
         users=cfg.plan.max_users,
         spawn_rate=cfg.plan.spawn_rate,
         duration_s=cfg.plan.duration_s,

@@ -52,6 +52,15 @@ RedisUrlOpt = Annotated[
         "--redis-url", envvar="POLLCAP_REDIS_URL", help="Use this Redis/Valkey; launch none."
     ),
 ]
+MetricsRedisUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-redis-url",
+        envvar="POLLCAP_METRICS_REDIS_URL",
+        help="Redis for the load test's samples and counters (default: a Valkey of its own,"
+        " apart from the service's).",
+    ),
+]
 DatabaseUrlOpt = Annotated[
     str | None,
     typer.Option(

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from analysis.cli.options import ServicePidOpt, check_own_service
+from analysis.cli.options import MetricsRedisUrlOpt, ServicePidOpt, check_own_service
 from loadtests.clients.options import ScenarioOption, ScenarioParams
 from loadtests.durations import format_duration, parse_duration_s
 from loadtests.swarm.targets import bench_target, target
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # loadtests.swarm.run loads pandas; `pollcap --help` should n
 
 err = Console(stderr=True)
 RedisOpt = Annotated[
-    str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="Redis for samples (and service)")
+    str | None, typer.Option(envvar="POLLCAP_REDIS_URL", help="The service's Redis (launch none)")
 ]
 DatabaseOpt = Annotated[
     str | None, typer.Option(envvar="POLLCAP_DATABASE_URL", help="PostgreSQL for the service")
@@ -136,6 +136,7 @@ def swarm(
     processes: Annotated[int, typer.Option(help="Locust processes (--processes)")] = 1,
     host: Annotated[str | None, typer.Option(help="Target service; default: start one")] = None,
     redis_url: RedisOpt = None,
+    metrics_redis_url: MetricsRedisUrlOpt = None,
     database_url: DatabaseOpt = None,
     allow_remote: Annotated[bool, typer.Option(help="Allow a non-loopback --host")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
@@ -168,6 +169,7 @@ def swarm(
         cache=cache,
         policy=policy,
         workers=workers,
+        metrics_redis_url=metrics_redis_url,
         service_pids=started,
     ) as (url, redis_for_samples):
         watch = ServiceWatch(service_pids(started=started[0] if started else None,

@@ -50,11 +50,20 @@ from loadtests.clients.providers.base import Delivery, ProviderContext, Realtime
 from loadtests.clients.providers.factory import choose_transport, make_provider
 from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario, scenario_for
+from loadtests.clients.sends import (
+    NO_ANSWER,
+    Attempt,
+    message_text,
+    new_ref,
+    send_record,
+    send_tracked,
+)
 from loadtests.targets.compiled import Request, Session, getter
 from loadtests.targets.markers import Marker
 from loadtests.targets.receive import MarkerReceiver
 
 REQUEST_TIMEOUT_S = 30.0
+ACKNOWLEDGED = 201  # what loadtests.clients.sends counts as an acknowledged send
 
 
 class ChatUser(User):
@@ -75,6 +84,7 @@ class ChatUser(User):
         self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S,
                                    hint_header=target.interval_header)
         self.auth: dict[str, str] = {}
+        self.uid, self.n_err = "", 0  # error samples need a user: none before sign-up
         self.session = self._sign_up()
         self.user_id = self.session.user_id
         self.uid = str(self.user_id)
@@ -84,12 +94,12 @@ class ChatUser(User):
         self.tracker: SeqTracker | None = None
         self.joined_ms = time.time() * 1000.0
         self.receiver: MarkerReceiver | None = None
-        self.n_sent = 0  # the send marker's counter (marker path)
+        self.n_marked = 0  # the send marker's counter (marker path)
         if target.use_markers:
             self.receiver = MarkerReceiver(run_id=self.scn.run_id, channel=self.channel,
                                            joined_ms=self.joined_ms)
             self.scn.receivers.append(self.receiver)
-        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = 0
+        self.n_poll = self.n_msg = self.n_note = self.n_reconnect = self.n_sent = 0
         self.seen_notes: set[Any] = set()
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         transport = choose_transport(option=opts.realtime, environ=os.environ)
@@ -257,24 +267,52 @@ class ChatUser(User):
                 self._count(field, n)
 
     def _send(self) -> None:
-        text = f"hello from {self.uid} at {time.time():.3f}"
-        if self.receiver is None:
-            sent = self.provider.send(self.channel, text)
-            self._count("messages_sent" if sent is not None else "errors")
-            return
-        self.n_sent += 1  # marker path: the number of a send that may land
-        marker = Marker(self.scn.run_id, self.uid, self.n_sent, int(time.time() * 1000))
-        self.last_send_status = 0
-        sent = self.provider.send(self.channel, f"{marker.text()} {text}")
-        if sent is not None:
+        """One message with a client reference, through the provider; unknown outcomes are
+        retried with the same reference (the idempotency key), and every attempt's outcome
+        goes to ``run:{run}:sends`` (:mod:`loadtests.clients.sends` keeps the books).
+
+        On the marker path the text also carries a send marker; an acknowledged send goes
+        to the senders' ledger, and a send refused every time gives its number back.
+        """
+        self.n_sent += 1
+        ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
+        body = f"hello from {self.uid} at {time.time():.3f}"
+        marker = None
+        if self.receiver is not None:
+            self.n_marked += 1
+            marker = Marker(self.scn.run_id, self.uid, self.n_marked, int(time.time() * 1000))
+            body = f"{marker.text()} {body}"
+        text = message_text(ref=ref, body=body)
+        outcome = send_tracked(
+            attempt=lambda: self._send_attempt(text, ref),
+            record=lambda attempts, seq: self._record_send(ref, attempts, seq),
+            sleep_s=self._sleep,
+            retry_delay_s=lambda n: retry_delay_ms(n) / 1000,
+        )
+        if outcome == "ok":
             self._count("messages_sent")
-            if self.scn.ledger is not None:
+            if marker is not None and self.scn.ledger is not None:
                 self.scn.ledger.acknowledged(channel=self.channel, user=self.uid,
                                              counter=marker.counter, ack_ms=time.time() * 1000)
-            return
-        self._count("errors")
-        if 400 <= self.last_send_status < 500:  # refused: it did not land, reuse the number
-            self.n_sent -= 1
+        elif outcome == "failed" and marker is not None:
+            self.n_marked -= 1  # refused: it did not land, the next send reuses the number
+
+    def _send_attempt(self, text: str, ref: str) -> tuple[int, int | None]:
+        """One attempt over the provider: (status, seq); a failed attempt is an error.
+
+        A send the description's expected status accepted is reported as 201, the
+        acknowledgement :mod:`loadtests.clients.sends` keeps books of; ``seq`` is None
+        on a target without one.
+        """
+        status, message = self.provider.send_attempt(self.channel, text, ref=ref)
+        if message is None:
+            self._count("errors")
+            return status, None
+        seq = self.target.seq
+        try:
+            return ACKNOWLEDGED, None if seq is None else int(seq(message))
+        except (KeyError, TypeError, ValueError):
+            return ACKNOWLEDGED, None
 
     def _poll_sample(self, t_ms: float, latency_ms: float, channel: str) -> None:
         rec = self.scn.recorder
@@ -294,10 +332,15 @@ class ChatUser(User):
             )
 
     def _provider_post(self, request: Request, name: str) -> tuple[int, bytes]:
-        """The providers' HTTP sends: on the tab's connection; ``_send`` counts errors."""
-        status, body = self._request_status(name, request, what="send")
-        self.last_send_status = status
-        return status, body
+        """The providers' HTTP sends (the request carries auth and ``Idempotency-Key``): on
+        the tab's connection; ``_send`` counts errors."""
+        return self._request_status(name, request, what="send")
+
+    def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
+        rec = self.scn.recorder
+        if rec is not None:
+            record = send_record(channel=self.channel, user=self.uid, attempts=attempts, seq=seq)
+            rec.send(ref=ref, record=record)
 
     # -- notifications ---------------------------------------------------------------
 
@@ -391,7 +434,7 @@ class ChatUser(User):
         """One described request on the tab's connection: (status, body), 0 on I/O errors.
 
         One row in Locust's stats, marked failed unless its expected status; counts no
-        error (callers do).
+        error (callers do). Status ``NO_ANSWER`` (0) when no answer came.
         """
         t0 = time.perf_counter()
         method = request.method
@@ -401,7 +444,7 @@ class ChatUser(User):
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
             elapsed_ms = (time.perf_counter() - t0) * 1000.0
             self._fired(name, elapsed_ms, 0, request_type=method, exception=exc)
-            return 0, b""
+            return NO_ANSWER, b""
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
         ok = status in request.expect_status or (
             request.expect_status == (200, 201) and 200 <= status < 300)
@@ -418,9 +461,14 @@ class ChatUser(User):
         request_type: str = "GET",
         exception: Exception | None = None,
     ) -> None:
-        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency."""
+        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency.
+
+        A failed request (any transport's, ``exception`` set) is also an ``error`` sample.
+        """
         if request_type != DELIVERY:
             self._count("requests")
+            if exception is not None:
+                self._record_error(name, elapsed_ms)
         self.fire(
             request_type=request_type,
             name=name,
@@ -435,6 +483,16 @@ class ChatUser(User):
     ) -> None:
         self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
         self._count("errors")
+
+    def _record_error(self, name: str, elapsed_ms: float) -> None:
+        """A failed request as an ``error`` sample (per-second error timelines)."""
+        rec = self.scn.recorder
+        if rec is not None and self.uid:
+            self.n_err += 1
+            rec.error(
+                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_err,
+                latency_ms=elapsed_ms, name=name,
+            )
 
     def _count(self, field: str, n: int = 1) -> None:
         if self.scn.recorder is not None:

@@ -9,16 +9,21 @@ its own), so its keys are scoped by run id and named apart from the service's:
 * ``run:{run}:counters``: hash of the run's counters (:data:`COUNTER_FIELDS`).
 * ``run:{run}:meta``: hash of the run's metadata (JSON strings).
 * ``run:{run}:live``: hash of each Locust process's live figures
-  (``users:{process}``, ``samples:{process}``, push ``connections:{process}`` and
-  ``connections_peak:{process}``), read by the progress bar and the summary.
-  (``users:{process}``, ``samples:{process}``, ``polls:{process}``), read by the progress
-  bar; ``polls:{process}`` sums to the ``polls`` counter, so a capacity run can give
-  every Locust worker's share of each step.
+  (``users:{process}``, ``samples:{process}``, ``polls:{process}``, push
+  ``connections:{process}`` and ``connections_peak:{process}``), read by the progress
+  bar and the summary; ``polls:{process}`` sums to the ``polls`` counter, so a capacity
+  run can give every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
 * ``run:{run}:ledger:{channel}``: the senders' ledger of a target without ``seq``
   (:mod:`loadtests.targets.ledger`): sorted set, score = acknowledgement time in ms,
   member ``{user}:{counter}`` (the send marker's sender and number).
+* ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
+  of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).
+
+Failed requests are samples too, of type ``error`` (``{user}:{n}:{latency_ms}:{name}``,
+score = when the request failed); they are not in :data:`SAMPLE_TYPES` (the delivery
+and request samples every run reports) and are read by chaos runs.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ MEMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "message": ("user", "n", "latency_ms", "channel", "seq"),
     "notification": ("user", "n", "latency_ms"),
     "reconnect": ("user", "n", "latency_ms"),  # push transports: drop -> resumed
+    "error": ("user", "n", "latency_ms", "name"),  # failed requests (read by chaos runs)
 }
 COUNTER_FIELDS: tuple[str, ...] = (
     "messages_sent",
@@ -91,6 +97,9 @@ def run_users_key(*, run_id: str) -> str:
 def ledger_key(*, run_id: str, channel: str) -> str:
     """The senders' ledger of one channel (acknowledged marked sends)."""
     return f"run:{run_id}:ledger:{channel}"
+def run_sends_key(*, run_id: str) -> str:
+    """Hash: client reference -> JSON outcome record of that send (last write wins)."""
+    return f"run:{run_id}:sends"
 
 
 def live_users_field(process: str) -> str:

@@ -14,7 +14,10 @@ Keys and member layouts are in :mod:`loadtests.recording.keys` (and
 * ``message``:       ``{user}:{n}:{latency_ms}:{channel}:{seq}``
 * ``notification``:  ``{user}:{n}:{latency_ms}``
 * ``reconnect``:     ``{user}:{n}:{latency_ms}`` (time from a dropped connection to resumed)
+* ``error``:         ``{user}:{n}:{latency_ms}:{name}`` (a failed request, by request name)
 
+and every send's outcome by client reference goes to ``run:{run}:sends``
+(:mod:`loadtests.clients.sends`; a later record of a reference replaces the earlier).
 ``n`` is the user's own sample number per type, so equal latencies never merge
 into one member (the source's ``user:latency`` member does exactly that).
 """
@@ -41,6 +44,7 @@ from loadtests.recording.keys import (
     run_counters_key,
     run_live_key,
     run_meta_key,
+    run_sends_key,
     run_users_key,
     samples_key,
 )
@@ -59,6 +63,7 @@ PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, chann
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
 NotificationRow = tuple[float, str, int, float]
 ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
+ErrorRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, request name
 
 
 class Recorder:
@@ -82,6 +87,8 @@ class Recorder:
         self._messages: list[MessageRow] = []
         self._notifications: list[NotificationRow] = []
         self._reconnects: list[ReconnectRow] = []
+        self._errors: list[ErrorRow] = []
+        self._sends: list[tuple[str, bytes]] = []  # (client reference, JSON record)
         self._counters: Counter[str] = Counter()
         self._live_source = live
         self.process = process
@@ -104,6 +111,13 @@ class Recorder:
 
     def reconnect(self, *, t_ms: float, user: str, n: int, latency_ms: float) -> None:
         self._reconnects.append((t_ms, user, n, latency_ms))
+
+    def error(self, *, t_ms: float, user: str, n: int, latency_ms: float, name: str) -> None:
+        self._errors.append((t_ms, user, n, latency_ms, name))
+
+    def send(self, *, ref: str, record: dict[str, Any]) -> None:
+        """The outcome so far of the send ``ref`` (a later record replaces it)."""
+        self._sends.append((ref, orjson.dumps(record)))
 
     def count(self, field: str, n: int = 1) -> None:
         self._counters[field] += n
@@ -137,15 +151,22 @@ class Recorder:
         counters, self._counters = self._counters, Counter()
         live = self._live_source() if self._live_source is not None else {}
         users, self._users = self._users, []
+        errors, self._errors = self._errors, []
+        sends, self._sends = self._sends, []
         sent = len(polls) + len(messages) + len(notes) + len(reconnects)
-        if not sent and not counters and not live and not users:
+        if not (sent or counters or live or users or errors or sends):
             return 0
-        commands = self._commands(polls, messages, notes, reconnects, counters, live, users, sent)
+        outcomes = self._outcome_commands(errors, sends)
+        commands = self._commands(
+            polls, messages, notes, reconnects, counters, live, users, sent, outcomes
+        )
         try:
             resp.ship(self._redis, commands)
         except redis.RedisError as exc:
             self._users[:0] = users
             self._reconnects[:0] = reconnects  # few: kept whatever the bound
+            self._errors[:0] = errors
+            self._sends[:0] = sends
             self._requeue(polls, messages, notes, counters, exc)
             return 0
         return sent
@@ -160,8 +181,10 @@ class Recorder:
         live: dict[str, str | int | float],
         users: list[bytes],
         sent: int,
+        outcomes: list[bytes],
     ) -> list[bytes]:
-        """One flush as RESP commands: the samples' ZADDs, then counters, live, users."""
+        """One flush as RESP commands: the samples' ZADDs, then counters, live, users, the
+        error samples and send records (``outcomes``), and the recorder's own count."""
         run = self.run_id
         counters_key, live_key = run_counters_key(run_id=run), run_live_key(run_id=run)
         commands: list[bytes] = []
@@ -186,10 +209,22 @@ class Recorder:
             commands.append(resp.command("HINCRBY", live_key, polls_field, counters["polls"]))
         if users:
             commands.append(resp.command("SADD", run_users_key(run_id=run), *users))
+        commands += outcomes
         # The recorder's own load on Redis, so capacity plans can leave it out.
         commands.append(
             resp.command("HINCRBY", counters_key, RECORDER_COMMANDS_FIELD, len(commands) + 1)
         )
+        return commands
+
+    def _outcome_commands(self, errors: list[ErrorRow], sends: list[tuple[str, bytes]]
+                          ) -> list[bytes]:
+        """Error samples' ZADDs and one HSET of the send records (chaos accounting)."""
+        run = self.run_id
+        key = samples_key(run_id=run, sample_type="error")
+        commands = resp.zadd_chunks(key, error_pairs(errors), chunk=ZADD_CHUNK)
+        if sends:
+            fields = (x for ref, record in sends for x in (ref, record))
+            commands.append(resp.command("HSET", run_sends_key(run_id=run), *fields))
         return commands
 
     def _requeue(
@@ -248,3 +283,7 @@ def message_pairs(rows: list[MessageRow]) -> list[tuple[str, str]]:
 
 def notification_pairs(rows: list[NotificationRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]
+
+
+def error_pairs(rows: list[ErrorRow]) -> list[tuple[str, str]]:
+    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{name}") for t, u, n, lat, name in rows]

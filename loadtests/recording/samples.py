@@ -42,6 +42,7 @@ COLUMN_DTYPES: dict[str, Any] = {
     "n": np.int64,
     "latency_ms": np.float64,
     "channel": str,
+    "name": str,
     "seq": np.int64,
     "t_ms": np.float64,
 }
@@ -50,6 +51,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "n": pa.int64(),
     "latency_ms": pa.float64(),
     "channel": pa.string(),
+    "name": pa.string(),
     "seq": pa.int64(),
     "t_ms": pa.float64(),
 }

@@ -24,20 +24,29 @@ def target(
     policy: str,
     workers: int,
     cpu_affinity: list[int] | None = None,
+    metrics_redis_url: str | None = None,
     service_pids: list[Callable[[], list[int]]] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """(host, redis_url): the given host, or a stack and service started here for the run.
+    """(host, samples_redis_url): the given host, or a stack and service started for the run.
 
-    ``service_pids`` gets a callable for the started service's PIDs (to measure it).
+    Samples go to a metrics Redis of their own (``metrics_redis_url``, or a second
+    embedded Valkey), never to the service's Redis, unless ``--host`` and ``--redis-url``
+    alone say where everything already is. ``service_pids`` gets a callable for the
+    started service's PIDs (to measure it).
     """
     from target_service.embedded.stack import Stack
 
-    if host is not None and redis_url is not None:
-        yield host, redis_url
+    if host is not None and (metrics_redis_url or redis_url) is not None:
+        yield host, str(metrics_redis_url or redis_url)
         return
-    with Stack(redis_url=redis_url, database_url=database_url) as info:
+    with Stack(
+        redis_url=redis_url,
+        database_url=database_url,
+        metrics_redis=True,
+        metrics_redis_url=metrics_redis_url,
+    ) as info:
         if host is not None:
-            yield host, info.redis_url
+            yield host, info.samples_redis_url
             return
         from target_service.serve import run_service
 
@@ -52,7 +61,7 @@ def target(
         ) as service:
             if service_pids is not None:
                 service_pids.append(lambda: service.pids)
-            yield service.url, info.redis_url
+            yield service.url, info.samples_redis_url
 
 
 @contextmanager

@@ -12,6 +12,11 @@ namespaces are not allowed.
 
 Given ``redis_url`` / ``database_url`` (or ``POLLCAP_REDIS_URL`` / ``POLLCAP_DATABASE_URL``)
 the stack launches nothing and only checks that the servers answer.
+
+``metrics_redis=True`` starts a second Valkey for the load test's samples and counters
+(``info.metrics_redis_url``), so a fault injected into the service's Redis never touches
+the measurement and the recorder adds no load to the system under test;
+``metrics_redis_url`` (or ``POLLCAP_METRICS_REDIS_URL``) names one instead.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from target_service.embedded import relaunch
 from target_service.embedded.children import (
     Launched,
     pid_alive,
@@ -35,9 +41,9 @@ from target_service.embedded.children import (
     wait_gone,
     write_pids,
 )
-from target_service.embedded.postgres import restart_postgres, start_postgres
+from target_service.embedded.postgres import start_postgres
 from target_service.embedded.readiness import wait_postgres, wait_ready, wait_redis
-from target_service.embedded.valkey import start_valkey
+from target_service.embedded.valkey import start_metrics_valkey, start_valkey
 from target_service.errors import UserError
 
 STACKS_DIR = Path(
@@ -59,6 +65,13 @@ class StackInfo:
     run_dir: Path | None = None
     redis_pid: int | None = None
     postgres_pid: int | None = None
+    metrics_redis_url: str | None = None  # the load test's own Valkey, when asked for
+    metrics_redis_pid: int | None = None
+
+    @property
+    def samples_redis_url(self) -> str:
+        """Where load-test samples go: the metrics Redis when there is one."""
+        return self.metrics_redis_url or self.redis_url
 
 
 class Stack:
@@ -73,14 +86,19 @@ class Stack:
         redis_port: int | None = None,
         postgres_port: int | None = None,
         environ: dict[str, str] | None = None,
+        metrics_redis: bool = False,
+        metrics_redis_url: str | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         self.redis_url = redis_url or env.get("POLLCAP_REDIS_URL") or None
         self.database_url = database_url or env.get("POLLCAP_DATABASE_URL") or None
+        self.metrics_redis_url = metrics_redis_url or env.get("POLLCAP_METRICS_REDIS_URL") or None
+        self._metrics_redis = metrics_redis and self.metrics_redis_url is None
         self._run_dir = run_dir
         self._redis_port = redis_port
         self._postgres_port = postgres_port
         self._launched: list[Launched] = []
+        self.servers: dict[str, Launched] = {}  # role ("valkey", "postgres", "metrics") -> server
         self.info: StackInfo | None = None
         self._owned_dir: Path | None = None
 
@@ -111,18 +129,18 @@ class Stack:
             wait_redis(self.redis_url, deadline=deadline, launched=False)
         if self.database_url is not None:
             wait_postgres(self.database_url, deadline=deadline, launched=False)
-        if self.redis_url is None or self.database_url is None:
+        if self.metrics_redis_url is not None:
+            wait_redis(self.metrics_redis_url, deadline=deadline, launched=False)
+        launching = self.redis_url is None or self.database_url is None or self._metrics_redis
+        if launching:
             reap_leftovers()
-        run_dir = (
-            self._make_run_dir() if (self.redis_url is None or self.database_url is None) else None
-        )
+        run_dir = self._make_run_dir() if launching else None
         redis_url = self.redis_url
         redis_pid = postgres_pid = None
         if redis_url is None:
             assert run_dir is not None
             launched = start_valkey(run_dir=run_dir, port=self._redis_port)
-            self._launched.append(launched)
-            write_pids(run_dir, self._launched)
+            self._track("valkey", launched, run_dir)
             redis_url, redis_pid = launched.url, launched.pid
         database_url = self.database_url
         if database_url is None:
@@ -134,9 +152,14 @@ class Stack:
                 db_name=DB_NAME,
                 db_user=DB_USER,
             )
-            self._launched.append(launched)
-            write_pids(run_dir, self._launched)
+            self._track("postgres", launched, run_dir)
             database_url, postgres_pid = launched.url, launched.pid
+        metrics_url, metrics_pid = self.metrics_redis_url, None
+        if self._metrics_redis:
+            assert run_dir is not None
+            launched = start_metrics_valkey(run_dir=run_dir)
+            self._track("metrics", launched, run_dir)
+            metrics_url, metrics_pid = launched.url, launched.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         for launched in self._launched:
             wait_ready(launched, deadline=deadline)
@@ -146,7 +169,14 @@ class Stack:
             run_dir=run_dir,
             redis_pid=redis_pid,
             postgres_pid=postgres_pid,
+            metrics_redis_url=metrics_url,
+            metrics_redis_pid=metrics_pid,
         )
+
+    def _track(self, role: str, launched: Launched, run_dir: Path) -> None:
+        self._launched.append(launched)
+        self.servers[role] = launched
+        write_pids(run_dir, self._launched)
 
     def _make_run_dir(self) -> Path:
         base = self._run_dir or STACKS_DIR / f"stack-{os.getpid()}-{time.time_ns() // 1_000_000}"
@@ -165,11 +195,12 @@ class Stack:
     # -- faults: what chaos runs and the deadline tests do to a server of this stack ------
 
     def launched(self, kind: str) -> Launched:
-        """The running server of ``kind`` ("valkey" | "postgres") this stack launched."""
-        for item in self._launched:
-            if item.kind == kind:
-                return item
-        raise UserError(f"this stack did not launch {kind} (it was given by URL)")
+        """The service's running server of ``kind`` ("valkey" | "postgres") this stack
+        launched; never the metrics Valkey (faults must not touch the measurement)."""
+        found = self.servers.get(kind) if kind in ("valkey", "postgres") else None
+        if found is None:
+            raise UserError(f"this stack did not launch {kind} (it was given by URL)")
+        return found
 
     def pause(self, kind: str) -> None:
         """SIGSTOP the server and every process it forked (each PostgreSQL connection
@@ -180,36 +211,39 @@ class Stack:
     def resume(self, kind: str) -> None:
         signal_server(self.launched(kind), signal.SIGCONT)
 
-    def restart(self, kind: str, *, kill: bool = False) -> StackInfo:
-        """Stop (fast shutdown, or SIGKILL with ``kill``) and start again on the same port;
-        PostgreSQL keeps its data (crash recovery after a kill), Valkey starts empty."""
+    def stop_server(self, kind: str, *, kill: bool = False) -> None:
+        """Fast shutdown (or SIGKILL of every process with ``kill``); the server stays down
+        until :meth:`start_server` (chaos runs keep it down for a while)."""
+        relaunch.stop_server(self.launched(kind), kill=kill)
+
+    def start_server(self, kind: str) -> StackInfo:
+        """Start a stopped server again on the same port: PostgreSQL on its data (crash
+        recovery after a kill), Valkey empty."""
         old = self.launched(kind)
         assert self.info is not None and self.info.run_dir is not None
-        signal_server(old, signal.SIGCONT)  # a paused server cannot stop
-        if kill:
-            signal_server(old, signal.SIGKILL)
-        if kill:
-            old.popen.wait(timeout=STOP_TIMEOUT_S)
-            wait_gone(old.pid, kind, timeout_s=STOP_TIMEOUT_S)
-        else:
-            stop_child(old, timeout_s=STOP_TIMEOUT_S)
-        run_dir = self.info.run_dir
-        new = (start_valkey(run_dir=run_dir, port=old.port) if kind == "valkey"
-               else restart_postgres(old, run_dir=run_dir))
+        new = relaunch.start_again(old, run_dir=self.info.run_dir,
+                                   ready_timeout_s=READY_TIMEOUT_S)
         self._launched[self._launched.index(old)] = new
-        write_pids(run_dir, self._launched)
-        wait_ready(new, deadline=time.monotonic() + READY_TIMEOUT_S)
+        self.servers[kind] = new
+        write_pids(self.info.run_dir, self._launched)
         if kind == "valkey":
             self.info = dataclasses.replace(self.info, redis_pid=new.pid)
         else:
             self.info = dataclasses.replace(self.info, postgres_pid=new.pid)
         return self.info
 
+    def restart(self, kind: str, *, kill: bool = False) -> StackInfo:
+        """Stop (fast shutdown, or SIGKILL with ``kill``) and start again on the same port;
+        PostgreSQL keeps its data (crash recovery after a kill), Valkey starts empty."""
+        self.stop_server(kind, kill=kill)
+        return self.start_server(kind)
+
     def stop(self) -> None:
         """Fast shutdown of what this stack started, then remove its run folder."""
         for launched in reversed(self._launched):
             stop_child(launched, timeout_s=STOP_TIMEOUT_S)
         self._launched.clear()
+        self.servers.clear()
         owned = self._owned_dir
         if owned is not None:
             shutil.rmtree(owned, ignore_errors=True)
@@ -243,7 +277,10 @@ def reap_leftovers(stacks_dir: Path | None = None) -> list[int]:
 
 
 def describe(info: StackInfo) -> str:
-    return f"redis: {info.redis_url}\npostgres: {info.database_url}"
+    text = f"redis: {info.redis_url}\npostgres: {info.database_url}"
+    if info.metrics_redis_url:
+        text += f"\nmetrics redis: {info.metrics_redis_url}"
+    return text
 
 
 __all__ = ["Stack", "StackInfo", "reap_leftovers", "describe"]

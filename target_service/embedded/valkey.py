@@ -47,3 +47,10 @@ def start_valkey(*, run_dir: Path, port: int | None) -> Launched:
         preexec_fn=child_setup(death_signal=signal.SIGTERM, drop_root=None),
     )
     return Launched("valkey", popen, f"redis://127.0.0.1:{port}/0", port, log_path)
+
+
+def start_metrics_valkey(*, run_dir: Path) -> Launched:
+    """A second Valkey, in a folder (and log) of its own, for the load test's samples."""
+    folder = run_dir / "metrics"
+    folder.mkdir(exist_ok=True)
+    return start_valkey(run_dir=folder, port=None)

@@ -64,22 +64,25 @@ async def realtime_sse(
     wake = asyncio.Event()
     sub = Subscription(channel=channel, user_id=user.id, cursor=cursor, wake=wake,
                        max_queue=hub.max_queue)
-    stream = _stream(hub, sub, wake, heartbeat_s=state.settings.sse_heartbeat_s)
+    stream = _stream(hub, sub, wake, heartbeat_s=state.settings.sse_heartbeat_s,
+                     max_s=state.settings.sse_stream_max_s)
     return StreamingResponse(stream,
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def _stream(
-    hub: Hub, sub: Subscription, wake: asyncio.Event, *, heartbeat_s: float
+    hub: Hub, sub: Subscription, wake: asyncio.Event, *, heartbeat_s: float, max_s: float
 ) -> AsyncIterator[bytes]:
+    """Replay, then live events and heartbeats; ends after ``max_s`` when it is > 0."""
     counters = hub.counters
     counters.sse_open += 1
     try:
         await hub.add(sub)  # here, not in the route: only a started stream runs the finally
         yield b"retry: 1000\n: subscribed\n\n"
         beat_at = time.monotonic() + heartbeat_s
-        while True:
-            wait_s = beat_at - time.monotonic()
+        end_at = time.monotonic() + max_s if max_s > 0 else float("inf")
+        while time.monotonic() < end_at:
+            wait_s = min(beat_at, end_at) - time.monotonic()
             if wait_s > 0 and not wake.is_set():
                 try:
                     await asyncio.wait_for(wake.wait(), wait_s)

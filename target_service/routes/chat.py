@@ -92,7 +92,7 @@ async def poll_messages(request: Request) -> Response:
     wait_ms = longpoll.wait_ms_param(request)
     if wait_ms is not None:
         await longpoll.hold(request.app.state.realtime, channel_id=channel_id, after=after,
-                            wait_ms=wait_ms)
+                            wait_ms=min(wait_ms, state.settings.longpoll_max_wait_ms))
         started = time.perf_counter()  # the handling time, not the hold
     body, interval_ms = await polling.poll(
         state, channel_id=channel_id, user=user, after=after, limit=limit

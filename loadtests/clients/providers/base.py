@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import orjson
 
 from loadtests.clients.names import SEND_NAME
+from loadtests.clients.sends import IDEMPOTENCY_HEADER
 from loadtests.targets.compiled import CompiledTarget, Request, Session, reference_target
 
 Message = dict[str, Any]
@@ -76,8 +77,9 @@ class ProviderContext:
 
     ``fire(name, elapsed_ms, length, request_type, exception)`` adds a row to Locust's
     stats; ``count(field, n)`` bumps a run counter; ``reconnected(ms)`` records one
-    time-to-reconnect sample; ``post(path, body, name)`` is the tab's own HTTP client
-    (status, body); ``sleep(s)`` is the tab's killable sleep (main greenlet only);
+    time-to-reconnect sample; ``post(request, name)`` is the tab's own HTTP client for a
+    compiled :class:`~loadtests.targets.compiled.Request` (status, body; status 0 when no
+    answer came); ``sleep(s)`` is the tab's killable sleep (main greenlet only);
     ``poll_sample(t_ms, latency_ms, channel)`` records one chat poll's request latency.
     ``target``/``session``: the compiled target description and the tab's signed-up
     session (paths, fields, auth); the reference service's description by default.
@@ -145,23 +147,35 @@ class RealtimeProvider(ABC):
         """Stop delivering ``channel``."""
 
     def send(self, channel: str, data: str) -> Message | None:
-        """Post ``data`` to ``channel``: the committed message, or None on failure.
+        """Post ``data`` to ``channel``: the committed message, or None on failure."""
+        return self.send_attempt(channel, data, ref=None)[1]
 
-        Over HTTP (the target description's send request) for every transport but
-        WebSocket (which sends a frame). The message is the answer's ``message`` (the
-        reference service), else the whole answer; ``{}`` when it is not JSON.
+    def send_attempt(
+        self, channel: str, data: str, *, ref: str | None
+    ) -> tuple[int, Message | None]:
+        """One attempt of a send: (status, the committed message when accepted).
+
+        Status 0 (:data:`~loadtests.clients.sends.NO_ANSWER`) when nothing came back, so
+        the message may or may not be stored. ``ref`` is the send's idempotency key: a
+        retry with the same ``ref`` gets the first message back, never a second one.
+        Over HTTP (the target description's send request, ``Idempotency-Key``) for every
+        transport but WebSocket (the frame's ref). The message is the answer's
+        ``message`` (the reference service), else the whole answer; ``{}`` when the
+        answer is not a JSON object.
         """
         request = self.ctx.target.send_request(channel=channel, content=data,
                                                session=self.ctx.tab_session)
+        if ref is not None:
+            request.headers[IDEMPOTENCY_HEADER] = ref
         status, body = self.ctx.post(request, SEND_NAME)
         if status not in request.expect_status:
-            return None
+            return status, None
         try:
             answer = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
             answer = {}
         found = answer.get("message", answer) if isinstance(answer, dict) else {}
-        return found if isinstance(found, dict) else {}
+        return status, found if isinstance(found, dict) else {}
 
     def next_due_s(self) -> float:
         """When :meth:`tick` is next due (epoch s); ``inf`` for push transports."""

@@ -34,11 +34,13 @@ from loadtests.clients.providers.base import (
 )
 from loadtests.clients.providers.push import ForcedDrop, Lifecycle, connection_loop
 from loadtests.clients.providers.wsconn import WsClientConnection, WSConnection
+from loadtests.clients.sends import NO_ANSWER
 
 WS_PATH = "/api/realtime/ws"
 SEND_NAME = "ws send"
 REQUEST_TYPE = "WS"
 ACK_GRACE_S = 2.0  # a forced drop waits this long at most for the acks of sends in flight
+FRAME_REFUSED = 500  # an error frame answering a send: a definite refusal, as an HTTP 500
 
 
 class FrameError(Exception):
@@ -102,9 +104,15 @@ class WebSocketProvider(RealtimeProvider):
         if self.channels.pop(channel, None) is not None and self.conn is not None:
             self._frame({"op": "unsubscribe", "channel": channel})
 
-    def send(self, channel: str, data: str) -> Message | None:
-        """A ``send`` frame; waits for its ``ack`` (one row ``WS ws send`` in Locust's stats)."""
-        ref = f"r{next(self.refs)}"
+    def send_attempt(
+        self, channel: str, data: str, *, ref: str | None
+    ) -> tuple[int, Message | None]:
+        """A ``send`` frame; waits for its ``ack`` (one row ``WS ws send`` in Locust's stats).
+
+        The frame's ``ref`` is the service's idempotency key. An ack is 201, an error frame
+        a definite refusal (:data:`FRAME_REFUSED`), no answer ``NO_ANSWER``.
+        """
+        ref = ref if ref is not None else f"r{next(self.refs)}"
         result: AsyncResult = AsyncResult()
         t0 = time.perf_counter()
         self._ensure_reader()
@@ -118,11 +126,11 @@ class WebSocketProvider(RealtimeProvider):
             self.pending.pop(ref, None)
             elapsed_ms = (time.perf_counter() - t0) * 1000.0
             self.ctx.fire(SEND_NAME, elapsed_ms, 0, request_type=REQUEST_TYPE, exception=exc)
-            return None
+            return (FRAME_REFUSED if isinstance(exc, FrameError) else NO_ANSWER), None
         self.ctx.fire(
             SEND_NAME, (time.perf_counter() - t0) * 1000.0, len(data), request_type=REQUEST_TYPE
         )
-        return message
+        return 201, message
 
     def away(self, *, offline: bool) -> None:
         if offline:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from loadtests.recording.keys import (
+    MEMBER_FIELDS,
     SAMPLE_TYPES,
     ledger_key,
     new_run_id,
     run_counters_key,
     run_live_key,
     run_meta_key,
+    run_sends_key,
     run_users_key,
     samples_key,
 )
@@ -20,12 +22,13 @@ SERVICE_SAMPLES = re.compile(r"metrics:[a-z]+:latency")  # the service's own, un
 
 def run_keys(run: str) -> list[str]:
     return [
-        *(samples_key(run_id=run, sample_type=t) for t in SAMPLE_TYPES),
+        *(samples_key(run_id=run, sample_type=t) for t in MEMBER_FIELDS),
         run_counters_key(run_id=run),
         run_meta_key(run_id=run),
         run_live_key(run_id=run),
         run_users_key(run_id=run),
         ledger_key(run_id=run, channel="c1"),
+        run_sends_key(run_id=run),
     ]
 
 
@@ -38,7 +41,8 @@ def test_every_key_is_scoped_by_its_run_and_distinct() -> None:
 
 def test_samples_keys_follow_the_documented_layout_and_never_look_like_the_services() -> None:
     run = new_run_id()
-    for sample_type in SAMPLE_TYPES:
+    assert set(SAMPLE_TYPES) < set(MEMBER_FIELDS)  # error samples are read by chaos runs only
+    for sample_type in MEMBER_FIELDS:
         key = samples_key(run_id=run, sample_type=sample_type)
         assert key == f"metrics:{run}:{sample_type}:latency"
         assert not SERVICE_SAMPLES.fullmatch(key)

@@ -26,7 +26,11 @@ SERVICE_ENV = {
     "POLLCAP_SSE_HEARTBEAT_S": "0.5",
     "POLLCAP_REALTIME_QUEUE_MAX": "4",  # small, so slow consumers really overflow it
     "POLLCAP_PRESENCE_FLUSH_MS": "100",
+    "POLLCAP_SSE_STREAM_MAX_S": "8",  # streams end (clients resume); longer than any test's read
+    "POLLCAP_LONGPOLL_MAX_WAIT_MS": "4000",  # held polls answer by then whatever waitMs says
 }
+SSE_STREAM_MAX_S = float(SERVICE_ENV["POLLCAP_SSE_STREAM_MAX_S"])
+LONGPOLL_MAX_WAIT_S = int(SERVICE_ENV["POLLCAP_LONGPOLL_MAX_WAIT_MS"]) / 1000
 _names = itertools.count()
 
 

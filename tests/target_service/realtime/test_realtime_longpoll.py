@@ -8,7 +8,7 @@ import time
 import httpx
 
 from target_service.serve import ServiceHandle
-from tests.target_service.realtime.conftest import make_account, post, scrape
+from tests.target_service.realtime.conftest import LONGPOLL_MAX_WAIT_S, make_account, post, scrape
 
 
 async def test_answers_at_once_when_newer_exists(service: ServiceHandle, channel: str) -> None:
@@ -33,6 +33,19 @@ async def test_holds_for_wait_ms_then_answers_empty(service: ServiceHandle, chan
     assert resp.status_code == 200 and resp.json()["messages"] == []
     assert "pollIntervalMs" in resp.json()
     assert 0.75 <= held_s < 5, held_s
+
+
+async def test_service_cap_bounds_the_hold(service: ServiceHandle, channel: str) -> None:
+    """``longpoll_max_wait_ms`` answers a poll asking for 30 s after the service's cap."""
+    user = make_account(service)
+    async with httpx.AsyncClient(base_url=service.url, timeout=40) as http:
+        await post(http, user, channel, "x")
+        started = time.monotonic()
+        resp = await http.get(f"/api/chat/{channel}/messages",
+                              params={"after": 1, "waitMs": 30000}, headers=user.headers)
+        held_s = time.monotonic() - started
+    assert resp.status_code == 200 and resp.json()["messages"] == []
+    assert LONGPOLL_MAX_WAIT_S - 0.1 <= held_s < LONGPOLL_MAX_WAIT_S + 4, held_s
 
 
 async def test_wakes_when_a_message_is_committed(service: ServiceHandle, channel: str) -> None:

@@ -10,7 +10,12 @@ import httpx
 import pytest
 
 from target_service.serve import ServiceHandle
-from tests.target_service.realtime.conftest import Account, make_account, post
+from tests.target_service.realtime.conftest import (
+    SSE_STREAM_MAX_S,
+    Account,
+    make_account,
+    post,
+)
 
 TIMEOUT_S = 20.0
 
@@ -122,3 +127,24 @@ async def test_without_after_starts_live(
             await post(http, writer, channel, "after")
             ids, data, _ = await until(resp, 2)
     assert ids == [2] and data[0]["content"] == "after"
+
+
+async def test_stream_ends_after_its_max_and_resumes_by_last_event_id(
+    service: ServiceHandle, channel: str
+) -> None:
+    """``sse_stream_max_s`` closes a stream (EventSource reconnects); nothing is lost."""
+    writer, reader = make_account(service), make_account(service)
+    params = {"channel": channel, "after": 0}
+    async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT_S) as http:
+        await post(http, writer, channel, "one")
+        started = asyncio.get_running_loop().time()
+        async with http.stream("GET", "/api/realtime/sse", params=params,
+                               headers=reader.headers) as resp:
+            first, _, _ = await asyncio.wait_for(read_events(resp.aiter_lines()), TIMEOUT_S)
+        lasted_s = asyncio.get_running_loop().time() - started
+        await post(http, writer, channel, "two")
+        async with http.stream("GET", "/api/realtime/sse", params=params,
+                               headers={**reader.headers, "Last-Event-ID": str(first[-1])}) as resp:
+            second, _, _ = await until(resp, 2)
+    assert first == [1] and second == [2]
+    assert SSE_STREAM_MAX_S - 0.5 <= lasted_s < SSE_STREAM_MAX_S + 5, lasted_s

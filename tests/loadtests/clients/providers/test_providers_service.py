@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import gevent
 import gevent.monkey
@@ -157,6 +156,12 @@ def test_subscribe_send_unsubscribe(service: ServiceHandle, transport: str) -> N
             assert message is not None and message["channelId"] == channel
             sent.append(int(message["seq"]))
         assert sent == sorted(sent) and len(set(sent)) == 5
+        # A retry with the send's reference (its idempotency key) gets the first message.
+        first = sender.provider.send_attempt(channel, "[k] once", ref=f"k-{transport}")
+        again = sender.provider.send_attempt(channel, "[k] once", ref=f"k-{transport}")
+        assert first[0] == again[0] == 201 and first[1] is not None and again[1] is not None
+        assert again[1]["seq"] == first[1]["seq"]
+        sent.append(int(first[1]["seq"]))
         wait_for(lambda: set(sent) <= set(receiver.seqs()), timeout_s=10)
         assert_exactly_once(receiver, sent)
         latencies = [d.recv_ms - m["createdAt"] for d in receiver.deliveries for m in d.messages]
