@@ -101,6 +101,7 @@ class ChatUser(User):
             self.scn.receivers.append(self.receiver)
         self.n_poll = self.n_msg = self.n_note = self.n_reconnect = self.n_sent = 0
         self.seen_notes: set[Any] = set()
+        self.unread_path: str | None = None
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         transport = choose_transport(option=opts.realtime, environ=os.environ)
         self.provider: RealtimeProvider = make_provider(
@@ -353,10 +354,12 @@ class ChatUser(User):
     def _read_notifications(self) -> None:
         spec = self.target.description.notifications
         assert spec is not None  # the pacer never fires without
+        if self.unread_path is None:  # built once: the session does not change
+            self.unread_path = self.target.request(spec.unread, {}, session=self.session).path
+            self.unread_list = getter(spec.list_path)
         t0 = time.perf_counter()
         try:
-            request = self.target.request(spec.unread, {}, session=self.session)
-            status, body, _ = self.conn.get(request.path, self.auth)
+            status, body, _ = self.conn.get(self.unread_path, self.auth)
         except Exception as exc:
             self._failed(NOTIFICATIONS_NAME, (time.perf_counter() - t0) * 1000.0, exc)
             return
@@ -366,7 +369,7 @@ class ChatUser(User):
             return
         self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
-        unread = getter(spec.list_path)(orjson.loads(body)) or []
+        unread = self.unread_list(orjson.loads(body)) or []
         self._fresh_notifications(unread, recv_ms)
         if not unread or spec.mark_read is None:
             return
