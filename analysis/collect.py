@@ -17,7 +17,7 @@ import redis
 
 from loadtests.recording.samples import SAMPLE_TYPES, read_samples, sample_key
 
-COLLECT_TARGET_S = 3.0
+COLLECT_TARGET_S = 1.0  # 1M samples from Redis to pandas (issue 14)
 
 
 def read_run(
@@ -31,7 +31,7 @@ def bench_collect(redis_url: str, n: int = 1_000_000) -> dict[str, float | int |
     """Write ``n`` synthetic message samples, time reading them back into pandas.
 
     Uses its own run id and deletes the key afterwards; returns seconds and the
-    ratio to the 3 s target (``ratio_to_target`` < 1 is within target).
+    ratio to the 1 s target (``ratio_to_target`` < 1 is within target).
     """
     client = redis.Redis.from_url(redis_url)
     run_id = f"bench-collect-{time.time_ns()}"

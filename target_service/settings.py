@@ -77,6 +77,9 @@ class Settings(BaseSettings):
                                       " poll answers after min(waitMs, this)")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    otel_enabled: bool = Field(
+        default=False, description="FastAPI's native OpenTelemetry (off: even unconfigured it "
+        "checks its providers and the environment on every request)")
 
     @model_validator(mode="after")
     def _deadlines_fit(self) -> Settings:

@@ -80,24 +80,33 @@ class Receiver:
 
 def receivers_from(*, polls: pd.DataFrame, deliveries: pd.DataFrame) -> list[Receiver]:
     """Receivers from poll samples (``t_ms, user, latency_ms, channel``) and message
-    samples (``user, channel, seq``)."""
-    if polls.empty:
-        return []
-    start_ms = polls["t_ms"].to_numpy(dtype=np.float64) - polls["latency_ms"].to_numpy()
-    spans = (
-        polls.assign(start_ms=start_ms)
-        .groupby(["user", "channel"])["start_ms"]
-        .agg(["min", "max"])
-    )
+    samples (``t_ms, user, channel, seq``).
+
+    A polling tab's span is its first to last poll start. A push tab (long-poll, SSE,
+    WebSocket) records no poll samples: its span is its first to last delivery, which
+    starts no earlier than its subscription, so it is never expected to have got more.
+    """
     got: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for user, channel, seq in deliveries[["user", "channel", "seq"]].itertuples(index=False):
-        got[(str(user), str(channel))].add(int(seq))
+    pushed: dict[tuple[str, str], list[float]] = {}
+    for t_ms, user, channel, seq in deliveries[["t_ms", "user", "channel", "seq"]].itertuples(
+        index=False
+    ):
+        key = (str(user), str(channel))
+        got[key].add(int(seq))
+        span = pushed.setdefault(key, [float(t_ms), float(t_ms)])
+        span[0], span[1] = min(span[0], float(t_ms)), max(span[1], float(t_ms))
+    spans: dict[tuple[str, str], tuple[float, float]] = {}
+    if not polls.empty:
+        start_ms = polls["t_ms"].to_numpy(dtype=np.float64) - polls["latency_ms"].to_numpy()
+        frame = polls.assign(start_ms=start_ms).groupby(["user", "channel"])["start_ms"]
+        for (user, channel), row in frame.agg(["min", "max"]).iterrows():
+            spans[(str(user), str(channel))] = (float(row["min"]), float(row["max"]))
+    for key, (first_ms, last_ms) in pushed.items():
+        spans.setdefault(key, (first_ms, last_ms))
     return [
-        Receiver(
-            user=str(user), channel=str(channel), first_poll_ms=float(row["min"]),
-            last_poll_ms=float(row["max"]), delivered=got.get((str(user), str(channel)), set()),
-        )
-        for (user, channel), row in spans.iterrows()
+        Receiver(user=user, channel=channel, first_poll_ms=first_ms, last_poll_ms=last_ms,
+                 delivered=got.get((user, channel), set()))
+        for (user, channel), (first_ms, last_ms) in spans.items()
     ]
 
 

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class ChaosConfig:
     cache: str = "fresh"
     policy: str = "fixed-2s"
     client_policy: str = "fixed-2s"
+    realtime: str = "polling"  # the tabs' transport (loadtests.clients.providers.factory)
     scenario: ScenarioParams = field(default_factory=lambda: ScenarioParams(
         channels=4, sender_share=0.25, send_rate_per_min=12.0, notification_rate_per_s=1.0))
     tail_s: float = DEFAULT_TAIL_S
@@ -113,7 +114,7 @@ def run_chaos(cfg: ChaosConfig, *, on_event: Hook | None = None) -> ChaosResult:
                       end_ms=end_ms, limits=cfg.limits)
     frame = timeline_of(samples, t0_ms=t0_ms)
     meta = {"users": cfg.users, "workers": cfg.workers, "cache": cfg.cache,
-            "policy": cfg.policy, "client_policy": cfg.client_policy,
+            "policy": cfg.policy, "client_policy": cfg.client_policy, "realtime": cfg.realtime,
             "faults": [f.label for f in faults], "swarm_run_dir": str(swarm.run_dir),
             "command": cfg.command}
     json_path, html_path = write_report(out_dir=Path(cfg.reports_dir) / run_id, run_id=run_id,
@@ -133,7 +134,8 @@ def _swarm_with_faults(
                 host=host, redis_url=metrics_url, users=cfg.users, spawn_rate=cfg.spawn_rate,
                 duration_s=swarm_duration_s(faults, tail_s=cfg.tail_s),
                 client_policy=cfg.client_policy, run_id=run_id, runs_dir=cfg.runs_dir,
-                scenario=cfg.scenario, meta={"chaos": [f.label for f in faults]},
+                scenario=replace(cfg.scenario, realtime=cfg.realtime),
+                meta={"chaos": [f.label for f in faults]},
                 on_start=lambda pid: box.__setitem__("pid", pid),
             )
         except BaseException as exc:  # re-raised in the caller's thread

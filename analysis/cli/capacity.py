@@ -78,6 +78,12 @@ def capacity(
         float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
     ] = 6.0,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers of the service.")] = 1,
+    sweep_workers: Annotated[
+        bool,
+        typer.Option(help="One capacity run per worker count 1..--workers, then the USL over "
+                     "workers (cores pinned apart where the machine has them; see "
+                     "analysis/capacity/workers.py)."),
+    ] = False,
     service_cpus: Annotated[
         str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")
     ] = "0",
@@ -147,9 +153,23 @@ def capacity(
         runs_dir=runs_dir,
     )
     started = time.monotonic()
+    if sweep_workers:
+        _sweep(cfg, reports_dir=reports_dir, price_tables=tables)
+        typer.echo(f"total:   {time.monotonic() - started:.0f} s")
+        return
     run = _run_with_progress(cfg)
     if not _report(run, reports_dir=reports_dir, started=started, price_tables=tables):
         raise typer.Exit(code=1)
+
+
+def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTable]) -> None:
+    """``--sweep-workers``: the service's workers vary, so it must be ours and Locust local."""
+    from analysis.cli.worker_sweep import sweep_workers
+
+    if cfg.host is not None or cfg.master is not None:
+        raise UserError("--sweep-workers starts the service itself with a local generator: "
+                        "it excludes --host and --master")
+    sweep_workers(cfg, run=_run_with_progress, reports_dir=reports_dir, price_tables=price_tables)
 
 
 def _check_policies(*, policy: str, client_policy: str) -> None:

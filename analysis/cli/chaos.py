@@ -31,8 +31,11 @@ from analysis.chaos.schedule import (
 )
 from analysis.cli.options import MetricsRedisUrlOpt, ReportsDirOpt, RunsDirOpt, duration_s
 from analysis.defaults import REPORTS_DIR, RUNS_DIR
+from loadtests.clients.providers.factory import TRANSPORTS
+from target_service.errors import UserError
 
 err = Console(stderr=True)
+TABLE_WIDTH = 130  # columns of the result table when stdout is not a terminal
 FAULT_HELP = (
     "KIND@START+DURATION, repeatable, e.g. valkey:pause@30s+10s (START on the swarm's clock). "
     f"Kinds: {', '.join(FAULT_KINDS)}. Default: every kind in turn."
@@ -54,6 +57,8 @@ def chaos(
     deadline_slack_s: Annotated[float, typer.Option(help="Tolerance over the deadline")] = 1.0,
     cache: Annotated[str, typer.Option(help="Service cache mode: fresh | seed")] = "fresh",
     policy: Annotated[str, typer.Option(help="Service interval policy")] = "fixed-2s",
+    realtime: Annotated[str, typer.Option(
+        help="The tabs' transport: polling | long-poll | sse | websocket")] = "polling",
     redis_url: Annotated[str | None, typer.Option(
         envvar="POLLCAP_REDIS_URL", help="The service's Redis (Valkey faults need the embedded one)"
     )] = None,
@@ -72,6 +77,8 @@ def chaos(
     from analysis.chaos.evaluate import Limits
     from analysis.chaos.run import ChaosConfig, run_chaos
 
+    if realtime not in TRANSPORTS:
+        raise UserError(f"--realtime must be one of {', '.join(TRANSPORTS)}, got {realtime!r}")
     if fault:
         faults = [parse_fault(text) for text in fault]
     else:
@@ -83,11 +90,12 @@ def chaos(
     tail_s = duration_s(tail, option="--tail")
     cfg = ChaosConfig(
         faults=faults, users=users, spawn_rate=max(1.0, min(users / 2, 50.0)), workers=workers,
-        cache=cache, policy=policy, tail_s=tail_s,
+        cache=cache, policy=policy, realtime=realtime, tail_s=tail_s,
         limits=Limits(deadline_s=deadline_s, deadline_slack_s=deadline_slack_s),
         redis_url=redis_url, database_url=database_url, metrics_redis_url=metrics_redis_url,
         run_id=run_id, runs_dir=runs_dir, reports_dir=reports_dir,
-        command="pollcap chaos " + " ".join(f"--fault {f.label}" for f in faults),
+        command="pollcap chaos " + " ".join(
+            [f"--fault {f.label}" for f in faults] + [f"--realtime {realtime}"]),
     )
     planned_s = swarm_duration_s(faults, tail_s=tail_s)
     with ChaosProgress(planned_s) as on_event:
@@ -146,9 +154,12 @@ def _print(result: dict[str, Any], *, json_out: bool) -> None:
         table.add_row(f["fault"], str(f["errors"]), f"{f['longest_request_ms'] / 1000:.2f}",
                       recover, f"{f['recover_target_s']:g}", str(f["ok"]), str(f["unknown"]),
                       str(f["acknowledged_lost"]), str(f["duplicated"]), str(f["recovered"]))
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:  # logs and CI: the whole table, not 80 columns of ellipses
+        out = Console(width=TABLE_WIDTH)
+    out.print(table)
     verdict = "passed" if result["passed"] else "FAILED: " + "; ".join(result["failures"])
-    Console().print(verdict)
+    out.print(verdict)
 
 
 COMMANDS = [chaos]

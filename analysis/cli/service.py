@@ -24,6 +24,9 @@ def serve(
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    server: Annotated[str, typer.Option(
+        help="ASGI server: uvicorn (default) or granian (Rust HTTP server)."
+    )] = "uvicorn",
 ) -> None:
     """Run the reference polling service (and the embedded stack unless URLs are given).
 
@@ -38,10 +41,10 @@ def serve(
         raise UserError(f"--port must be within 0..65535, got {port}")
     with Stack(redis_url=redis_url, database_url=database_url) as info, run_service(
         redis_url=info.redis_url, database_url=info.database_url, port=port or None,
-        workers=workers, policy=policy, cache_mode=cache, host=host,
+        workers=workers, policy=policy, cache_mode=cache, host=host, server=server,
     ) as service:
         typer.echo(f"pollcap service: {service.url}  (workers {workers}, policy {policy}, "
-                   f"cache {cache})")
+                   f"cache {cache}, server {server})")
         typer.echo(f"redis: {info.redis_url}\npostgres: {info.database_url}")
         typer.echo(f"try: curl -s -X POST {service.url}/api/users -H 'Content-Type: "
                    "application/json' -d '{\"name\": \"ann\"}'")
@@ -49,12 +52,31 @@ def serve(
         wait_for_interrupt()
 
 
+def _servers(text: str) -> list[str]:
+    """``'uvicorn,granian'`` -> the server names, each known and given once."""
+    from target_service.serve import SERVERS
+
+    servers = [name.strip() for name in text.split(",") if name.strip()]
+    if not servers or len(set(servers)) < len(servers) or set(servers) - set(SERVERS):
+        raise UserError(f"--server takes {' or '.join(SERVERS)} (or both, comma-separated), "
+                        f"got {text!r}")
+    return servers
+
+
 def bench_service(
-    duration: Annotated[str, typer.Option(help="Time per scenario: 5s .. 60s.")] = "5s",
+    duration: Annotated[str, typer.Option(help="Time per scenario: 1s .. 60s.")] = "10s",
     rounds: Annotated[int, typer.Option(min=1, max=10, help="Rounds; medians are kept.")] = 3,
     connections: Annotated[int, typer.Option(min=1, max=512, help="Keep-alive connections.")] = (
-        32
+        50
     ),
+    loadgen: Annotated[str, typer.Option(
+        help="wrk (C, one thread on the client core; falls back to builtin when not "
+             "installed) or builtin (the Python raw-socket generator)."
+    )] = "wrk",
+    server: Annotated[str, typer.Option(
+        help="ASGI server(s) of the service: uvicorn, granian, or both as 'uvicorn,granian' "
+             "(one service each, rounds interleaved, ratios to the first)."
+    )] = "uvicorn",
     cache: CacheOpt = "fresh",
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
@@ -63,18 +85,30 @@ def bench_service(
     """Measure the service's throughput targets side by side (one core, loopback).
 
     Bare route /api/ping, a poll with nothing new, a poll returning 20 messages and
-    message POSTs; prints req/s and the ratios to /api/ping. Exit code 1 if a target
-    is missed.
+    message POSTs; prints req/s, the ratios to /api/ping, and each target beside its
+    measured value. Exit code 1 if a target is missed.
     """
-    from target_service.bench.run import bench_service as run_bench
-    from target_service.bench.run import format_result
+    from target_service.bench.run import bench_servers, choose_loadgen
+    from target_service.bench.table import format_comparison, format_result
 
     check_cache_mode(cache)
-    result = run_bench(duration_s=duration_s(duration, option="--duration", min_s=1, max_s=60),
-                       rounds=rounds, connections=connections,
-                       cache_mode=cache, redis_url=redis_url, database_url=database_url)
-    typer.echo(json.dumps(result.to_json(), indent=2) if json_out else format_result(result))
-    if not all(result.verdicts().values()):
+    servers = _servers(server)
+    chosen, note = choose_loadgen(loadgen)
+    if note:
+        typer.echo(note, err=True)
+    results = bench_servers(duration_s=duration_s(duration, option="--duration", min_s=1,
+                                                  max_s=60),
+                            rounds=rounds, connections=connections,
+                            cache_mode=cache, redis_url=redis_url, database_url=database_url,
+                            only=None, loadgen=chosen, servers=servers)
+    if json_out:
+        typer.echo(json.dumps({name: r.to_json() for name, r in results.items()}, indent=2)
+                   if len(results) > 1 else json.dumps(results[servers[0]].to_json(), indent=2))
+    else:
+        typer.echo("\n\n".join(format_result(r) for r in results.values()))
+        if len(results) > 1:
+            typer.echo("\n" + format_comparison(results))
+    if not all(all(r.verdicts().values()) for r in results.values()):
         raise typer.Exit(1)
 
 

@@ -13,8 +13,10 @@ attempt ends in one of three ways:
 Only unknown attempts are retried, with the same reference. The send's outcome is
 ``ok`` when any attempt was acknowledged, ``failed`` only when every attempt was
 refused (a refusal after an unknown attempt does not undo that attempt), ``unknown``
-otherwise. The outcome is recorded after every attempt, so a tab stopped mid-retry
-still leaves its unknown send on record. :func:`send_tracked` drives the attempts over
+otherwise. The send is recorded as unknown before its first attempt and again after
+every attempt, so a tab stopped mid-attempt (the end of a swarm kills its users, a
+WebSocket send may be waiting for its ack) still leaves its send on record: stored, it
+counts as recovered, not as a message nobody sent. :func:`send_tracked` drives the attempts over
 any transport (the caller passes one attempt as a function), so the Locust user keeps
 only the I/O.
 """
@@ -116,6 +118,8 @@ def send_tracked(
     seq: int | None = None
     while True:
         started_ms = clock_ms()
+        if not attempts:  # on record (unknown) before the first answer: see the module doc
+            record([Attempt(NO_ANSWER, started_ms, 0.0)], None)
         status, got = attempt()
         attempts.append(Attempt(status, started_ms, clock_ms() - started_ms))
         seq = got if status == 201 else seq

@@ -29,6 +29,7 @@ from loadtests.clients.providers.base import GAUGE, ProviderContext
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BACKOFF_ATTEMPT = 5  # 30 s between attempts from here on
+CONNECT_NAME = "connect"  # Locust's row (request type PUSH) of a failed stream open
 
 
 class ReportedError(ConnectionError):
@@ -118,7 +119,7 @@ def connection_loop(
             continue
         except Exception as exc:  # refused, reset, HTTP errors, bad handshakes
             if not isinstance(exc, ReportedError):
-                life.ctx.fire("connect", 0.0, 0, request_type="PUSH", exception=exc)
+                life.ctx.fire(CONNECT_NAME, 0.0, 0, request_type="PUSH", exception=exc)
                 life.ctx.count("errors", 1)
             _backoff(life, attempt)
             attempt = min(attempt + 1, MAX_BACKOFF_ATTEMPT)

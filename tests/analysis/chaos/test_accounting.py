@@ -72,7 +72,21 @@ def test_only_receivers_polling_across_the_send_are_expected_to_get_it() -> None
 def test_receivers_come_from_poll_and_message_samples() -> None:
     polls = pd.DataFrame({"t_ms": [1000, 5000, 3000], "user": ["a", "a", "b"],
                           "latency_ms": [10.0, 20.0, 5.0], "channel": ["c", "c", "c"]})
-    deliveries = pd.DataFrame({"user": ["a", "a"], "channel": ["c", "c"], "seq": [3, 4]})
+    deliveries = pd.DataFrame({"t_ms": [2000.0, 4000.0], "user": ["a", "a"],
+                               "channel": ["c", "c"], "seq": [3, 4]})
     got = {r.user: r for r in receivers_from(polls=polls, deliveries=deliveries)}
     assert got["a"].first_poll_ms == 990.0 and got["a"].last_poll_ms == 4980.0
     assert got["a"].delivered == {3, 4} and got["b"].delivered == set()
+
+
+def test_a_push_receiver_spans_its_deliveries() -> None:
+    """No poll samples (long-poll, SSE, WebSocket): first to last delivery."""
+    no_polls = pd.DataFrame(columns=["t_ms", "user", "latency_ms", "channel"])
+    deliveries = pd.DataFrame({"t_ms": [7000.0, 3000.0, 5000.0], "user": ["p", "p", "p"],
+                               "channel": ["c", "c", "c"], "seq": [9, 5, 7]})
+    (push,) = receivers_from(polls=no_polls, deliveries=deliveries)
+    assert (push.first_poll_ms, push.last_poll_ms, push.delivered) == (3000.0, 7000.0, {5, 7, 9})
+    early = _send("m", "ok", 6, t_ms=2000.0)  # sent before the tab's first delivery
+    assert not push.expects(early, seq=6)
+    during = _send("m", "ok", 6, t_ms=4000.0)  # between deliveries: it got past seq 6
+    assert during.channel == "c" and push.expects(during, seq=6)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from analysis.chaos.run import ChaosConfig, run_chaos
 from analysis.chaos.schedule import FAULT_KINDS, Fault
 from analysis.cli.app import app
+from loadtests.clients.providers.factory import PUSH_TRANSPORTS
 from loadtests.recording.keys import run_sends_key
 from loadtests.swarm.run import ScenarioParams
 
@@ -55,8 +56,27 @@ def test_each_fault_kind_is_injected_healed_and_accounted(kind: str, tmp_path: P
     assert fault["sends"] > 0  # sends went on during and after the fault
     assert result["unrecorded_stored"] == 0  # every stored message is a send of this run
     assert got["acknowledged_lost"] == 0 and got["duplicated"] == 0
+    assert result["requests_over_deadline"] == 0  # a paused dependency hangs no request
     assert fault["recover_s"] is not None  # back to its pre-fault success share within the run
     assert done.json_path.exists() and "data:image/png;base64," in done.html_path.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", PUSH_TRANSPORTS)
+def test_push_transports_survive_a_valkey_kill_with_their_accounting(
+    transport: str, tmp_path: Path
+) -> None:
+    """Valkey carries the service's fan-out to push connections: killed and started empty
+    again, every acknowledged message must still reach the push receivers."""
+    cfg = ChaosConfig(**{**{f: getattr(_config(tmp_path, Fault("valkey:kill", 8.0, 3.0)), f)
+                            for f in ChaosConfig.__dataclass_fields__}, "realtime": transport})
+    done = run_chaos(cfg)
+    result = done.result
+    got = result["totals"]
+    assert got["ok"] > 0 and result["receivers"] > 0  # push receivers, from their deliveries
+    assert got["acknowledged_lost"] == 0 and got["duplicated"] == 0, result["examples"]
+    assert result["unrecorded_stored"] == 0
+    assert orjson.loads(done.json_path.read_bytes())["meta"]["realtime"] == transport
 
 
 async def _delete_row(database_url: str, ref: str) -> int:
@@ -99,15 +119,18 @@ def test_an_acknowledged_message_deleted_behind_the_service_is_caught(tmp_path: 
     assert any("acknowledged message(s) lost" in reason for reason in result["failures"])
 
 
-def test_a_bad_fault_is_one_line_and_exit_2() -> None:
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--fault", "valkey:nap@10s+5s"],
+     "--fault 'valkey:nap@10s+5s': unknown kind 'valkey:nap'; one of " + ", ".join(FAULT_KINDS)),
+    (["--realtime", "pigeon"],
+     "--realtime must be one of polling, long-poll, sse, websocket, got 'pigeon'"),
+])
+def test_bad_options_are_one_line_and_exit_2(argv: list[str], line: str) -> None:
     pollcap = Path(sys.executable).parent / "pollcap"
-    done = subprocess.run([str(pollcap), "chaos", "--fault", "valkey:nap@10s+5s"],
+    done = subprocess.run([str(pollcap), "chaos", *argv],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "pollcap: error: --fault 'valkey:nap@10s+5s': unknown kind 'valkey:nap'; one of "
-        + ", ".join(FAULT_KINDS)
-    ]
+    assert done.stderr.strip().splitlines() == [f"pollcap: error: {line}"]
 
 
 def test_help_explains_the_faults() -> None:

@@ -110,10 +110,27 @@ def _driver(statuses: list[int]) -> tuple[str, list[list[int]], list[float]]:
 def test_send_tracked_retries_unknown_with_backoff_and_records_every_attempt() -> None:
     outcome, records, sleeps = _driver([NO_ANSWER, NO_ANSWER, 201])
     assert outcome == "ok" and sleeps == [1.0, 2.0]
-    assert records == [[0, -1], [0, 0, -1], [0, 0, 201, 7]]  # the last record has the seq
+    # on record before the first answer, then after every attempt; the last has the seq
+    assert records == [[0, -1], [0, -1], [0, 0, -1], [0, 0, 201, 7]]
 
 
 def test_send_tracked_stops_at_a_definite_answer_or_after_three_retries() -> None:
-    assert _driver([503]) == ("failed", [[503, -1]], [])
+    assert _driver([503]) == ("failed", [[0, -1], [503, -1]], [])
     outcome, records, sleeps = _driver([NO_ANSWER] * 4)
-    assert outcome == "unknown" and len(records) == 4 and sleeps == [1.0, 2.0, 4.0]
+    assert outcome == "unknown" and len(records) == 5 and sleeps == [1.0, 2.0, 4.0]
+
+
+def test_a_tab_stopped_mid_attempt_leaves_its_send_on_record_as_unknown() -> None:
+    records: list[dict[str, object]] = []
+
+    def stopped() -> tuple[int, int | None]:
+        raise KeyboardInterrupt  # as Locust's GreenletExit: a BaseException mid-request
+
+    with pytest.raises(KeyboardInterrupt):
+        send_tracked(
+            attempt=stopped,
+            record=lambda attempts, seq: records.append(
+                send_record(channel="c", user="u", attempts=attempts, seq=seq)),
+            sleep_s=lambda s: None, retry_delay_s=lambda n: 0.0, clock_ms=lambda: 5.0,
+        )
+    assert [(r["outcome"], r["started_ms"]) for r in records] == [("unknown", 5.0)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from target_service.bench.run import bench_service, format_result
+from target_service.bench.run import bench_service
+from target_service.bench.table import format_result
 from target_service.embedded.stack import StackInfo
 
 

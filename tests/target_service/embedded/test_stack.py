@@ -151,7 +151,7 @@ def test_ctrl_c_stops_stack_up(tmp_path: Path) -> None:
     assert client.ping()
     client.close()
     child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=10) == 0
+    assert child.wait(timeout=30) == 0
     assert not _alive(started)
     assert not any((tmp_path / "stacks").iterdir())
 
