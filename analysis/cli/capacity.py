@@ -128,6 +128,8 @@ def capacity(
 
     _check_policies(policy=policy, client_policy=client_policy)
     check_cache_mode(cache)
+    if sweep_workers and (host is not None or master):
+        raise UserError(SWEEP_EXCLUDES)  # before --host is tried for a connection
     target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
                                     service_pid=service_pid)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
@@ -162,13 +164,16 @@ def capacity(
         raise typer.Exit(code=1)
 
 
+SWEEP_EXCLUDES = ("--sweep-workers starts the service itself with a local generator: "
+                  "it excludes --host and --master")
+
+
 def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTable]) -> None:
     """``--sweep-workers``: the service's workers vary, so it must be ours and Locust local."""
     from analysis.cli.worker_sweep import sweep_workers
 
     if cfg.host is not None or cfg.master is not None:
-        raise UserError("--sweep-workers starts the service itself with a local generator: "
-                        "it excludes --host and --master")
+        raise UserError(SWEEP_EXCLUDES)
     sweep_workers(cfg, run=_run_with_progress, reports_dir=reports_dir, price_tables=price_tables)
 
 
