@@ -57,7 +57,13 @@ META_KEYS: dict[str, str] = {
     "setup": "one line: service workers and cores, Locust processes and cores",
     "setup_note": "why figures may be a lower bound (generator and service sharing cores)",
     "generator_steps": "per step and Locust process: users, process, polls, polls_per_s",
-    "stop_reason": "why the ramp stopped (saturation rule or max users)",
+    "stop_reason": "why the ramp stopped (knee found, SLO crossing refined, saturation "
+    "rule, --max-users or the time cap)",
+    "ramp": "knee (the live knee-finding ramp) or fixed (the planned step table alone)",
+    "knee_phases": "per measured step of a knee ramp: users and phase (planned, extend, "
+    "refine)",
+    "knee_decisions": "per step of a knee ramp: the figures its decision read (the step "
+    "table's requests_per_s, error_rate, delivery_p95_ms, generator_saturated)",
 }
 
 

@@ -28,8 +28,9 @@ from loadtests.clients.limits import open_files_shortfall, raise_open_files_limi
 from loadtests.clients.options import add_locust_arguments
 from loadtests.clients.producer import NotificationProducer
 from loadtests.clients.scenario import scenario_for
+from loadtests.live_shape import LiveTarget
 from loadtests.recording.keys import new_run_id
-from loadtests.shapes import Stage, parse_shape, stage_at
+from loadtests.shapes import Stage, live_bounds, parse_shape, stage_at
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
 log = logging.getLogger("pollcap")
@@ -130,10 +131,12 @@ class StageShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()
         self._stages: list[Stage] | None = None
+        self._live: LiveTarget | None = None
 
     def reset_time(self) -> None:
         super().reset_time()
         self._stages = None  # rebuilt from the (possibly web-edited) options
+        self._live = None
 
     def stages(self) -> list[Stage]:
         if self._stages is None:
@@ -149,4 +152,26 @@ class StageShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         stage = stage_at(self.stages(), self.get_run_time())
-        return None if stage is None else (stage.users, stage.spawn_rate)
+        if stage is None:
+            return None
+        live = self.live_target(stage)
+        if live is None:
+            return (stage.users, stage.spawn_rate)
+        users = live.users(elapsed_s=self.get_run_time())
+        return None if users is None else (users, stage.spawn_rate)
+
+    def live_target(self, stage: Stage) -> LiveTarget | None:
+        """For ``--shape live:...``: the count the capacity runner asks for, from Redis."""
+        assert self.runner is not None
+        opts: Any = self.runner.environment.parsed_options
+        spec = getattr(opts, "shape", "") or ""
+        if not spec.startswith("live") or not getattr(opts, "redis_url", None):
+            return None
+        if self._live is None:
+            import redis
+
+            start, top = live_bounds(spec, users=int(getattr(opts, "num_users", None) or 1))
+            self._live = LiveTarget(client=redis.Redis.from_url(opts.redis_url),
+                                    run_id=opts.run_id, start_users=start, max_users=top,
+                                    max_s=stage.end_s)
+        return self._live

@@ -9,7 +9,9 @@ process), so tests and the swarm runner can use it freely.
 
 Shape specs (the ``--shape`` option) read like ``constant``,
 ``step:start=50,step=50,hold=30s,max=400`` or
-``spike:base=50,peak=400,at=20s,hold=10s``.
+``spike:base=50,peak=400,at=20s,hold=10s`` or ``live:start=500,max=20000`` (the
+knee-finding ramp: its next count is read from Redis while it runs, see
+:mod:`loadtests.live_shape`; its table is one stage, ``start`` users until the cap).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from loadtests.durations import parse_duration_s
 from target_service.errors import UserError
 
-SHAPES = ("constant", "step", "spike")
+SHAPES = ("constant", "step", "spike", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,29 @@ def parse_shape(
         )
         _no_params(params, spec)
         return stages
+    if kind == "live":
+        return [_live_stage(spec, users=users, spawn_rate=spawn_rate,
+                            duration_s=duration_s)]
     raise UserError(f"unknown shape {kind!r}: use one of {', '.join(SHAPES)}")
+
+
+def live_bounds(spec: str, *, users: int) -> tuple[int, int]:
+    """``(start, max)`` users of a ``live:`` spec (``max`` defaults to ``users``)."""
+    params = _parse_params(spec.strip().partition(":")[2], spec)
+    top = int(params.pop("max", str(users)))
+    start = int(params.pop("start", str(min(top, max(1, users // 5)))))
+    _no_params(params, spec)
+    if not 1 <= start <= top:
+        raise UserError(f"live shape needs 1 <= start <= max (got start={start}, max={top})")
+    return start, top
+
+
+def _live_stage(spec: str, *, users: int, spawn_rate: float,
+                duration_s: float | None) -> Stage:
+    if duration_s is None:
+        raise UserError("a live shape needs a duration (its hard time cap)")
+    start, _top = live_bounds(spec, users=users)
+    return Stage(end_s=float(duration_s), users=start, spawn_rate=spawn_rate)
 
 
 def _parse_params(rest: str, spec: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Counter snapshots and live step figures of a capacity run, read from Redis and PostgreSQL.
+"""Counter snapshots of a capacity run, read from Redis and PostgreSQL.
 
 Counters snapshotted at every step boundary give the per-step counts the report
 needs: requests and failures (the users' counters), Redis commands (the service's
@@ -12,12 +12,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import redis
 
-from analysis.capacity.steps import PROCESS_POLLS_PREFIX, StepFigures, StepWindow, step_figures
+from analysis.capacity.steps import PROCESS_POLLS_PREFIX
 from loadtests.recording.keys import LIVE_POLLS_PREFIX, run_live_key
-from loadtests.recording.samples import read_counters, read_samples
+from loadtests.recording.samples import read_counters
 
 PROBE_COMMANDS = 3  # HGETALL of the counters and of the live figures + INFO stats, per probe
 
@@ -85,14 +84,3 @@ async def pg_transactions(url: str) -> int:
         )
     finally:
         await conn.close()
-
-
-def read_step_figures(client: redis.Redis, *, run_id: str, window: StepWindow) -> StepFigures:
-    """Poll rate, error rate and p95 delivery of a closed step's steady part, from Redis."""
-    lo_ms, hi_ms = window.steady_start_ms, window.end_ms
-    polls = read_samples(client, run_id=run_id, sample_type="poll", start_ms=lo_ms, end_ms=hi_ms)
-    messages = read_samples(
-        client, run_id=run_id, sample_type="message", start_ms=lo_ms, end_ms=hi_ms
-    )
-    p95 = float(np.percentile(messages["latency_ms"], 95)) if len(messages) else None
-    return step_figures(window, polls=len(polls), delivery_p95_ms=p95)

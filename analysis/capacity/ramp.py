@@ -47,22 +47,40 @@ class RampPlan:
 
 DEFAULT_PLAN = RampPlan(start=250, step=500, max_users=4750, hold_s=18.0, spawn_rate=500.0)
 QUICK_PLAN = RampPlan(start=100, step=400, max_users=1700, hold_s=12.0, spawn_rate=400.0)
+# the knee ramp's planned part is coarse: it extends and bisects by itself (issue 12)
+KNEE_PLAN = RampPlan(start=500, step=1000, max_users=3500, hold_s=15.0, spawn_rate=500.0)
+KNEE_QUICK_PLAN = RampPlan(start=200, step=600, max_users=1400, hold_s=12.0, spawn_rate=400.0)
 
 
 def make_plan(
     *,
     quick: bool,
+    knee: bool = False,
     max_users: int | None = None,
     start_users: int | None = None,
     step_users: int | None = None,
     hold_s: float | None = None,
     spawn_rate: float | None = None,
+    plan_steps: int | None = None,
 ) -> RampPlan:
-    """The default (or ``--quick``) ramp with any of its parts overridden."""
-    base = QUICK_PLAN if quick else DEFAULT_PLAN
+    """The default (or ``--quick``) ramp with any of its parts overridden.
+
+    With ``knee`` the plan is the knee ramp's planned part, ``plan_steps`` counts from
+    ``start`` by ``step`` (default: the base plan's 4 or 3): ``max_users`` caps it (and
+    bounds the extension, which :class:`~analysis.capacity.knee_loop.KneeSettings`
+    holds) rather than stretching the planned steps up to it.
+    """
+    if knee:
+        base = KNEE_QUICK_PLAN if quick else KNEE_PLAN
+    else:
+        base = QUICK_PLAN if quick else DEFAULT_PLAN
     start = start_users or base.start
-    top = max_users or max(base.max_users, start)
     step = step_users or base.step
+    top = max_users or max(base.max_users, start)
+    if knee:
+        steps = plan_steps or len(base.users)
+        top = start + (steps - 1) * step if max_users is None else max(
+            min(max_users, start + (steps - 1) * step), min(start, max_users))
     if start < 1 or step < 1 or top < start:
         raise UserError(
             f"a ramp needs start >= 1, step >= 1 and max >= start "

@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 import redis
 
-from analysis.capacity.probes import CountersProbe, read_step_figures
+from analysis.capacity.judge import StepJudge, run_interval_ms
+from analysis.capacity.knee_loop import KneeSettings, LiveKnee, resources_for_table
+from analysis.capacity.probes import CountersProbe
 from analysis.capacity.ramp import RampPlan
 from analysis.capacity.resources import ResourceSampler
 from analysis.capacity.setup import available_cpus, capacity_setup
@@ -65,6 +67,8 @@ class CapacityConfig:
     scenario: ScenarioParams = field(default_factory=ScenarioParams)
     runs_dir: Path = RUNS_DIR
     run_id: str | None = None
+    # the live knee ramp (issue 12); None: the fixed step ramp of ``plan`` alone
+    knee: KneeSettings | None = field(default_factory=KneeSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class _Measured:
     resources: pd.DataFrame
     started_ms: float
     ended_ms: float
+    knee: LiveKnee | None = None
 
 
 OnProgress = Callable[[SwarmProgress, str], None]
@@ -152,12 +157,14 @@ def _ramp(
     )
     tracker = StepTracker(plan=cfg.plan, clock_ms=lambda: time.time() * 1000,
                           slo_p95_ms=cfg.slo_p95_ms, warmup_fraction=cfg.warmup_fraction)
+    judge = StepJudge(cfg=cfg, tracker=tracker, probe=probe, client=client, run_id=run_id,
+                       resources=sampler.frame)
 
     def progress(p: SwarmProgress) -> None:
-        if _should_stop(tracker, users=p.users, probe=probe, client=client, run_id=run_id):
+        if judge.observe(users=p.users):
             _interrupt(generator)
         if on_progress:
-            on_progress(p, tracker.stop_reason or "")
+            on_progress(p, judge.stop_reason or "")
 
     started_ms = time.time() * 1000
     sampler.start()
@@ -168,19 +175,7 @@ def _ramp(
         resources = sampler.stop()
     tracker.finish(counters=probe())
     return _Measured(tracker=tracker, swarm=swarm, resources=resources, started_ms=started_ms,
-                     ended_ms=time.time() * 1000)
-
-
-def _should_stop(
-    tracker: StepTracker, *, users: int, probe: CountersProbe, client: redis.Redis, run_id: str
-) -> bool:
-    """Feed the live count; at a step boundary snapshot counters and judge the closed step."""
-    if not tracker.needs_counters(users=users):
-        return False
-    closed = tracker.observe(users=users, counters=probe())
-    if closed is None:
-        return False
-    return tracker.judge(read_step_figures(client, run_id=run_id, window=closed)) is not None
+                     ended_ms=time.time() * 1000, knee=judge.knee)
 
 
 def _interrupt(generator: list[int]) -> None:
@@ -199,13 +194,14 @@ def _swarm(
     progress: Callable[[SwarmProgress], None],
     on_start: Callable[[int], None],
 ) -> SwarmResult:
+    users, duration_s, shape = swarm_shape(cfg)
     return run_swarm(
         host=url,
         redis_url=stack.samples_redis_url,
-        users=cfg.plan.max_users,
+        users=users,
         spawn_rate=cfg.plan.spawn_rate,
-        duration_s=cfg.plan.duration_s,
-        shape=cfg.plan.shape_spec(),
+        duration_s=duration_s,
+        shape=shape,
         processes=cfg.processes,
         client_policy=cfg.client_policy,
         run_id=run_id,
@@ -218,6 +214,13 @@ def _swarm(
         on_start=on_start,
         master=cfg.master,
     )
+
+
+def swarm_shape(cfg: CapacityConfig) -> tuple[int, float, str]:
+    """Locust's ``(users, duration_s, shape)``: the live knee shape or the fixed step table."""
+    if cfg.knee is None:
+        return cfg.plan.max_users, cfg.plan.duration_s, cfg.plan.shape_spec()
+    return cfg.knee.max_users, cfg.knee.swarm_s, cfg.knee.shape_spec(cfg.plan)
 
 
 @contextlib.contextmanager
@@ -253,10 +256,8 @@ def _assemble(
     tracker, swarm = measured.tracker, measured.swarm
     if not tracker.windows:
         raise UserError(f"the swarm completed no step (see {swarm.run_dir}/locust.log)")
-    stop_reason = tracker.stop_reason or f"reached the last step ({cfg.plan.max_users} users)"
-    frame = measured.resources.rename(
-        columns={"service_cpu_percent": "cpu_percent", "service_rss_bytes": "rss_bytes"}
-    )
+    stop_reason = _stop_reason(cfg, measured)
+    frame = resources_for_table(measured.resources)
     data = RunData(
         run_id=run_id,
         steps=pd.DataFrame(tracker.rows()),
@@ -265,6 +266,24 @@ def _assemble(
         meta=_meta(cfg, url=url, measured=measured, stop_reason=stop_reason),
     )
     return CapacityRun(data=data, swarm=swarm, stop_reason=stop_reason)
+
+
+def _stop_reason(cfg: CapacityConfig, measured: _Measured) -> str:
+    """Why the ramp ended: the knee ramp's decision, the fixed ramp's rule, or its end."""
+    if measured.knee is not None:
+        return measured.knee.stop_reason or (
+            f"the swarm's time cap ({cfg.knee.swarm_s if cfg.knee else 0:.0f} s) ended the ramp")
+    return measured.tracker.stop_reason or f"reached the last step ({cfg.plan.max_users} users)"
+
+
+def _knee_meta(measured: _Measured) -> dict[str, Any]:
+    """The knee ramp's record: each step's phase and the figures each decision read."""
+    knee = measured.knee
+    if knee is None:
+        return {"ramp": "fixed"}
+    return {"ramp": "knee", "knee_max_users": knee.ramp.rules.max_users,
+            "knee_phases": [{"users": u, "phase": p} for u, p in knee.phases().items()],
+            "knee_decisions": knee.decisions}
 
 
 def _meta(
@@ -280,9 +299,7 @@ def _meta(
         "service_policy": cfg.policy,
         "client_policy": cfg.client_policy,
         "cache_mode": cfg.cache_mode,
-        "nominal_interval_ms": nominal_interval_ms(
-            client_policy=cfg.client_policy, service_policy=cfg.policy
-        ),
+        "nominal_interval_ms": run_interval_ms(cfg),
         "cache_ttl_s": Settings().seed_ttl_s if cfg.cache_mode == "seed" else 0,
         "warmup_fraction": cfg.warmup_fraction,
         "started_at_ms": int(measured.started_ms),
@@ -300,20 +317,8 @@ def _meta(
         **capacity_setup(cfg).meta(),
         "generator_cpu_peak_percent": float(gen_cpu.max()) if len(gen_cpu) else None,
         "stop_reason": stop_reason,
-        "plan": cfg.plan.shape_spec(),
+        "plan": swarm_shape(cfg)[2],
+        **_knee_meta(measured),
         "swarm_run_dir": str(measured.swarm.run_dir),
         "swarm_summary": measured.swarm.summary,
     }
-
-
-def nominal_interval_ms(*, client_policy: str, service_policy: str) -> float | None:
-    """The fixed interval users poll at, when there is one (for the delivery floor).
-
-    Takes the policy *specs* (preset name or JSON path): users obeying the server
-    (``client_policy="server"``) poll at the service policy's interval.
-    """
-    spec = service_policy if client_policy == "server" else client_policy
-    policy = load_policy(spec)
-    if not policy.thresholds and not policy.rate_thresholds and policy.load_factor == 1.0:
-        return float(policy.default_ms)
-    return None

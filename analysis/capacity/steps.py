@@ -119,6 +119,19 @@ class StepTracker:
         )
         return self.stop_reason
 
+    def open_step(self, *, users: int, counters: Mapping[str, float]) -> None:
+        """Open a step at ``users`` now (the knee loop decides its targets itself)."""
+        self._open = _OpenStep(users=users, start_ms=self.clock_ms(), counters=dict(counters))
+
+    @property
+    def open_since_ms(self) -> float | None:
+        """When the open step started (epoch ms), or None when none is open."""
+        return None if self._open is None else self._open.start_ms
+
+    def close_step(self, *, counters: Mapping[str, float]) -> StepWindow | None:
+        """Close the open step now; None when none is open or it was too short."""
+        return self._close(counters) if self._open is not None else None
+
     def finish(self, *, counters: Mapping[str, float]) -> StepWindow | None:
         """Close the step still open when the swarm ended (it is not judged)."""
         return self._close(counters) if self._open is not None else None

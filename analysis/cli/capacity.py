@@ -37,6 +37,7 @@ from target_service.errors import UserError
 if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
     from pathlib import Path
 
+    from analysis.capacity.knee_loop import KneeSettings
     from analysis.capacity.run import CapacityConfig, CapacityRun
     from analysis.model.pricing import PriceTable
     from loadtests.swarm.run import MasterSpec
@@ -45,7 +46,25 @@ if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
 def capacity(
     quick: Annotated[bool, typer.Option(help="A short ramp (about 90 s in all).")] = False,
     max_users: Annotated[
-        int | None, typer.Option(min=1, help="Stop the ramp at this many users.")
+        int | None,
+        typer.Option(min=1, help="The most users the ramp may run: the knee ramp extends up "
+                     "to it (default 20000); the fixed ramp's last step."),
+    ] = None,
+    fixed_ramp: Annotated[
+        bool,
+        typer.Option(help="Play the planned steps only (start, step, max), stopped by the "
+                     "saturation rule, instead of the knee ramp that extends past them "
+                     "until the SLO breaks and bisects the crossing twice."),
+    ] = False,
+    plan_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="The knee ramp's planned steps, from --start-users by "
+                     "--step-users (default 4; 3 with --quick), before it extends."),
+    ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(help="The knee ramp's time cap from its first step (default 135s; 80s "
+                     "with --quick): no step starts that would end after it."),
     ] = None,
     start_users: Annotated[int | None, typer.Option(min=1, help="Users of the first step.")] = None,
     step_users: Annotated[int | None, typer.Option(min=1, help="Users added per step.")] = None,
@@ -133,9 +152,11 @@ def capacity(
     target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
                                     service_pid=service_pid)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
-    plan = make_plan(quick=quick, max_users=max_users, start_users=start_users,
-                     step_users=step_users,
+    plan = make_plan(quick=quick, knee=not fixed_ramp, max_users=max_users,
+                     start_users=start_users, step_users=step_users, plan_steps=plan_steps,
                      hold_s=None if hold is None else duration_s(hold, option="--hold"))
+    knee = None if fixed_ramp else _knee_settings(quick=quick, max_users=max_users,
+                                                  budget=budget)
     cfg = CapacityConfig(
         plan=plan, slo_p95_ms=slo_p95_ms, target_users=target_users, headroom=headroom,
         price_per_million_usd=price_per_million, policy=policy, client_policy=client_policy,
@@ -153,6 +174,7 @@ def capacity(
             send_rate_per_min=send_rate_per_min,
         ),
         runs_dir=runs_dir,
+        knee=knee,
     )
     started = time.monotonic()
     if sweep_workers:
@@ -166,6 +188,17 @@ def capacity(
 
 SWEEP_EXCLUDES = ("--sweep-workers starts the service itself with a local generator: "
                   "it excludes --host and --master")
+
+
+def _knee_settings(*, quick: bool, max_users: int | None, budget: str | None) -> KneeSettings:
+    """The knee ramp's caps from ``--max-users`` and ``--budget``."""
+    from analysis.capacity.knee_loop import KNEE_BUDGET_S, KNEE_MAX_USERS, KneeSettings
+
+    budget_s = (80.0 if quick else KNEE_BUDGET_S) if budget is None else duration_s(
+        budget, option="--budget")
+    if budget_s < 10:
+        raise UserError(f"--budget must be at least 10 s, got {budget_s:g} s")
+    return KneeSettings(max_users=max_users or KNEE_MAX_USERS, budget_s=budget_s)
 
 
 def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTable]) -> None:
@@ -230,10 +263,14 @@ def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
     from loadtests.swarm.run import SwarmProgress
 
     plan: RampPlan = cfg.plan
+    total_s = cfg.knee.swarm_s if cfg.knee else plan.duration_s
     console = Console(stderr=True)
+    ramp = (f"knee ramp: planned {', '.join(map(str, plan.users))} users, then extend (x1.5, "
+            f"<= {cfg.knee.max_users}) and bisect the SLO crossing, within {cfg.knee.budget_s:g} s"
+            if cfg.knee else f"steps {', '.join(map(str, plan.users))} users")
     console.print(
-        f"[bold]pollcap capacity[/]: steps {', '.join(map(str, plan.users))} users, "
-        f"{plan.hold_s:g} s each; SLO p95 delivery ≤ {cfg.slo_p95_ms:g} ms"
+        f"[bold]pollcap capacity[/]: {ramp}; {plan.hold_s:g} s each; "
+        f"SLO p95 delivery ≤ {cfg.slo_p95_ms:g} ms"
     )
     setup = capacity_setup(cfg)
     console.print(setup.description, markup=False)
@@ -245,17 +282,17 @@ def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("starting", total=plan.duration_s, status="")
+        task = bar.add_task("starting", total=total_s, status="")
 
         def on_progress(p: SwarmProgress, stop_reason: str) -> None:
             status = f"{p.users:>5} users {p.polls_per_s:>6.0f} polls/s"
             if stop_reason:
                 status += f"  stopping: {stop_reason}"
-            bar.update(task, completed=min(p.elapsed_s, plan.duration_s), status=status)
+            bar.update(task, completed=min(p.elapsed_s, total_s), status=status)
 
         run = run_capacity(cfg, on_progress=on_progress,
                            on_phase=lambda message: bar.update(task, description=message))
-        bar.update(task, description="done", completed=plan.duration_s)
+        bar.update(task, description="done", completed=total_s)
     return run
 
 

@@ -109,14 +109,23 @@ def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapa
 
 def _knee(table: pd.DataFrame, *, saturated: Sequence[int],
           inputs: dict[str, Any]) -> dict[str, Any]:
-    """The knee ramp's next move after the measured steps (all taken as planned)."""
-    done = figures_from_table(table, saturated_users=saturated)
+    """The knee ramp's decision after the measured steps, from the report's own figures.
+
+    A run made by the live knee ramp records each step's phase (``knee_phases``): the
+    replay then reaches the decision the run took, worded with the table's numbers.
+    Without phases every step is taken as planned (what would the ramp run next?).
+    """
+    phases = {int(p["users"]): p["phase"] for p in inputs.get("knee_phases") or []}
+    done = figures_from_table(table, saturated_users=saturated, phases=phases)
     if not done:
         return {"knee": Decision(users=None, phase=None, reason="no step measured"),
                 "knee_hint": ""}
     rules = KneeRules(slo_p95_ms=float(inputs.get("slo_p95_ms", 3000.0)),
-                      max_error_rate=float(inputs.get("max_error_rate", 0.01)))
-    decision = next_step(planned=[d.users for d in done], done=done, rules=rules)
+                      max_error_rate=float(inputs.get("max_error_rate", 0.01)),
+                      **({"max_users": int(inputs["knee_max_users"])}
+                         if inputs.get("knee_max_users") else {}))
+    planned = [d.users for d in done if d.phase == "planned"] or [done[0].users]
+    decision = next_step(planned=planned, done=done, rules=rules)
     hint = ""
     if decision.phase == "extend" and decision.users is not None:
         hint = f"--max-users {decision.users}"

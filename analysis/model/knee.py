@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pandas as pd
@@ -88,8 +88,9 @@ def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None
     best = max((s.requests_per_s for s in done[:-1] if s.users < last.users), default=-math.inf)
     if last.requests_per_s < 0.9 * best:
         return f"throughput fell to {last.requests_per_s:.0f} req/s from {best:.0f} req/s"
-    if last.generator_saturated:
-        return f"load generator saturated at {last.users} users"
+    if last.generator_saturated and len(done) >= 2 and done[-2].generator_saturated:
+        # two steps in a row: one busy moment on a shared machine does not end the ramp
+        return f"load generator saturated at {done[-2].users} and {last.users} users"
     return None
 
 
@@ -164,12 +165,30 @@ def figures_from_table(table: pd.DataFrame, *, saturated_users: Sequence[int] = 
         phase=phases.get(int(r["users"]), "planned")) for r in rows]
 
 
+StepHook = Callable[[int, float], None]  # (users, now_s)
+
+
+@dataclass
+class _Current:
+    users: int
+    phase: Phase
+    asked_s: float  # when the count was asked for
+    start_s: float | None = None  # when the live count reached it: the hold starts
+    end_s: float | None = None  # when the hold ended: the figures are read after settle_s
+
+
 @dataclass
 class KneeRamp:
     """Plays :func:`next_step` on a clock: ``tick(now_s)`` gives the users to hold now.
 
-    ``measure(users, start_s, end_s)`` returns the figures of a finished step;
-    ``budget_s`` bounds the whole ramp (no step starts that would end after it).
+    A step's hold starts when ``live_users`` (the count the swarm reports) reaches the
+    asked count, or ``spawn_timeout_s`` after it was asked (without ``live_users``: at
+    once), so spawning never leaks into a step. ``on_step_start`` and ``on_step_end``
+    are called at the hold's ends (the runner snapshots its counters there);
+    ``measure(users, start_s, end_s)`` is called ``settle_s`` after the end, once the
+    samples of the window have been flushed, and returns the step's figures.
+    ``budget_s`` bounds the ramp from its first hold (no step starts that would end
+    after it); the swarm's own time cap allows for Locust's start-up on top.
     """
 
     planned: Sequence[int]
@@ -177,33 +196,61 @@ class KneeRamp:
     hold_s: float
     measure: Callable[[int, float, float], StepFigures]
     budget_s: float = math.inf
+    settle_s: float = 0.0
+    spawn_timeout_s: float = 30.0
+    on_step_start: StepHook | None = None
+    on_step_end: StepHook | None = None
     done: list[StepFigures] = field(default_factory=list)
     stop_reason: str | None = None
-    _current: tuple[int, Phase, float] | None = None
+    _current: _Current | None = None
     _t0_s: float | None = None
 
-    def tick(self, now_s: float) -> int | None:
+    @property
+    def target_users(self) -> int | None:
+        """The count asked for now (None before the first tick and after the stop)."""
+        return None if self._current is None or self.stop_reason else self._current.users
+
+    def tick(self, now_s: float, *, live_users: int | None = None) -> int | None:
+        """Users to hold at ``now_s`` (None: stop the swarm)."""
         if self.stop_reason is not None:
             return None
-        if self._t0_s is None:
-            self._t0_s = now_s
-        if self._current is not None:
-            users, phase, start_s = self._current
-            if now_s - start_s < self.hold_s:
-                return users
-            fig = self.measure(users, start_s, now_s)
-            self.done.append(StepFigures(users=fig.users, requests_per_s=fig.requests_per_s,
-                                         error_rate=fig.error_rate,
-                                         delivery_p95_ms=fig.delivery_p95_ms,
-                                         generator_saturated=fig.generator_saturated,
-                                         phase=phase))
-            self._current = None
+        cur = self._current
+        if cur is not None and not self._advance(cur, now_s=now_s, live_users=live_users):
+            return cur.users
+        return self._decide(now_s)
+
+    def _advance(self, cur: _Current, *, now_s: float, live_users: int | None) -> bool:
+        """Move the current step on; True once its figures are in ``done``."""
+        if cur.start_s is None:
+            reached = live_users is None or abs(live_users - cur.users) <= cur.users // 100
+            if not reached and now_s - cur.asked_s < self.spawn_timeout_s:
+                return False
+            cur.start_s = now_s
+            if self._t0_s is None:  # the budget runs from the first hold, not the start-up
+                self._t0_s = now_s
+            if self.on_step_start:
+                self.on_step_start(cur.users, now_s)
+        if cur.end_s is None:
+            if now_s - cur.start_s < self.hold_s:
+                return False
+            cur.end_s = now_s
+            if self.on_step_end:
+                self.on_step_end(cur.users, now_s)
+        if now_s - cur.end_s < self.settle_s:
+            return False
+        fig = self.measure(cur.users, cur.start_s, cur.end_s)
+        self.done.append(replace(fig, users=cur.users, phase=cur.phase))
+        self._current = None
+        return True
+
+    def _decide(self, now_s: float) -> int | None:
         decision = next_step(planned=self.planned, done=self.done, rules=self.rules)
         if decision.users is None or decision.phase is None:
             self.stop_reason = decision.reason
             return None
-        if now_s - self._t0_s + self.hold_s > self.budget_s:
+        spent_s = 0.0 if self._t0_s is None else now_s - self._t0_s
+        if spent_s + self.hold_s + self.settle_s > self.budget_s:
             self.stop_reason = f"time budget {self.budget_s:g} s spent ({decision.reason} next)"
             return None
-        self._current = (decision.users, decision.phase, now_s)
+        self._current = _Current(users=decision.users, phase=decision.phase, asked_s=now_s)
         return decision.users

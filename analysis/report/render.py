@@ -180,6 +180,9 @@ def summary(result: Analysis) -> dict[str, Any]:
     fit = result.fit
     doc = {
         "run_id": result.run_id,
+        # why the ramp ended (the knee ramp's decision, read from these steps' figures)
+        "stop_reason": result.inputs.get("stop_reason"),
+        "ramp": result.inputs.get("ramp", "fixed"),
         "inputs": result.inputs,
         "steps": result.table.to_dict("records"),
         "usl": None if fit is None else {

@@ -18,6 +18,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
 * ``run:{run}:ledger:{channel}``: the senders' ledger of a target without ``seq``
   (:mod:`loadtests.targets.ledger`): sorted set, score = acknowledgement time in ms,
   member ``{user}:{counter}`` (the send marker's sender and number).
+* ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
+  next, or ``stop``; written by the capacity runner after it judges each step.
 * ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
   of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).
 
@@ -66,6 +68,7 @@ LIVE_SAMPLES_PREFIX = "samples:"
 LIVE_CONNECTIONS_PREFIX = "connections:"  # push connections open now
 LIVE_CONNECTIONS_PEAK_PREFIX = "connections_peak:"  # the process's own peak
 LIVE_POLLS_PREFIX = "polls:"
+NEXT_USERS_STOP = "stop"  # the value of run_next_users_key that ends a live shape
 
 
 def new_run_id() -> str:
@@ -97,6 +100,12 @@ def run_users_key(*, run_id: str) -> str:
 def ledger_key(*, run_id: str, channel: str) -> str:
     """The senders' ledger of one channel (acknowledged marked sends)."""
     return f"run:{run_id}:ledger:{channel}"
+
+
+def run_next_users_key(*, run_id: str) -> str:
+    return f"run:{run_id}:next_users"
+
+
 def run_sends_key(*, run_id: str) -> str:
     """Hash: client reference -> JSON outcome record of that send (last write wins)."""
     return f"run:{run_id}:sends"

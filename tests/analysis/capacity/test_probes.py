@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import redis
 
-from analysis.capacity.probes import CountersProbe, read_step_figures
+from analysis.capacity.knee_loop import step_row
+from analysis.capacity.probes import CountersProbe
 from analysis.capacity.steps import PROCESS_POLLS_PREFIX, StepWindow
 from loadtests.recording.keys import (
     live_polls_field,
@@ -15,7 +17,7 @@ from loadtests.recording.keys import (
     run_counters_key,
     run_live_key,
 )
-from loadtests.recording.samples import sample_key
+from loadtests.recording.samples import read_samples, sample_key
 from target_service.embedded.stack import StackInfo
 
 
@@ -58,7 +60,7 @@ def test_probe_gives_each_locust_process_share_of_the_polls(client: redis.Redis)
         f"{PROCESS_POLLS_PREFIX}h-1": 7.0, f"{PROCESS_POLLS_PREFIX}h-2": 5.0}
 
 
-def test_step_figures_read_the_steady_window_only(client: redis.Redis) -> None:
+def test_step_figures_are_the_report_rows_over_samples_read_back(client: redis.Redis) -> None:
     polls = {f"u{i}:{i}:12.5:c0": 1_000 + i * 100 for i in range(100)}  # t = 1.0 .. 10.9 s
     client.zadd(sample_key(run_id="r2", sample_type="poll"), polls)
     messages = {f"u{i}:{i}:{100.0 * (i + 1)}:c0:{i}": 6_000 + i for i in range(20)}
@@ -67,10 +69,15 @@ def test_step_figures_read_the_steady_window_only(client: redis.Redis) -> None:
         users=10,
         start_ms=0.0,
         end_ms=11_000.0,
-        steady_start_ms=6_000.0,
-        counts={"requests": 100.0, "failures": 5.0},
+        steady_start_ms=2_750.0,
+        counts={"requests": 110.0, "failures": 5.5},
     )
-    figures = read_step_figures(client, run_id="r2", window=window)
-    assert figures.requests_per_s == pytest.approx(50 / 5.0)  # polls at 6.0 .. 10.9 s
+    samples = {kind: read_samples(client, run_id="r2", sample_type=kind, start_ms=0,
+                                  end_ms=11_000) for kind in ("poll", "message", "notification")}
+    figures = step_row(window=window, samples=samples, resources=pd.DataFrame(),
+                       inputs={"warmup_fraction": 0.25, "nominal_interval_ms": 2000.0})
+    # the report's definition: every request over the whole step (the old live rule
+    # counted chat polls over the steady part, so its figures differed from the table's)
+    assert figures.requests_per_s == pytest.approx(110 / 11.0)
     assert figures.error_rate == pytest.approx(0.05)
     assert figures.delivery_p95_ms == pytest.approx(1905.0)  # 100..2000 ms, numpy p95

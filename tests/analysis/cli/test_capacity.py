@@ -105,3 +105,32 @@ def test_tiny_run_writes_the_report_and_exit_code_follows_the_slo(
         [*TINY, "--target-users", "6", "--slo-p95-ms", "1"], tmp_path=tmp_path, stack=clean_backends
     )
     assert failed.returncode == 1, failed.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_the_knee_ramp_extends_past_its_plan_and_reads_the_reports_figures(
+    clean_backends: StackInfo, tmp_path: Path
+) -> None:
+    # steps big enough that Poisson sends do not fake a bend in throughput
+    args = ["--start-users", "20", "--step-users", "20", "--plan-steps", "2", "--max-users",
+            "80", "--hold", "8", "--channels", "1", "--sender-share", "0.5",
+            "--send-rate-per-min", "6", "--service-cpus", "any", "--generator-cpus", "any"]
+    result = _capacity(args, tmp_path=tmp_path, stack=clean_backends)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (folder,) = (tmp_path / "reports").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text())
+    # planned 20, 40; then 40 x 1.5 = 60 and 90 capped at --max-users 80
+    assert [s["users"] for s in summary["steps"]] == [20, 40, 60, 80]
+    assert [p["phase"] for p in meta["knee_phases"]] == ["planned", "planned", "extend",
+                                                         "extend"]
+    assert summary["ramp"] == "knee" and summary["stop_reason"] == "reached --max-users (80)"
+    assert summary["model"]["knee_next"]["reason"] == summary["stop_reason"]  # the replay
+    assert "ramp stopped: reached --max-users (80)" in (folder / "report.html").read_text()
+    # one set of numbers: each decision read the figures the report's table shows
+    for decided, step in zip(meta["knee_decisions"], summary["steps"], strict=True):
+        assert decided["users"] == step["users"]
+        assert decided["requests_per_s"] == pytest.approx(step["requests_per_s"], rel=1e-6)
+        if decided["delivery_p95_ms"] is not None:
+            assert decided["delivery_p95_ms"] == pytest.approx(step["delivery_p95_ms"],
+                                                               rel=1e-6)

@@ -26,8 +26,16 @@ def test_a_generator_keeping_its_schedule_is_not_saturated() -> None:
     step = generator_steps(table, interval_ms=2000, generator_cores=1,
                            generator_cpu_percent=[55.0], late_ms=[12.0])[0]
     assert not step.saturated and step.evidence == "kept its schedule"
-    assert step.expected_polls_per_s == pytest.approx(500.0)
-    assert step.little_ratio == pytest.approx(1.0)
+    assert step.expected_polls_per_s == pytest.approx(999 / 2)  # the producer never polls
+    assert step.little_ratio == pytest.approx(1.0, abs=0.002)
+
+
+def test_the_notification_producer_is_not_counted_as_a_poller() -> None:
+    # 6 users = 5 chat users + the run's one producer: 2.5 polls/s is the full schedule
+    table = pd.DataFrame([_row(6, polls_per_s=2.5)])
+    step = generator_steps(table, interval_ms=2000, generator_cores=1,
+                           generator_cpu_percent=[5.0], late_ms=[3.0])[0]
+    assert step.expected_polls_per_s == pytest.approx(2.5) and not step.saturated
 
 
 def test_each_signal_alone_marks_the_step() -> None:
@@ -47,7 +55,7 @@ def test_a_slow_service_is_not_blamed_on_the_generator() -> None:
     table = pd.DataFrame([_row(900, polls_per_s=300.0, req_mean_ms=3000.0)])
     step = generator_steps(table, interval_ms=2000, generator_cores=1,
                            generator_cpu_percent=[40.0], late_ms=[1000.0])[0]
-    assert step.expected_polls_per_s == pytest.approx(300.0)
+    assert step.expected_polls_per_s == pytest.approx(899 / 3)
     assert not step.saturated
 
 

@@ -70,8 +70,15 @@ def test_a_saturated_generator_stops_the_ramp() -> None:
     rules = KneeRules()
     ramp = KneeRamp(planned=PLANNED, rules=rules, hold_s=10,
                     measure=_service(slo_users=1e6, saturate_users=2000))
-    assert _play(ramp) == [250, 750, 1250, 1750, 2625]
-    assert ramp.stop_reason == "load generator saturated at 2625 users"
+    assert _play(ramp) == [250, 750, 1250, 1750, 2625, 3938]  # two saturated steps in a row
+    assert ramp.stop_reason == "load generator saturated at 2625 and 3938 users"
+
+
+def test_one_saturated_step_alone_does_not_stop_the_ramp() -> None:
+    blip = [StepFigures(users=500, requests_per_s=250, error_rate=0, delivery_p95_ms=2000,
+                        generator_saturated=True)]
+    decision = next_step(planned=(500, 1500), done=blip, rules=KneeRules())
+    assert decision.users == 1500 and decision.phase == "planned"
 
 
 def test_throughput_that_bends_stops_the_extension() -> None:
