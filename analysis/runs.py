@@ -10,6 +10,7 @@ back, so a report can be rebuilt (or re-analysed with another SLO) at any time.
                       optionally counts over ``[start_ms, end_ms)``: ``requests,
                       failures, lost, duplicated, redis_ops, pg_queries, polls``
   ``resources.csv``   service samples: ``t_ms, cpu_percent`` (100 = one core), ``rss_bytes``
+                      (and ``push_*`` counters of a push run, ``analysis.capacity.push_probe``)
   ``samples/{poll,message,notification}.parquet``  raw samples as read from Redis by
                       :mod:`loadtests.recording.samples` (``SAMPLE_COLUMNS`` there)
 

@@ -25,12 +25,14 @@ import redis
 from analysis.capacity.judge import StepJudge, run_interval_ms
 from analysis.capacity.knee_loop import KneeSettings, LiveKnee, resources_for_table
 from analysis.capacity.probes import CountersProbe
+from analysis.capacity.push_probe import PushSampler, with_push_columns
 from analysis.capacity.ramp import RampPlan
 from analysis.capacity.resources import ResourceSampler
 from analysis.capacity.setup import available_cpus, capacity_setup
 from analysis.capacity.steps import StepTracker
 from analysis.defaults import PLAN_DEFAULTS, RUNS_DIR
 from analysis.runs import RunData
+from loadtests.clients.providers.factory import PUSH_TRANSPORTS, choose_transport
 from loadtests.recording.recorder import new_run_id
 from loadtests.recording.samples import read_samples
 from loadtests.swarm.run import MasterSpec, ScenarioParams, SwarmProgress, SwarmResult, run_swarm
@@ -168,14 +170,23 @@ def _ramp(
 
     started_ms = time.time() * 1000
     sampler.start()
+    # push transports: the service's own connection and fan-out counters (analysis.model.push)
+    push = PushSampler(url=url).start() if transport(cfg) in PUSH_TRANSPORTS else None
     try:
         swarm = _swarm(cfg, run_id=run_id, url=url, stack=stack, progress=progress,
                        on_start=generator.append)
     finally:
         resources = sampler.stop()
+        if push is not None:
+            resources = with_push_columns(resources, push.stop())
     tracker.finish(counters=probe())
     return _Measured(tracker=tracker, swarm=swarm, resources=resources, started_ms=started_ms,
                      ended_ms=time.time() * 1000, knee=judge.knee)
+
+
+def transport(cfg: CapacityConfig) -> str:
+    """The users' transport: ``--realtime``, else the design's ``REALTIME`` rule."""
+    return choose_transport(option=cfg.scenario.realtime or None, environ=os.environ)
 
 
 def _interrupt(generator: list[int]) -> None:
@@ -312,6 +323,8 @@ def _meta(
         # the users' send rate, for the push price tables (analysis.model.findings)
         "sender_share": cfg.scenario.sender_share,
         "send_rate_per_min": cfg.scenario.send_rate_per_min,
+        "realtime": transport(cfg),
+        "reconnect_every_s": cfg.scenario.reconnect_every_s,
         "locust_workers_elsewhere": cfg.master.expect_workers if cfg.master else 0,
         "generator_steps": measured.tracker.process_rows(),
         **capacity_setup(cfg).meta(),

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "analysis.cli.sweep",
     "analysis.cli.probe",
     "analysis.cli.compare",
+    "analysis.cli.push",
     "analysis.cli.transports",
     "analysis.cli.chaos",
 )

@@ -96,6 +96,16 @@ def capacity(
     send_rate_per_min: Annotated[
         float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
     ] = 6.0,
+    realtime: Annotated[
+        str | None,
+        typer.Option(help="Transport of the users: polling, long-poll, sse or websocket "
+                     "(default: env REALTIME=websocket selects WebSocket, else polling). Push "
+                     "transports add connections, memory and CPU per connection to the report."),
+    ] = None,
+    reconnect_every: Annotated[
+        str, typer.Option(help="Drop each push connection after an exponential time with "
+                          "this mean and resume it (60s, 2m; 0 = never).")
+    ] = "0s",
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers of the service.")] = 1,
     sweep_workers: Annotated[
         bool,
@@ -171,7 +181,8 @@ def capacity(
         allow_remote=allow_remote, service_pid=service_pid,
         scenario=ScenarioParams(
             target=target_path, channels=channels, sender_share=sender_share,
-            send_rate_per_min=send_rate_per_min,
+            send_rate_per_min=send_rate_per_min, realtime=_transport(realtime),
+            reconnect_every_s=duration_s(reconnect_every, option="--reconnect-every"),
         ),
         runs_dir=runs_dir,
         knee=knee,
@@ -188,6 +199,17 @@ def capacity(
 
 SWEEP_EXCLUDES = ("--sweep-workers starts the service itself with a local generator: "
                   "it excludes --host and --master")
+
+
+def _transport(realtime: str | None) -> str:
+    """``--realtime`` checked before anything starts ("" leaves it to ``REALTIME``)."""
+    from loadtests.clients.providers.factory import TRANSPORTS
+
+    if realtime is None:
+        return ""
+    if realtime not in TRANSPORTS:
+        raise UserError(f"--realtime must be one of {', '.join(TRANSPORTS)}, got {realtime!r}")
+    return realtime
 
 
 def _knee_settings(*, quick: bool, max_users: int | None, budget: str | None) -> KneeSettings:

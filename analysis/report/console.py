@@ -88,11 +88,36 @@ def headline(result: Analysis) -> list[str]:
     return lines
 
 
+def push_table(result: Analysis) -> Table | None:
+    """Per-step push figures (``--realtime`` long-poll, sse or websocket), else None."""
+    push = result.push
+    if push is None:
+        return None
+    table = Table(title=f"push ({push.transport}): service memory per connection "
+                  f"{_fmt(push.rss_kib_per_connection, 1)} KiB (RSS slope)",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("users", "conns", "RSS MiB", "dlv/s", "CPU ms/msg", "CPU us/conn/s",
+                 "fan-out lag", "catch-ups/s", "resume closes", "cause"):
+        table.add_column(name, justify="left" if name == "cause" else "right", no_wrap=True)
+    table.caption = "from the service's /metrics; fan-out lag = commit to hand-off, in ms"
+    for row, cause in zip(push.table.to_dict("records"), push.causes, strict=True):
+        table.add_row(str(row["users"]), _fmt(row["connections"]), _fmt(row["rss_mib"], 1),
+                      _fmt(row["delivered_per_s"], 1), _fmt(row["cpu_ms_per_message"], 3),
+                      _fmt(row["cpu_us_per_connection_s"], 1), _fmt(row["fanout_lag_ms"], 1),
+                      _fmt(row["catchups_per_s"], 2), _fmt(row["resume_closes"]), cause.cause)
+    return table
+
+
 def print_report(result: Analysis, *, console: Console | None = None) -> None:
     console = console or Console()
     console.print(steps_table(result))
+    push = push_table(result)
+    if push is not None:
+        console.print(push)
     for line in headline(result):
         console.print(line)
+    if result.push is not None:
+        console.print(result.push.summary)
 
 
 def _fmt(value: float | int | None, digits: int = 0) -> str:

@@ -50,6 +50,7 @@ from analysis.model.plan import (
     scale_out_plan,
 )
 from analysis.model.pricing import PriceTable, default_tables
+from analysis.model.push import PUSH_TRANSPORTS, PushFindings, push_findings
 from analysis.model.slo import SloCapacity, slo_capacity
 from analysis.model.stats import step_table
 from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
@@ -75,6 +76,7 @@ class Analysis:
     slo_at_target: bool | None
     slo_note: str
     findings: Findings | None = None  # issue 12: CPU bound, generator, backends, cost
+    push: PushFindings | None = None  # issue 10: per-step push figures (--realtime push)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,20 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     return Analysis(run_id=data.run_id, inputs=inputs, table=table, fit=fit, fit_note=fit_note,
                     validation=validation, capacity=capacity, plan=plan, causes=causes,
                     causes_summary=summarize(causes), slo_at_target=slo_ok, slo_note=slo_note,
-                    findings=findings)
+                    findings=findings, push=_push(data, table=table, inputs=inputs))
+
+
+def _push(data: RunData, *, table: pd.DataFrame, inputs: dict[str, Any]) -> PushFindings | None:
+    """Per-step push figures when the run's transport was a push one (else None)."""
+    transport = inputs.get("realtime")
+    if transport not in PUSH_TRANSPORTS or data.steps.empty:
+        return None
+    p50 = {int(u): float(v) for u, v in zip(table["users"], table["delivery_p50_ms"],
+                                            strict=True)}
+    return push_findings(transport=str(transport), steps=data.steps, resources=data.resources,
+                         messages=data.samples.get("message", pd.DataFrame({"t_ms": []})),
+                         step_delivery_p50_ms=p50,
+                         warmup_fraction=float(inputs["warmup_fraction"]))
 
 
 def build_report(data: RunData, *, out_dir: Path, **overrides: Any) -> ReportFiles:
@@ -203,6 +218,12 @@ def summary(result: Analysis) -> dict[str, Any]:
         "causes": [asdict(c) for c in result.causes],
         "causes_summary": result.causes_summary,
         "model": None if result.findings is None else findings_json(result.findings),
+        "push": None if result.push is None else {
+            "transport": result.push.transport,
+            "rss_kib_per_connection": result.push.rss_kib_per_connection,
+            "steps": result.push.table.to_dict("records"),
+            "causes": [asdict(c) for c in result.push.causes],
+            "summary": result.push.summary},
     }
     return jsonable(doc)
 

@@ -64,6 +64,7 @@ from loadtests.targets.receive import MarkerReceiver
 
 REQUEST_TIMEOUT_S = 30.0
 ACKNOWLEDGED = 201  # what loadtests.clients.sends counts as an acknowledged send
+SERVER_KEEP_ALIVE_S = 5.0  # uvicorn's --timeout-keep-alive default: idle sockets closed
 
 
 class ChatUser(User):
@@ -347,6 +348,13 @@ class ChatUser(User):
 
     def _notification_tick(self) -> None:
         self._read_notifications()
+        if self.provider.name != "polling" and (
+            self.scn.options.notification_interval_s > SERVER_KEEP_ALIVE_S
+        ):
+            # The server drops this idle socket before the next poll anyway; holding it
+            # (CLOSE_WAIT) would cost a push tab a second descriptor (10,000 WebSocket
+            # tabs in one process under a 20,000 RLIMIT_NOFILE). The next use reconnects.
+            self.conn.close()
         self.notification_pacer.advance(
             interval_s=self.scn.options.notification_interval_s, now_s=time.time()
         )

@@ -52,12 +52,16 @@ def find_problems(
     returncode: int,
     failures: Iterable[str],
     log_warnings: Iterable[str],
+    expect_polls: bool = True,
 ) -> list[str]:
-    """Every reason the run's figures are missing or suspect; empty when none."""
+    """Every reason the run's figures are missing or suspect; empty when none.
+
+    ``expect_polls=False`` for WebSocket tabs: they never poll chat (the socket delivers).
+    """
     problems: list[str] = []
     if returncode not in (0, -2, 130):
         problems.append(f"Locust exited with code {returncode}")
-    if polls == 0:
+    if polls == 0 and expect_polls:
         problems.append("no chat poll completed")
     if steady_window_s <= 0:
         problems.append("no steady window: the user count never held its final plateau")

@@ -58,6 +58,7 @@ def summarize(
         returncode=int(meta.get("returncode", 0)),
         failures=failure_lines(read_csv(run_dir / "locust_failures.csv")),
         log_warnings=log_lines(_read_text(run_dir / "locust.log")),
+        expect_polls=meta.get("realtime", "polling") != "websocket",
     )
     return {
         "run_id": run_id,

@@ -56,9 +56,16 @@ def locust_workers(*, port: int, log_dir: Path) -> Iterator[list[subprocess.Pope
                 proc.wait(timeout=10)
 
 
+def metrics_url(stack: StackInfo) -> str:
+    """The samples' Redis for these runs: database 1 of the session's Valkey (it outlives
+    the run, so the test can read the counters back; the service keeps database 0)."""
+    return stack.redis_url.rsplit("/", 1)[0] + "/1"
+
+
 def _capacity(args: list[str], *, tmp_path: Path, stack: StackInfo) -> subprocess.Popen[str]:
     env = {**os.environ, "POLLCAP_REDIS_URL": stack.redis_url,
-           "POLLCAP_DATABASE_URL": stack.database_url}
+           "POLLCAP_DATABASE_URL": stack.database_url,
+           "POLLCAP_METRICS_REDIS_URL": metrics_url(stack)}
     return subprocess.Popen(
         [sys.executable, "-c", "from analysis.cli.app import main; main()", "capacity",
          "--reports-dir", str(tmp_path / "reports"), "--runs-dir", str(tmp_path / "runs"), *args],
@@ -105,7 +112,7 @@ def test_master_with_two_workers_cuts_steps_from_both(
 
 def _assert_counters_add_up(stack: StackInfo, *, run_id: str) -> None:
     """Over the whole run the workers' shares are exactly the run's polls counter."""
-    client = redis.Redis.from_url(stack.redis_url)
+    client = redis.Redis.from_url(metrics_url(stack))
     try:
         live: Any = client.hgetall(run_live_key(run_id=run_id))
         polls = int(client.hget(run_counters_key(run_id=run_id), "polls") or 0)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from analysis.cli import app as app_module
 COMMANDS = {
     "capacity", "serve", "bench-service", "swarm", "bench-swarm", "usl", "report",
     "bench-collect", "bench-report", "sweep", "bench-sweep", "stack", "compare", "history",
-    "probe", "chaos", "transports",
+    "probe", "chaos", "bench-push", "transports",
 }
 
 

@@ -79,3 +79,11 @@ def test_first_error_keeps_the_exception_line() -> None:
     assert found is not None
     assert found.startswith("root: Uncaught exception") and found.endswith("'environment'")
     assert first_error("[t] vm/INFO/x: fine\n") is None
+
+
+def test_websocket_tabs_are_not_expected_to_poll_chat() -> None:
+    """WebSocket tabs never poll chat: no polls is then no problem (other checks remain)."""
+    args = dict(polls=0, requests=500, errors=0, steady_window_s=30.0, returncode=0,
+                failures=[], log_warnings=[])
+    assert "no chat poll completed" in find_problems(**args)
+    assert find_problems(**args, expect_polls=False) == []
