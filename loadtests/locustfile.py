@@ -96,7 +96,11 @@ def _test_stop(environment: Environment, **_kwargs: Any) -> None:
     health = _HEALTH.pop(environment, None)
     figures = health.stop() if health is not None else {}
     log.info("pollcap: generator health %s", json.dumps(figures))
-    recorder = scenario_for(environment).recorder
+    scenario = scenario_for(environment)
+    lost = scenario.settle_ledger()  # marker path: acknowledged yet never received
+    if lost:
+        log.warning("pollcap: %d acknowledged message(s) never reached a receiver", lost)
+    recorder = scenario.recorder
     if recorder is not None:
         recorder.stop()  # users are already stopped: this ships the last samples
         recorder.note_generator(figures)

@@ -62,6 +62,7 @@ class CapacityConfig:
     processes: int = 1
     master: MasterSpec | None = None  # Locust workers started elsewhere connect to it
     host: str | None = None
+    service_pid: int | None = None  # the --host service's process, to measure it
     redis_url: str | None = None
     database_url: str | None = None
     allow_remote: bool = False
@@ -111,7 +112,7 @@ def run_capacity(
     # not a Valkey on this machine's loopback), as `pollcap swarm` does.
     with Stack(redis_url=cfg.redis_url, database_url=cfg.database_url,
                metrics_redis=not (cfg.host and cfg.redis_url)) as stack:
-        phase("starting the reference service")
+        phase(f"using the service at {cfg.host}" if cfg.host else "starting the reference service")
         log_path = cfg.runs_dir / run_id / "service.log"
         with _service(cfg, stack=stack, log_path=log_path) as (url, service_pids):
             client = redis.Redis.from_url(stack.samples_redis_url)
@@ -239,7 +240,8 @@ def _service(
 ) -> Iterator[tuple[str, Callable[[], list[int]]]]:
     """The reference service (or ``cfg.host``): its URL and a callable for its PIDs."""
     if cfg.host:
-        yield cfg.host, lambda: []
+        pid = cfg.service_pid
+        yield cfg.host, (lambda: [pid]) if pid else (lambda: [])
         return
     with run_service(
         redis_url=stack.redis_url,
@@ -314,6 +316,7 @@ def _meta(
         "started_at_ms": int(measured.started_ms),
         "ended_at_ms": int(measured.ended_ms),
         "host": url,
+        "target": cfg.scenario.target or "reference",
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
         "service_workers": cfg.workers,
         "generator_processes": cfg.processes,

@@ -15,6 +15,8 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadtests.swarm.service_watch import NOT_MEASURED
+
 if TYPE_CHECKING:
     from analysis.capacity.run import CapacityConfig
 
@@ -47,7 +49,7 @@ def capacity_setup(cfg: CapacityConfig) -> RunSetup:
         machine_cpus=os.sched_getaffinity(0), service_cpus=available_cpus(cfg.service_cpus),
         generator_cpus=available_cpus(cfg.generator_cpus), workers=cfg.workers,
         processes=cfg.processes, remote_workers=cfg.master.expect_workers if cfg.master else 0,
-        external_service=cfg.host is not None)
+        external_service=cfg.host is not None, service_pid=cfg.service_pid)
 
 
 def run_setup(
@@ -59,6 +61,7 @@ def run_setup(
     processes: int,
     remote_workers: int = 0,
     external_service: bool = False,
+    service_pid: int | None = None,
 ) -> RunSetup:
     """Describe the run's layout (``remote_workers`` > 0: a master, its workers elsewhere)."""
     service = set(service_cpus or machine_cpus)
@@ -67,6 +70,10 @@ def run_setup(
     if external_service:
         service_text = "service: the given --host (its cores are not seen from here)"
         shared = set()
+        if service_pid is None:
+            notes.append(NOT_MEASURED + "; give --service-pid PID to measure it")
+        else:
+            service_text = f"service: the given --host, PID {service_pid} measured"
     else:
         service_text = f"service: {_plural(workers, 'uvicorn worker')} on {_cores(service)}"
         shared = service & generator

@@ -23,9 +23,12 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     RunsDirOpt,
+    ServicePidOpt,
     SloP95Opt,
+    TargetOpt,
     TargetUsersOpt,
     check_cache_mode,
+    check_own_service,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
@@ -137,6 +140,8 @@ def capacity(
     host: Annotated[
         str | None, typer.Option(help="Measure this service instead of starting one.")
     ] = None,
+    target: TargetOpt = None,
+    service_pid: ServicePidOpt = None,
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
     allow_remote: Annotated[
@@ -152,6 +157,10 @@ def capacity(
 
     _check_policies(policy=policy, client_policy=client_policy)
     check_cache_mode(cache)
+    if sweep_workers and (host is not None or master):
+        raise UserError(SWEEP_EXCLUDES)  # before --host is tried for a connection
+    target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
+                                    service_pid=service_pid)
     tables = with_user_tables(prices)  # a bad --prices file fails before anything starts
     plan = make_plan(quick=quick, knee=not fixed_ramp, max_users=max_users,
                      start_users=start_users, step_users=step_users, plan_steps=plan_steps,
@@ -169,10 +178,10 @@ def capacity(
                        bind_port=master_bind_port, workers_wait=workers_wait,
                        processes=processes, allow_remote=allow_remote),
         host=host, redis_url=redis_url, database_url=database_url,
-        allow_remote=allow_remote,
+        allow_remote=allow_remote, service_pid=service_pid,
         scenario=ScenarioParams(
-            channels=channels, sender_share=sender_share, send_rate_per_min=send_rate_per_min,
-            realtime=_transport(realtime),
+            target=target_path, channels=channels, sender_share=sender_share,
+            send_rate_per_min=send_rate_per_min, realtime=_transport(realtime),
             reconnect_every_s=duration_s(reconnect_every, option="--reconnect-every"),
         ),
         runs_dir=runs_dir,
@@ -186,6 +195,10 @@ def capacity(
     run = _run_with_progress(cfg)
     if not _report(run, reports_dir=reports_dir, started=started, price_tables=tables):
         raise typer.Exit(code=1)
+
+
+SWEEP_EXCLUDES = ("--sweep-workers starts the service itself with a local generator: "
+                  "it excludes --host and --master")
 
 
 def _transport(realtime: str | None) -> str:
@@ -215,8 +228,7 @@ def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTa
     from analysis.cli.worker_sweep import sweep_workers
 
     if cfg.host is not None or cfg.master is not None:
-        raise UserError("--sweep-workers starts the service itself with a local generator: "
-                        "it excludes --host and --master")
+        raise UserError(SWEEP_EXCLUDES)
     sweep_workers(cfg, run=_run_with_progress, reports_dir=reports_dir, price_tables=price_tables)
 
 

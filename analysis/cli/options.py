@@ -110,3 +110,45 @@ PricesOpt = Annotated[
         "repeatable; replaces a shipped table of the same name.",
     ),
 ]
+
+# Your own service: a target description (loadtests/targets/) and, to measure it, its PID.
+TargetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--target", metavar="FILE",
+        help="Target description (TOML) of the service at --host: paths, cursor, fields, auth "
+        "(see README 'Test your own service'); default: the reference service's own.",
+    ),
+]
+ServicePidOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--service-pid", metavar="PID",
+        help="PID of the service at --host (its process tree is measured: CPU, memory); "
+        "without it a --host service's CPU and memory are not measured.",
+    ),
+]
+
+
+def check_own_service(*, target: Path | None, host: str | None, allow_remote: bool,
+                      service_pid: int | None) -> str:
+    """``--target``/``--host``/``--service-pid`` checked before anything starts; returns the
+    description's absolute path ("" for the reference service's own)."""
+    from loadtests.swarm.safety import check_host
+    from loadtests.swarm.service_watch import check_service_pid
+    from loadtests.targets.checks import check_reachable, check_target, is_reference
+
+    path = "" if target is None else str(target.resolve())
+    check_target(path or None)
+    if host is None:
+        if not is_reference(path):
+            raise UserError("--target describes your own service: give its --host URL "
+                            "(pollcap starts only the reference service)")
+        if service_pid is not None:
+            raise UserError("--service-pid is for a --host service (pollcap measures the "
+                            "service it starts itself)")
+    else:
+        check_host(host, allow_remote=allow_remote)
+        check_reachable(host)
+    check_service_pid(service_pid)
+    return path

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from analysis.cli.options import MetricsRedisUrlOpt
+from analysis.cli.options import MetricsRedisUrlOpt, ServicePidOpt, check_own_service
 from loadtests.clients.options import ScenarioOption, ScenarioParams
 from loadtests.durations import format_duration, parse_duration_s
 from loadtests.swarm.targets import bench_target, target
@@ -145,21 +145,23 @@ def swarm(
     workers: Annotated[int, typer.Option(help="Service uvicorn workers")] = 1,
     runs_dir: Annotated[Path, typer.Option(help="Where runs/<run-id>/ goes")] = Path("runs"),
     run_id: Annotated[str | None, typer.Option(help="Run id (default: generated)")] = None,
+    service_pid: ServicePidOpt = None,
 ) -> None:
     """Run a bounded Locust swarm of simulated chat tabs and print its summary.
 
     The scenario options (channels, senders, spells, ...) are the locustfile's own;
-    plain ``locust -f loadtests/locustfile.py`` takes the same flags.
+    plain ``locust -f loadtests/locustfile.py`` takes the same flags. With ``--target
+    FILE --host URL`` the tabs speak your service's API as the description states.
     """
     duration_s = parse_duration_s(duration)
     rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
     from loadtests.swarm.run import check_scenario, run_swarm
+    from loadtests.swarm.service_watch import ServiceWatch, service_pids
 
     check_scenario(scenario)  # before starting anything
-    if host is not None:
-        from loadtests.swarm.safety import check_host
-
-        check_host(host, allow_remote=allow_remote)  # before starting anything
+    check_own_service(target=Path(scenario.target) if scenario.target else None, host=host,
+                      allow_remote=allow_remote, service_pid=service_pid)
+    started: list[Callable[[], list[int]]] = []
     with target(
         host=host,
         redis_url=redis_url,
@@ -168,8 +170,11 @@ def swarm(
         policy=policy,
         workers=workers,
         metrics_redis_url=metrics_redis_url,
+        service_pids=started,
     ) as (url, redis_for_samples):
-        with progress_bar(err.is_terminal or not json_out) as on_progress:
+        watch = ServiceWatch(service_pids(started=started[0] if started else None,
+                                          pid=service_pid))
+        with progress_bar(err.is_terminal or not json_out) as on_progress, watch:
             result = run_swarm(
                 host=url,
                 redis_url=redis_for_samples,
@@ -190,7 +195,8 @@ def swarm(
                     else {"cache": cache, "policy": policy, "workers": workers}
                 },
             )
-    summary = result.summary
+    summary = {**result.summary, "service": watch.figures()}
+    (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -227,6 +233,13 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_row("messages_resumed", str(summary.get("messages_resumed")))
         pct = summary.get("reconnect_ms") or {}
         table.add_row("reconnect_ms", "  ".join(f"{k} {v}" for k, v in pct.items()))
+    service = summary.get("service") or {}
+    if service.get("measured"):
+        table.add_row("service_cpu_cores", f"mean {service['cpu_cores_mean']}  "
+                      f"peak {service['cpu_cores_peak']}")
+        table.add_row("service_rss_mb_peak", str(service["rss_mb_peak"]))
+    elif service:
+        table.add_row("service", str(service.get("why")))
     for problem in summary.get("problems") or []:
         table.add_row("[red]problem[/red]", problem)
     return table
@@ -241,14 +254,16 @@ def bench_swarm(
     target_kind: Annotated[
         str,
         typer.Option(
-            "--target",
+            "--against",
             help=(
                 "stub: in-memory poll API server (measures the generator alone); "
                 "service: the reference service (then the service is usually the limit)"
             ),
         ),
     ] = "stub",
-    workers: Annotated[int, typer.Option(help="Service uvicorn workers (--target service)")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Service uvicorn workers (--against service)")
+    ] = 1,
     redis_url: RedisOpt = None,
     database_url: DatabaseOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
@@ -266,7 +281,7 @@ def bench_swarm(
     from loadtests.bench.verdict import bench_text, verdict
 
     if target_kind not in ("stub", "service"):
-        raise UserError(f"--target must be stub or service, got {target_kind!r}")
+        raise UserError(f"--against must be stub or service, got {target_kind!r}")
     duration_s = parse_duration_s(duration)
     cores = sorted(os.sched_getaffinity(0))
     generator_cpus, target_cpus = cores[:1], cores[1:] or None

@@ -20,7 +20,9 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     SloP95Opt,
+    TargetOpt,
     check_cache_mode,
+    check_own_service,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR
@@ -76,6 +78,12 @@ def sweep(
     verify_duration: Annotated[
         str, typer.Option(help="Length of each verify swarm: 60s, 2m.")
     ] = "60s",
+    host: Annotated[
+        str | None,
+        typer.Option(help="--verify against this service (users apply each policy themselves)."),
+    ] = None,
+    target: TargetOpt = None,
+    allow_remote: Annotated[bool, typer.Option(help="Allow a non-loopback --host.")] = False,
 ) -> None:
     """Evaluate a grid of interval policies on a recorded run; print the front; write the pick.
 
@@ -87,6 +95,10 @@ def sweep(
     if verify and synthetic:
         raise UserError("--verify needs a recorded run (--run): a synthetic run has no scenario")
     verify_s = duration_s(verify_duration, option="--verify-duration", min_s=1)
+    if (host is not None or target is not None) and not verify:
+        raise UserError("--host and --target are for --verify (the live swarms)")
+    target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
+                                    service_pid=None) if verify else ""
     policies = _policies(grid)
     recorded = _recorded(run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=step)
     from analysis.sweep.outputs import write_sweep
@@ -104,7 +116,8 @@ def sweep(
         console.print(f"[red]no policy meets p95 <= {slo_p95_ms:g} ms without saturating[/red]")
     if verify:
         _verify(console, recorded, result, top=top, users=verify_users, duration_s=verify_s,
-                redis_url=redis_url, database_url=database_url, out_dir=out_dir)
+                redis_url=redis_url, database_url=database_url, out_dir=out_dir,
+                host=host, target=target_path)
     if result.best is None:
         raise typer.Exit(1)
 
@@ -130,6 +143,8 @@ def _verify(
     redis_url: str | None,
     database_url: str | None,
     out_dir: Path,
+    host: str | None = None,
+    target: str = "",
 ) -> None:
     """Live swarms for the top policies; the table, and ``sweep/verify.json``."""
     from analysis.report.console import print_verification
@@ -139,7 +154,8 @@ def _verify(
     if not chosen:
         raise UserError("--verify: no policy meets the SLO, nothing to verify")
     rows = verify_policies(recorded, chosen, users=users, duration_s=duration_s,
-                           redis_url=redis_url, database_url=database_url)
+                           redis_url=redis_url, database_url=database_url, host=host,
+                           target=target)
     print_verification(console, rows)
     (out_dir / "verify.json").write_text(json.dumps(rows, indent=2) + "\n")
 

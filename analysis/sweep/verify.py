@@ -89,8 +89,14 @@ def verify_policies(
     redis_url: str | None = None,
     database_url: str | None = None,
     runs_dir: Path = Path("runs"),
+    host: str | None = None,
+    target: str = "",
 ) -> list[dict[str, Any]]:
-    """Predict, then measure each policy live; one result row per policy."""
+    """Predict, then measure each policy live; one result row per policy.
+
+    ``host`` (with ``target``, its description): measure your own service there; it
+    cannot take the policy, so the users apply it themselves (client policy).
+    """
     from target_service.embedded.stack import Stack
 
     users = users or default_users(recorded)
@@ -109,6 +115,8 @@ def verify_policies(
                 redis_url=info.redis_url,
                 database_url=info.database_url,
                 runs_dir=runs_dir,
+                host=host,
+                target=target,
             )
             replay = evaluate_policy(
                 replay_run(
@@ -135,11 +143,15 @@ def measure_policy(
     redis_url: str,
     database_url: str,
     runs_dir: Path,
+    host: str | None = None,
+    target: str = "",
 ) -> dict[str, Any]:
-    """One live swarm against a fresh service running ``policy``; steady-state figures."""
+    """One live swarm against a fresh service running ``policy`` (or ``host``, the users
+    applying it); steady-state figures."""
     result = _policy_swarm(policy, users=users, duration_s=duration_s, scenario=scenario,
                            cache_mode=cache_mode, redis_url=redis_url,
-                           database_url=database_url, runs_dir=runs_dir)
+                           database_url=database_url, runs_dir=runs_dir, host=host,
+                           target=target)
     meta = json.loads((result.run_dir / "meta.json").read_text())
     start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
     end_ms = meta["ended_at_ms"] - 2000
@@ -175,16 +187,27 @@ def _policy_swarm(
     redis_url: str,
     database_url: str,
     runs_dir: Path,
+    host: str | None = None,
+    target: str = "",
 ) -> SwarmResult:
-    """A fresh service advertising ``policy``, and a constant swarm obeying it."""
+    """A fresh service advertising ``policy``, and a constant swarm obeying it; or, with
+    ``host``, that service and users applying the policy themselves."""
     from loadtests.swarm.run import ScenarioParams, run_swarm
     from target_service.serve import run_service
 
     known = {f.name for f in dataclasses.fields(ScenarioParams)}
-    params = ScenarioParams(**{k: v for k, v in (scenario or {}).items() if k in known})
+    recorded = {k: v for k, v in (scenario or {}).items() if k in known}
+    params = ScenarioParams(**{**recorded, "target": target})  # the service measured now
     with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
         policy_path = Path(tmp) / "policy.json"
         policy_path.write_text(policy.to_json())
+        if host is not None:
+            return run_swarm(
+                host=host, redis_url=redis_url, users=users,
+                spawn_rate=max(users / SPAWN_S, 1.0), duration_s=duration_s,
+                client_policy=str(policy_path), scenario=params, runs_dir=runs_dir,
+                meta={"verify_policy": policy.to_dict(), "target": target or "reference"},
+            )
         with run_service(redis_url=redis_url, database_url=database_url,
                          policy=str(policy_path), cache_mode=cache_mode) as service:
             return run_swarm(

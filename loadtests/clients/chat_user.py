@@ -24,6 +24,7 @@ Push transports add their own stream connection.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -57,8 +58,12 @@ from loadtests.clients.sends import (
     send_record,
     send_tracked,
 )
+from loadtests.targets.compiled import Request, Session, getter
+from loadtests.targets.markers import Marker
+from loadtests.targets.receive import MarkerReceiver
 
 REQUEST_TIMEOUT_S = 30.0
+ACKNOWLEDGED = 201  # what loadtests.clients.sends counts as an acknowledged send
 SERVER_KEEP_ALIVE_S = 5.0  # uvicorn's --timeout-keep-alive default: idle sockets closed
 
 
@@ -76,22 +81,33 @@ class ChatUser(User):
         self.rng = random.Random()
         self.fire = self.environment.events.request.fire
         self.delivery_rows = opts.delivery_rows
-        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S)
+        self.target = target = self.scn.target
+        self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S,
+                                   hint_header=target.interval_header)
         self.auth: dict[str, str] = {}
         self.uid, self.n_err = "", 0  # error samples need a user: none before sign-up
-        self.user_id, token = self._sign_up()
+        self.session = self._sign_up()
+        self.user_id = self.session.user_id
         self.uid = str(self.user_id)
-        self.auth = {"Authorization": f"Bearer {token}"}
+        self.auth = self.session.headers
         self.channel = self.scn.pick_channel(self.rng)
         # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
         self.joined_ms = time.time() * 1000.0
+        self.receiver: MarkerReceiver | None = None
+        self.n_marked = 0  # the send marker's counter (marker path)
+        if target.use_markers:
+            self.receiver = MarkerReceiver(run_id=self.scn.run_id, channel=self.channel,
+                                           joined_ms=self.joined_ms)
+            self.scn.receivers.append(self.receiver)
         self.n_poll = self.n_msg = self.n_note = self.n_reconnect = self.n_sent = 0
         self.seen_notes: set[Any] = set()
+        self.unread_path: str | None = None
         self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         transport = choose_transport(option=opts.realtime, environ=os.environ)
         self.provider: RealtimeProvider = make_provider(
-            transport, self._context(token), policy=self.scn.policy, options=opts, conn=self.conn
+            transport, self._context(self.session.token), policy=self.scn.policy, options=opts,
+            conn=self.conn,
         )
         self.provider.on_notification(self._pushed_notification)
 
@@ -108,6 +124,8 @@ class ChatUser(User):
             poll_sample=self._poll_sample,
             reconnect_every_s=self.scn.options.reconnect_every_s,
             timeout_s=REQUEST_TIMEOUT_S,
+            target=self.target,
+            session=self.session,
         )
 
     def on_stop(self) -> None:
@@ -129,6 +147,8 @@ class ChatUser(User):
         self.notification_pacer = Pacer.start(
             now_s=now, interval_s=opts.notification_interval_s, jitter=jitter, rng=self.rng
         )
+        if self.target.description.notifications is None:
+            self.notification_pacer.next_due_s = math.inf  # the target has none
         self.hidden = Spells.begin(
             share=opts.hidden_share, mean_s=opts.hidden_mean_s, now_s=now, rng=self.rng
         )
@@ -184,6 +204,9 @@ class ChatUser(User):
 
     def _deliver(self, delivery: Delivery) -> None:
         """Loss bookkeeping for every message; a delivery sample for each one new to us."""
+        if self.receiver is not None:
+            self._deliver_marked(delivery, self.receiver)
+            return
         if delivery.start_after is not None and self.tracker is None:
             self.tracker = SeqTracker(first_seq=delivery.start_after + 1)
         tracker = self.tracker
@@ -193,34 +216,54 @@ class ChatUser(User):
         rec = self.scn.recorder
         lost = duplicated = reordered = delivered = 0
         recv_ms = delivery.recv_ms
+        seq_of, created_of = self.target.seq, self.target.created_ms
+        assert seq_of is not None  # the seq path (no markers)
         for message in delivery.messages:
-            counts = tracker.observe(message["seq"])
+            seq = seq_of(message)
+            counts = tracker.observe(seq)
             lost += counts.lost
             duplicated += counts.duplicated
             reordered += counts.reordered
-            created_ms = message["createdAt"]
+            created_ms = created_of(message)
             if not counts.fresh or created_ms < self.joined_ms:
                 continue  # a repeat, or history from before this tab opened
             delivered += 1
-            latency_ms = recv_ms - created_ms
-            if rec is not None:
-                self.n_msg += 1
-                rec.message(
-                    t_ms=recv_ms,
-                    user=self.uid,
-                    n=self.n_msg,
-                    latency_ms=latency_ms,
-                    channel=delivery.channel,
-                    seq=message["seq"],
-                )
-            if self.delivery_rows:
-                self._fired("message", latency_ms, 0, request_type=DELIVERY)
+            self._delivery_sample(recv_ms - created_ms, recv_ms, delivery.channel, seq, rec)
+        self._delivery_counts(lost=lost, duplicated=duplicated, reordered=reordered,
+                              delivered=delivered, resumed=delivery.resumed)
+
+    def _deliver_marked(self, delivery: Delivery, receiver: MarkerReceiver) -> None:
+        """The marker path: duplicates by marker now, loss at the end from the ledger."""
+        receiver.polled(start_ms=delivery.polled_ms, complete=delivery.complete)
+        if not delivery.messages:
+            return
+        target, rec, recv_ms = self.target, self.scn.recorder, delivery.recv_ms
+        taken = receiver.take(delivery.messages, recv_ms=recv_ms, content=target.content,
+                              created_ms=target.created_ms if target.trusted_time else None)
+        for latency_ms, seq in taken.samples:
+            self._delivery_sample(latency_ms, recv_ms, delivery.channel, seq, rec)
+        self._delivery_counts(lost=0, duplicated=taken.duplicated, reordered=taken.reordered,
+                              delivered=len(taken.samples), resumed=delivery.resumed)
+
+    def _delivery_sample(
+        self, latency_ms: float, recv_ms: float, channel: str, seq: int, rec: Any
+    ) -> None:
+        if rec is not None:
+            self.n_msg += 1
+            rec.message(t_ms=recv_ms, user=self.uid, n=self.n_msg, latency_ms=latency_ms,
+                        channel=channel, seq=seq)
+        if self.delivery_rows:
+            self._fired("message", latency_ms, 0, request_type=DELIVERY)
+
+    def _delivery_counts(
+        self, *, lost: int, duplicated: int, reordered: int, delivered: int, resumed: int
+    ) -> None:
         for field, n in (
             ("lost", lost),
             ("duplicated", duplicated),
             ("reordered", reordered),
             ("messages_delivered", delivered),
-            ("messages_resumed", delivery.resumed),
+            ("messages_resumed", resumed),
         ):
             if n:
                 self._count(field, n)
@@ -228,10 +271,20 @@ class ChatUser(User):
     def _send(self) -> None:
         """One message with a client reference, through the provider; unknown outcomes are
         retried with the same reference (the idempotency key), and every attempt's outcome
-        goes to ``run:{run}:sends`` (:mod:`loadtests.clients.sends` keeps the books)."""
+        goes to ``run:{run}:sends`` (:mod:`loadtests.clients.sends` keeps the books).
+
+        On the marker path the text also carries a send marker; an acknowledged send goes
+        to the senders' ledger, and a send refused every time gives its number back.
+        """
         self.n_sent += 1
         ref = new_ref(user=self.uid, n=self.n_sent, rng=self.rng)
-        text = message_text(ref=ref, body=f"hello from {self.uid} at {time.time():.3f}")
+        body = f"hello from {self.uid} at {time.time():.3f}"
+        marker = None
+        if self.receiver is not None:
+            self.n_marked += 1
+            marker = Marker(self.scn.run_id, self.uid, self.n_marked, int(time.time() * 1000))
+            body = f"{marker.text()} {body}"
+        text = message_text(ref=ref, body=body)
         outcome = send_tracked(
             attempt=lambda: self._send_attempt(text, ref),
             record=lambda attempts, seq: self._record_send(ref, attempts, seq),
@@ -240,14 +293,28 @@ class ChatUser(User):
         )
         if outcome == "ok":
             self._count("messages_sent")
+            if marker is not None and self.scn.ledger is not None:
+                self.scn.ledger.acknowledged(channel=self.channel, user=self.uid,
+                                             counter=marker.counter, ack_ms=time.time() * 1000)
+        elif outcome == "failed" and marker is not None:
+            self.n_marked -= 1  # refused: it did not land, the next send reuses the number
 
     def _send_attempt(self, text: str, ref: str) -> tuple[int, int | None]:
-        """One attempt over the provider: (status, seq); a failed attempt is an error."""
+        """One attempt over the provider: (status, seq); a failed attempt is an error.
+
+        A send the description's expected status accepted is reported as 201, the
+        acknowledgement :mod:`loadtests.clients.sends` keeps books of; ``seq`` is None
+        on a target without one.
+        """
         status, message = self.provider.send_attempt(self.channel, text, ref=ref)
         if message is None:
             self._count("errors")
             return status, None
-        return status, int(message["seq"])
+        seq = self.target.seq
+        try:
+            return ACKNOWLEDGED, None if seq is None else int(seq(message))
+        except (KeyError, TypeError, ValueError):
+            return ACKNOWLEDGED, None
 
     def _poll_sample(self, t_ms: float, latency_ms: float, channel: str) -> None:
         rec = self.scn.recorder
@@ -266,11 +333,10 @@ class ChatUser(User):
                 t_ms=time.time() * 1000.0, user=self.uid, n=self.n_reconnect, latency_ms=latency_ms
             )
 
-    def _provider_post(
-        self, path: str, body: dict[str, Any], name: str, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        """The providers' POST (HTTP sends): on the tab's connection; ``_send`` counts errors."""
-        return self._post_status(name, path, body, what="send", headers=headers)
+    def _provider_post(self, request: Request, name: str) -> tuple[int, bytes]:
+        """The providers' HTTP sends (the request carries auth and ``Idempotency-Key``): on
+        the tab's connection; ``_send`` counts errors."""
+        return self._request_status(name, request, what="send")
 
     def _record_send(self, ref: str, attempts: list[Attempt], seq: int | None) -> None:
         rec = self.scn.recorder
@@ -294,9 +360,14 @@ class ChatUser(User):
         )
 
     def _read_notifications(self) -> None:
+        spec = self.target.description.notifications
+        assert spec is not None  # the pacer never fires without
+        if self.unread_path is None:  # built once: the session does not change
+            self.unread_path = self.target.request(spec.unread, {}, session=self.session).path
+            self.unread_list = getter(spec.list_path)
         t0 = time.perf_counter()
         try:
-            status, body, _ = self.conn.get("/api/notifications/unread", self.auth)
+            status, body, _ = self.conn.get(self.unread_path, self.auth)
         except Exception as exc:
             self._failed(NOTIFICATIONS_NAME, (time.perf_counter() - t0) * 1000.0, exc)
             return
@@ -306,12 +377,15 @@ class ChatUser(User):
             return
         self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
-        unread = orjson.loads(body)["notifications"]
+        unread = self.unread_list(orjson.loads(body)) or []
         self._fresh_notifications(unread, recv_ms)
-        if not unread:
+        if not unread or spec.mark_read is None:
             return
-        ids = [note["id"] for note in unread]  # pushed ones too: the tab shows them all
-        self._post(MARK_READ_NAME, MARK_READ_NAME, {"ids": ids}, what="mark read")
+        ids = [note[spec.id_field] for note in unread]  # pushed ones too: the tab shows them
+        mark = self.target.request(spec.mark_read, {"ids": ids}, session=self.session)
+        status, _ = self._request_status(MARK_READ_NAME, mark, what="mark read")
+        if not 200 <= status < 300:
+            self._count("errors")
 
     def _pushed_notification(self, note: dict[str, Any], recv_ms: float) -> None:
         """A notification a push transport brought (the 10 s poll marks it read)."""
@@ -321,13 +395,14 @@ class ChatUser(User):
         self, notes: list[dict[str, Any]], recv_ms: float
     ) -> list[dict[str, Any]]:
         """Samples and counts for notifications not seen before; returns those."""
-        fresh = [n for n in notes if n["id"] not in self.seen_notes]
+        key = self.target.note_id_field
+        fresh = [n for n in notes if n[key] not in self.seen_notes]
         if not fresh:
             return fresh
         rec = self.scn.recorder
         for note in fresh:
-            self.seen_notes.add(note["id"])
-            latency_ms = recv_ms - note["createdAt"]
+            self.seen_notes.add(note[key])
+            latency_ms = recv_ms - self.target.note_created_ms(note)
             if rec is not None:
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
@@ -338,50 +413,54 @@ class ChatUser(User):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _sign_up(self) -> tuple[Any, str]:
+    def _sign_up(self) -> Session:
+        """Sign up (the description's request) or take a ready token; retried, then StopUser."""
         name = f"tab-{self.rng.randrange(10**9)}"
+        target = self.target
+        request = target.signup_request(name=name)
+        if request is None:  # a tokens file
+            tokens = target.ready_tokens()
+            if not tokens:
+                raise StopUser()
+            session = target.session(token=self.rng.choice(tokens))
+            return dataclasses.replace(session, user_id=name)
         for attempt in range(MAX_RETRIES + 1):
-            body = self._post(SIGN_UP_NAME, SIGN_UP_NAME, {"name": name}, what="sign-up")
-            if body is not None:
-                data = orjson.loads(body or b"{}")
-                self.scn.add_user(data["id"])
-                return data["id"], data["token"]
+            status, body = self._request_status(SIGN_UP_NAME, request, what="sign-up")
+            if status in request.expect_status:
+                try:
+                    session = target.session(answer=body)
+                except (KeyError, ValueError) as exc:
+                    self._failed(SIGN_UP_NAME, 0.0, exc, request_type="POST")
+                    raise StopUser() from None
+                if session.user_id is None:
+                    session = dataclasses.replace(session, user_id=name)
+                self.scn.add_user(session.user_id)
+                return session
+            self._count("errors")
             if attempt < MAX_RETRIES:
                 gevent.sleep(retry_delay_ms(attempt) / 1000)
         raise StopUser()
 
-    def _post(self, name: str, path: str, payload: Any, *, what: str) -> bytes | None:
-        """POST JSON on the tab's connection; the body on 2xx, None (counted) otherwise."""
-        status, body = self._post_status(name, path, payload, what=what)
-        if not 200 <= status < 300:
-            self._count("errors")
-            return None
-        return body
+    def _request_status(self, name: str, request: Request, *, what: str) -> tuple[int, bytes]:
+        """One described request on the tab's connection: (status, body), 0 on I/O errors.
 
-    def _post_status(
-        self,
-        name: str,
-        path: str,
-        payload: Any,
-        *,
-        what: str,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        """POST JSON on the tab's connection: (status, body), status 0 (``NO_ANSWER``) on I/O
-        errors. One row in Locust's stats, marked failed unless 2xx; counts no error (callers
-        do). ``headers`` add to the tab's auth (a send's ``Idempotency-Key``).
+        One row in Locust's stats, marked failed unless its expected status; counts no
+        error (callers do). Status ``NO_ANSWER`` (0) when no answer came.
         """
         t0 = time.perf_counter()
-        sent_headers = {**self.auth, **headers} if headers else self.auth
+        method = request.method
         try:
-            status, body, _ = self.conn.post_json(path, orjson.dumps(payload), sent_headers)
+            status, body, _ = self.conn.request(method.encode(), request.path, request.headers,
+                                                body=request.body)
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
             elapsed_ms = (time.perf_counter() - t0) * 1000.0
-            self._fired(name, elapsed_ms, 0, request_type="POST", exception=exc)
+            self._fired(name, elapsed_ms, 0, request_type=method, exception=exc)
             return NO_ANSWER, b""
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        error = None if 200 <= status < 300 else StatusError(f"{what}: HTTP {status}")
-        self._fired(name, elapsed_ms, len(body), request_type="POST", exception=error)
+        ok = status in request.expect_status or (
+            request.expect_status == (200, 201) and 200 <= status < 300)
+        error = None if ok else StatusError(f"{what}: HTTP {status}")
+        self._fired(name, elapsed_ms, len(body), request_type=method, exception=error)
         return status, body
 
     def _fired(

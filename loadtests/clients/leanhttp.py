@@ -18,6 +18,7 @@ import ssl
 from urllib.parse import urlsplit
 
 RECV_BYTES = 65536
+HINT_HEADER = "X-Poll-Interval-Ms"
 
 
 class HTTPProtocolError(Exception):
@@ -27,7 +28,12 @@ class HTTPProtocolError(Exception):
 class LeanConnection:
     """One keep-alive connection to ``base_url``; reconnects after close or error."""
 
-    def __init__(self, base_url: str, *, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_s: float, hint_header: str | None = HINT_HEADER
+    ) -> None:
+        """``hint_header``: the answer header whose integer value :meth:`get` returns (the
+        target description's interval hint; the reference service's X-Poll-Interval-Ms);
+        None: no header is read."""
         url = urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"LeanConnection needs an http(s):// base URL, got {base_url!r}")
@@ -40,6 +46,8 @@ class LeanConnection:
         self._sock: socket.socket | None = None
         self._buf = b""
         self._answered = False  # some bytes of the current answer arrived
+        # b"\r\n" never names a header (heads are split on it): no hint is read
+        self._hint_key = hint_header.strip().lower().encode() if hint_header else b"\r\n"
 
     def close(self) -> None:
         if self._sock is not None:
@@ -48,7 +56,7 @@ class LeanConnection:
         self._buf = b""
 
     def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes, int | None]:
-        """GET ``path``: (status, body, X-Poll-Interval-Ms or None). Raises on I/O errors."""
+        """GET ``path``: (status, body, the hint header's value or None). Raises on I/O errors."""
         return self.request(b"GET", path, headers)
 
     def post_json(
@@ -98,7 +106,7 @@ class LeanConnection:
             self._sock = sock
         self._sock.sendall(request)
         head = self._read_head()
-        status, length, chunked, close, interval_ms = _parse_head(head)
+        status, length, chunked, close, interval_ms = _parse_head(head, self._hint_key)
         body = self._read_chunked() if chunked else self._read_exact(length)
         if close:
             self.close()
@@ -146,8 +154,10 @@ class LeanConnection:
             self._read_line()
 
 
-def _parse_head(head: bytes) -> tuple[int, int, bool, bool, int | None]:
-    """(status, content length, chunked, connection close, X-Poll-Interval-Ms) of a head."""
+def _parse_head(
+    head: bytes, hint_key: bytes = b"x-poll-interval-ms"
+) -> tuple[int, int, bool, bool, int | None]:
+    """(status, content length, chunked, connection close, hint header) of a head."""
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
@@ -163,6 +173,9 @@ def _parse_head(head: bytes) -> tuple[int, int, bool, bool, int | None]:
             chunked = b"chunked" in value.lower()
         elif key == b"connection":
             close = value.strip().lower() == b"close"
-        elif key == b"x-poll-interval-ms":
-            interval_ms = int(value)
+        elif key == hint_key:
+            try:
+                interval_ms = int(value)
+            except ValueError:
+                interval_ms = None  # not a number: no hint (the probe names the mismatch)
     return status, length, chunked, close, interval_ms

@@ -95,6 +95,13 @@ SCENARIO_OPTIONS: tuple[ScenarioOption, ...] = (
         "constant | step:start=,step=,hold=,max= | spike:base=,peak=,at=,hold=",
         workload=False,
     ),
+    ScenarioOption(
+        "target",
+        str,
+        "",
+        "Target description (TOML) of the service at --host: paths, cursor, fields, auth"
+        " (default: the reference service's own, loadtests/targets/reference.toml)",
+    ),
     ScenarioOption("channels", int, 10, "Number of chat channels"),
     ScenarioOption(
         "channel_skew", float, 1.0, "Zipf exponent of channel popularity (0 = uniform)"
@@ -180,6 +187,7 @@ class ScenarioParams:
     ``admin_token=None`` leaves the token to Locust's own default (its environment).
     """
 
+    target: str = _default("target")  # "" = the reference service's description
     channels: int = _default("channels")
     channel_skew: float = _default("channel_skew")
     channel_prefix: str = _default("channel_prefix")

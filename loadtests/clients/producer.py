@@ -1,7 +1,8 @@
 """The app's internal ``createNotification`` calls, as one Poisson-timed Locust user.
 
-The service exposes them as an admin route (``X-Admin-Token``); the producer picks
-a random signed-up user of the run (from Redis, so any process's users) for each.
+The service exposes them as an admin route (``X-Admin-Token``; the target
+description's ``notifications.create``, none when it declares none); the producer
+picks a random signed-up user of the run (from Redis, so any process's users) for each.
 """
 
 from __future__ import annotations
@@ -27,27 +28,27 @@ class NotificationProducer(FastHttpUser):
     @task
     def produce(self) -> None:
         scn = scenario_for(self.environment)
-        if scn.options.notification_rate_per_s <= 0:
+        spec = scn.target.description.notifications
+        if scn.options.notification_rate_per_s <= 0 or spec is None or spec.create is None:
             return  # Locust runs a task before the first wait: produce nothing at all
         user_id = scn.random_user()
         if user_id is None:
             return
-        body = {
-            "userId": user_id,
-            "type": "mention",
+        request = scn.target.request(spec.create, {
+            "user_id": user_id,
+            "admin_token": scn.options.admin_token,
             "title": "You were mentioned",
             "content": f"at {time.time():.3f}",
-            "link": "/chat",
-        }
-        headers = {"X-Admin-Token": scn.options.admin_token}
-        with self.client.post(
-            "/api/notifications",
-            json=body,
-            headers=headers,
+        })
+        with self.client.request(
+            request.method,
+            request.path,
+            data=request.body.decode() if request.body else None,
+            headers=request.headers,
             name="/api/notifications [admin]",
             catch_response=True,
         ) as resp:
-            if resp.status_code != 201:
+            if resp.status_code not in request.expect_status:
                 resp.failure(f"create notification: HTTP {resp.status_code}")
                 if scn.recorder is not None:
                     scn.recorder.count("errors")

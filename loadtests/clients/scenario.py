@@ -1,11 +1,14 @@
 """The per-process scenario state the users of one Locust process share.
 
 :class:`Scenario` holds the parsed options (the table in
-:mod:`loadtests.clients.options`), the client policy, the channel table and the recorder.
+:mod:`loadtests.clients.options`), the client policy, the channel table, the recorder,
+and the target description compiled once (with, on the marker path, the senders'
+ledger and this process's receivers, settled when the test stops).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -14,6 +17,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from locust.env import Environment
 from locust.runners import MasterRunner
 
@@ -26,7 +30,12 @@ from loadtests.recording.keys import (
     new_run_id,
 )
 from loadtests.recording.recorder import Recorder
+from loadtests.targets.compiled import CompiledTarget, compile_target, reference_target
+from loadtests.targets.ledger import Ledger, settle
+from loadtests.targets.receive import MarkerReceiver
 from target_service.policy import ThresholdPolicy, load_policy
+
+log = logging.getLogger("pollcap")
 
 
 def channel_weights(*, channels: int, skew: float) -> list[float]:
@@ -44,6 +53,9 @@ class Scenario:
     channels: list[str]
     weights: list[float]
     recorder: Recorder | None
+    target: CompiledTarget = field(default_factory=reference_target)
+    ledger: Ledger | None = None  # the senders' ledger (marker path, recording on)
+    receivers: list[MarkerReceiver] = field(default_factory=list)  # marker path, this process
     user_ids: list[object] = field(default_factory=list)  # users signed up in this process
 
     @property
@@ -57,6 +69,20 @@ class Scenario:
         self.user_ids.append(user_id)
         if self.recorder is not None:
             self.recorder.add_user(user_id)
+
+    def settle_ledger(self) -> int:
+        """At the test's end: acknowledged messages receivers missed, counted as ``lost``."""
+        if self.ledger is None or not self.receivers:
+            return 0
+        try:
+            lost = settle(self.receivers, ledger=self.ledger)
+        except redis.RedisError as exc:  # the metrics Redis went away: say so, count nothing
+            log.warning("pollcap: cannot read the senders' ledger (%s): loss not settled", exc)
+            return 0
+        if lost and self.recorder is not None:
+            self.recorder.count("lost", lost)
+        self.receivers.clear()
+        return lost
 
     def random_user(self) -> object | None:
         """Any signed-up user of the run (all processes when recording), None before any."""
@@ -102,6 +128,10 @@ def _build(environment: Environment) -> Scenario:
             }
 
         recorder = Recorder(redis_url=opts.redis_url, run_id=run_id, live=live, process=process)
+    target = compile_target(getattr(opts, "target", "") or None)  # once per process
+    ledger = None
+    if recorder is not None and target.use_markers:
+        ledger = Ledger(redis_url=opts.redis_url, run_id=run_id)
     return Scenario(
         options=opts,
         run_id=run_id,
@@ -109,4 +139,6 @@ def _build(environment: Environment) -> Scenario:
         channels=channels,
         weights=channel_weights(channels=len(channels), skew=opts.channel_skew),
         recorder=recorder,
+        target=target,
+        ledger=ledger,
     )

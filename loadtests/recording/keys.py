@@ -15,6 +15,9 @@ its own), so its keys are scoped by run id and named apart from the service's:
   run can give every Locust worker's share of each step.
 * ``run:{run}:users``: set of signed-up user ids (JSON), so any process's producer
   can address any process's users.
+* ``run:{run}:ledger:{channel}``: the senders' ledger of a target without ``seq``
+  (:mod:`loadtests.targets.ledger`): sorted set, score = acknowledgement time in ms,
+  member ``{user}:{counter}`` (the send marker's sender and number).
 * ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
   next, or ``stop``; written by the capacity runner after it judges each step.
 * ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
@@ -92,6 +95,11 @@ def run_live_key(*, run_id: str) -> str:
 
 def run_users_key(*, run_id: str) -> str:
     return f"run:{run_id}:users"
+
+
+def ledger_key(*, run_id: str, channel: str) -> str:
+    """The senders' ledger of one channel (acknowledged marked sends)."""
+    return f"run:{run_id}:ledger:{channel}"
 
 
 def run_next_users_key(*, run_id: str) -> str:

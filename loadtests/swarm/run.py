@@ -34,6 +34,7 @@ from loadtests.swarm.locust_process import (
 )
 from loadtests.swarm.safety import check_host, check_master_bind
 from loadtests.swarm.summary import summarize
+from loadtests.targets.checks import check_target, with_target_path
 from target_service.embedded.ports import free_port
 from target_service.errors import UserError
 from target_service.policy import PolicyError, load_policy
@@ -112,7 +113,7 @@ def run_swarm(
         client_policy=client_policy,
         master=master,
     )
-    scenario = scenario or ScenarioParams()
+    scenario = with_target_path(scenario or ScenarioParams())
     check_scenario(scenario)
     if master is not None:
         check_master_bind(master.bind_host, allow_remote=allow_remote)
@@ -294,11 +295,13 @@ def _transport(scenario: ScenarioParams) -> str:
 
 
 def check_scenario(scenario: ScenarioParams) -> None:
-    """``--realtime`` names a transport; ``--reconnect-every`` is a sane mean."""
+    """``--realtime`` names a transport; ``--reconnect-every`` is a sane mean; ``--target``
+    is a good description that the chosen transport can follow."""
     try:
-        choose_transport(option=scenario.realtime, environ={})
+        transport = choose_transport(option=scenario.realtime, environ={})
     except UnknownTransport as exc:
         raise UserError(str(exc)) from None
+    check_target(scenario.target, transport=transport)
     if not 0 <= scenario.reconnect_every_s <= 24 * 3600:
         raise UserError(
             f"--reconnect-every must be within 0s..24h, got {scenario.reconnect_every_s} s"

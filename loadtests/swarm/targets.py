@@ -6,7 +6,7 @@ service and the stack are started only when no URL says where they already are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -25,12 +25,14 @@ def target(
     workers: int,
     cpu_affinity: list[int] | None = None,
     metrics_redis_url: str | None = None,
+    service_pids: list[Callable[[], list[int]]] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(host, samples_redis_url): the given host, or a stack and service started for the run.
 
     Samples go to a metrics Redis of their own (``metrics_redis_url``, or a second
     embedded Valkey), never to the service's Redis, unless ``--host`` and ``--redis-url``
-    alone say where everything already is.
+    alone say where everything already is. ``service_pids`` gets a callable for the
+    started service's PIDs (to measure it).
     """
     from target_service.embedded.stack import Stack
 
@@ -57,6 +59,8 @@ def target(
             cache_mode=cache,
             cpu_affinity=cpu_affinity,
         ) as service:
+            if service_pids is not None:
+                service_pids.append(lambda: service.pids)
             yield service.url, info.samples_redis_url
 
 

@@ -7,6 +7,7 @@ tab starts, and a poll costs one string join and one ``orjson.loads``.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,15 @@ class CompiledTarget:
         hint = poll.interval_hint or ""
         self.interval_header = hint[len("header."):] if hint.startswith("header.") else None
         self.has_seq = poll.seq_field is not None
+        self.trusted_time = poll.created_at_trusted
+        # Senders put send markers in the content unless seq and created-at say it all.
+        self.use_markers = not self.has_seq or not self.trusted_time
+        self.cursor_start = poll.cursor_start
+        self.page_limited = poll.limit_param is not None
+        notes = d.notifications
+        self.note_id_field = "id" if notes is None else notes.id_field
+        self._note_created = getter("createdAt" if notes is None else notes.created_at_field)
+        self._note_to_ms = created_at_ms("epoch_ms" if notes is None else notes.created_at_format)
 
     # -- auth --------------------------------------------------------------------------
 
@@ -175,28 +185,36 @@ class CompiledTarget:
         sep = "&" if "?" in base else "?"
         return f"{base}{sep}{self.description.poll.cursor_param}={quote(cursor, safe='')}"
 
-    def parse_poll(self, body: bytes, *, interval_header: int | None = None) -> PollAnswer:
-        """Messages, next cursor and hints of one poll answer (KeyError/TypeError if off)."""
+    def parse_poll(
+        self, body: bytes, *, interval_header: int | None = None, hints: bool = True
+    ) -> PollAnswer:
+        """Messages, next cursor and hints of one poll answer (KeyError/TypeError if off).
+
+        ``hints=False`` skips active users and the interval hint (a fixed client policy).
+        """
         data = orjson.loads(body)
         messages = self.messages(data)
-        if not isinstance(messages, list):
+        if messages.__class__ is not list:
             raise KeyError(f"no message list at '{self.description.poll.messages_path}'")
         if self.cursor_from_message:
             cursor = self.cursor(messages[-1]) if messages else None
         else:
             cursor = self.cursor(data)
+        if cursor is not None and cursor.__class__ is not str:
+            cursor = str(cursor)
+        if not hints:
+            return PollAnswer(messages, cursor, None, None)
         active = self.active_users(data) if self.active_users else None
         hint = interval_header if self.interval_header else (
             self.interval_hint(data) if self.interval_hint else None)
-        return PollAnswer(
-            messages=messages,
-            next_cursor=None if cursor is None else str(cursor),
-            active_users=None if active is None else int(active),
-            interval_ms=None if hint is None else int(hint),
-        )
+        return PollAnswer(messages, cursor, None if active is None else int(active),
+                          None if hint is None else int(hint))
 
     def created_ms(self, message: dict[str, Any]) -> float:
         return self.to_ms(self.created_at(message))
+
+    def note_created_ms(self, note: dict[str, Any]) -> float:
+        return self._note_to_ms(self._note_created(note))
 
     # -- sending and notifications ------------------------------------------------------
 
@@ -231,6 +249,12 @@ def _request(spec: RequestSpec, values: dict[str, Any], *,
                    expect_status=spec.expect_status)
 
 
+@functools.cache
+def reference_target() -> CompiledTarget:
+    """The reference service's description, compiled once per process."""
+    return CompiledTarget(load_description(None))
+
+
 def compile_target(path: str | None = None) -> CompiledTarget:
-    """Load and compile a description; ``None`` is the reference service's own."""
-    return CompiledTarget(load_description(path))
+    """Load and compile a description; ``None`` (or "") is the reference service's own."""
+    return CompiledTarget(load_description(path)) if path else reference_target()

@@ -2,12 +2,15 @@
 
 Where a target has no contiguous per-channel sequence, each sender puts a marker in
 the content of every message: ``pcm:{run}:{user}:{counter}:{sent_ms}``. A sender's
-counter goes up by one per *acknowledged* send (a send that failed for sure reuses
-its number), so each sender's messages form a contiguous stream 1, 2, 3, ... and a
-receiver keeps one :class:`~loadtests.clients.loss.SeqTracker` per sender: a gap is a
-loss, a number seen twice a duplicate, a late number a reorder, exactly as with the
-reference service's ``seq``. Delivery latency is the receive time minus ``sent_ms``
-(one clock, the generator's), so the server's created-at is not needed.
+counter goes up by one per send that may have landed (acknowledged, or an unknown
+outcome such as a timeout); a send that failed for sure (an answer with another
+status) reuses its number. Each sender's messages form a stream 1, 2, 3, ... and a
+receiver keeps one :class:`~loadtests.clients.loss.SeqTracker` per sender: a number
+seen twice is a duplicate, a late number a reorder, exactly as with the reference
+service's ``seq``; loss is judged against the senders' ledger
+(:mod:`loadtests.targets.ledger`), since a gap may be a send that never landed.
+Delivery latency is the receive time minus ``sent_ms`` (one clock, the
+generator's), so the server's created-at is not needed.
 
 A stream's *tail* (the last messages of a sender, never followed by a later one) can
 go missing without a gap; :func:`missing_tails` finds those at the end of a run from

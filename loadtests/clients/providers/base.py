@@ -25,13 +25,14 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
 
 from loadtests.clients.names import SEND_NAME
 from loadtests.clients.sends import IDEMPOTENCY_HEADER
+from loadtests.targets.compiled import CompiledTarget, Request, Session, reference_target
 
 Message = dict[str, Any]
 REQUEST_TIMEOUT_S = 30.0
@@ -42,7 +43,9 @@ class Delivery:
     """Messages of one channel as one answer or frame brought them.
 
     ``start_after`` is set on the first delivery of a subscription: every message with
-    a larger ``seq`` must then arrive exactly once (the receiver's loss window).
+    a larger ``seq`` must then arrive exactly once (the receiver's loss window). On a
+    target without ``seq`` the poller delivers every answer, empty ones too, with
+    ``polled_ms`` and ``complete``: the marker path's loss window.
     ``resumed`` counts the messages of this delivery that a reconnect caught up.
     """
 
@@ -51,6 +54,8 @@ class Delivery:
     recv_ms: float
     start_after: int | None = None
     resumed: int = 0
+    polled_ms: float = 0.0  # when the request that brought it started (epoch ms)
+    complete: bool = True  # not a full page: it held all that was there when polled
 
 
 Callback = Callable[[Delivery], None]
@@ -72,10 +77,12 @@ class ProviderContext:
 
     ``fire(name, elapsed_ms, length, request_type, exception)`` adds a row to Locust's
     stats; ``count(field, n)`` bumps a run counter; ``reconnected(ms)`` records one
-    time-to-reconnect sample; ``post(path, body, name, headers)`` is the tab's own HTTP
-    client (status, body; status 0 when no answer came); ``sleep(s)`` is the tab's
-    killable sleep (main greenlet only); ``poll_sample(t_ms, latency_ms, channel)``
-    records one chat poll's request latency.
+    time-to-reconnect sample; ``post(request, name)`` is the tab's own HTTP client for a
+    compiled :class:`~loadtests.targets.compiled.Request` (status, body; status 0 when no
+    answer came); ``sleep(s)`` is the tab's killable sleep (main greenlet only);
+    ``poll_sample(t_ms, latency_ms, channel)`` records one chat poll's request latency.
+    ``target``/``session``: the compiled target description and the tab's signed-up
+    session (paths, fields, auth); the reference service's description by default.
     ``reconnect_every_s`` > 0 drops each connection after an exponential time with that
     mean, to prove the resume path.
     """
@@ -86,15 +93,24 @@ class ProviderContext:
     fire: Callable[..., None]
     count: Callable[[str, int], None]
     reconnected: Callable[[float], None]
-    post: Callable[[str, dict[str, Any], str, dict[str, str]], tuple[int, bytes]]
+    post: Callable[[Request, str], tuple[int, bytes]]
     sleep: Callable[[float], None]
     poll_sample: Callable[[float, float, str], None]
     reconnect_every_s: float = 0.0
     timeout_s: float = REQUEST_TIMEOUT_S
+    target: CompiledTarget = field(default_factory=reference_target)
+    session: Session | None = None  # None: a Bearer header with ``token``
 
     @property
     def auth(self) -> dict[str, str]:
+        """Headers that present the tab's token (the description's header or cookie)."""
+        if self.session is not None:
+            return self.session.headers
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tab_session(self) -> Session:
+        return self.session or self.target.session(token=self.token)
 
     def drop_in_s(self) -> float:
         """How long the next connection lives before a forced drop (inf when disabled)."""
@@ -137,17 +153,29 @@ class RealtimeProvider(ABC):
     def send_attempt(
         self, channel: str, data: str, *, ref: str | None
     ) -> tuple[int, Message | None]:
-        """One attempt of a send: (status, the committed message when 201).
+        """One attempt of a send: (status, the committed message when accepted).
 
         Status 0 (:data:`~loadtests.clients.sends.NO_ANSWER`) when nothing came back, so
         the message may or may not be stored. ``ref`` is the send's idempotency key: a
         retry with the same ``ref`` gets the first message back, never a second one.
-        Over HTTP (``Idempotency-Key``) for every transport but WebSocket (the frame's ref).
+        Over HTTP (the target description's send request, ``Idempotency-Key``) for every
+        transport but WebSocket (the frame's ref). The message is the answer's
+        ``message`` (the reference service), else the whole answer; ``{}`` when the
+        answer is not a JSON object.
         """
-        headers = {IDEMPOTENCY_HEADER: ref} if ref is not None else {}
-        path = f"/api/chat/{channel}/messages"
-        status, body = self.ctx.post(path, {"content": data}, SEND_NAME, headers)
-        return status, orjson.loads(body)["message"] if status == 201 else None
+        request = self.ctx.target.send_request(channel=channel, content=data,
+                                               session=self.ctx.tab_session)
+        if ref is not None:
+            request.headers[IDEMPOTENCY_HEADER] = ref
+        status, body = self.ctx.post(request, SEND_NAME)
+        if status not in request.expect_status:
+            return status, None
+        try:
+            answer = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            answer = {}
+        found = answer.get("message", answer) if isinstance(answer, dict) else {}
+        return status, found if isinstance(found, dict) else {}
 
     def next_due_s(self) -> float:
         """When :meth:`tick` is next due (epoch s); ``inf`` for push transports."""

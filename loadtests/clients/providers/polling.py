@@ -9,7 +9,12 @@ orjson, not Locust's FastHttpSession.
 
 A tab that opens is shown the newest page, not history, so the loss window starts at
 the first message it was shown (or at seq 1 when the channel was empty then, with the
-cursor pinned at 0 so nothing can be skipped).
+cursor pinned at the description's ``cursor_start`` so nothing can be skipped).
+
+Paths, cursor, message list and fields come from the tab's compiled target
+description (:class:`~loadtests.targets.compiled.CompiledTarget`, the reference
+service's by default): the poll path is built once per channel, and a poll costs a
+string join, the request, one ``orjson.loads`` and a few getters.
 """
 
 from __future__ import annotations
@@ -17,9 +22,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from loadtests.clients.leanhttp import LeanConnection
 from loadtests.clients.names import POLL_NAME
@@ -30,6 +32,7 @@ from loadtests.clients.providers.base import (
     ProviderContext,
     RealtimeProvider,
 )
+from loadtests.targets.compiled import PollAnswer
 from target_service.policy import ThresholdPolicy
 
 MAX_CATCHUP_PAGES = 100
@@ -40,13 +43,20 @@ class StatusError(Exception):
     """A response with an unexpected HTTP status (shown in Locust's failures table)."""
 
 
+class AnswerError(Exception):
+    """A poll answer that does not match the target description (no list, no field)."""
+
+
 @dataclass(slots=True)
 class ChannelPoll:
-    """One subscribed channel: its callback, cursor and timer."""
+    """One subscribed channel: its callback, poll path without cursor, cursor and timer."""
 
     callback: Callback
     pacer: Pacer
-    after_seq: int | None = None  # None until the first answer (then: newest page seen)
+    base: str  # the compiled poll path (limit, auth query), ready for a cursor
+    path: str  # base with the cursor (rebuilt only when the cursor moves)
+    cursor: str | None = None  # None until the first answer (then: after the newest page)
+    started: bool = False
 
 
 class PollingProvider(RealtimeProvider):
@@ -70,7 +80,13 @@ class PollingProvider(RealtimeProvider):
         self.jitter = jitter
         self.interval_ms = policy.start_ms if policy else SERVER_DEFAULT_INTERVAL_MS
         self.fixed = policy is not None and not policy.thresholds and not policy.rate_thresholds
-        self.conn = conn or LeanConnection(ctx.host, timeout_s=ctx.timeout_s)
+        self.target = ctx.target
+        self.conn = conn or LeanConnection(ctx.host, timeout_s=ctx.timeout_s,
+                                           hint_header=self.target.interval_header)
+        self.headers = ctx.auth
+        self.session = ctx.tab_session
+        # No seq: the receiver's loss window needs every answer, empty ones too.
+        self.every_answer = not self.target.has_seq
         self.channels: dict[str, ChannelPoll] = {}
         self.paused = False
         self.drop_at_s = time.time() + ctx.drop_in_s()
@@ -84,7 +100,8 @@ class PollingProvider(RealtimeProvider):
             jitter=self.jitter,
             rng=self.ctx.rng,
         )
-        self.channels[channel] = ChannelPoll(callback=callback, pacer=pacer)
+        base = self.target.poll_base(channel=channel, limit=self.limit, session=self.session)
+        self.channels[channel] = ChannelPoll(callback=callback, pacer=pacer, base=base, path=base)
 
     def unsubscribe(self, channel: str) -> None:
         self.channels.pop(channel, None)
@@ -151,16 +168,12 @@ class PollingProvider(RealtimeProvider):
             if got < self.limit or pages >= MAX_CATCHUP_PAGES:
                 return True
 
-    def _path(self, channel: str, state: ChannelPoll) -> str:
-        if state.after_seq is None:
-            return f"/api/chat/{channel}/messages?limit={self.limit}"
-        return f"/api/chat/{channel}/messages?after={state.after_seq}&limit={self.limit}"
-
     def _fetch_page(self, channel: str, state: ChannelPoll) -> int | None:
         """GET one page after the cursor; returns the number of messages, None on failure."""
+        target = self.target
         t0 = time.perf_counter()
         try:
-            status, body, interval_header = self.conn.get(self._path(channel, state), self.ctx.auth)
+            status, body, hint = self.conn.get(state.path, self.headers)
         except Exception as exc:  # connection refused/reset, timeouts, parse errors
             self._failed((time.perf_counter() - t0) * 1000.0, exc)
             return None
@@ -168,35 +181,46 @@ class PollingProvider(RealtimeProvider):
         if status != 200:
             self._failed(elapsed_ms, StatusError(f"HTTP {status}"))
             return None
+        try:
+            answer = target.parse_poll(body, interval_header=hint, hints=not self.fixed)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._failed(elapsed_ms, AnswerError(f"answer off the description: {exc}"))
+            return None
         self.ctx.fire(POLL_NAME, elapsed_ms, len(body))
         recv_ms = time.time() * 1000.0
         self.ctx.poll_sample(recv_ms, elapsed_ms, channel)
-        data = orjson.loads(body)
-        messages = data["messages"]
-        self._next_interval(data, interval_header)
+        messages = answer.messages
+        self._next_interval(answer)
         start_after = None
-        if state.after_seq is None:
-            start_after = messages[0]["seq"] - 1 if messages else 0
-            state.after_seq = start_after
-        if messages:
-            state.after_seq = int(messages[-1]["id"])
-        if messages or start_after is not None:
+        if not state.started:
+            state.started = True
+            start_after = 0
+            if messages and target.seq is not None:
+                start_after = int(target.seq(messages[0])) - 1
+            self._move(state, target.cursor_start)
+        if answer.next_cursor is not None and answer.next_cursor != state.cursor:
+            self._move(state, answer.next_cursor)
+        if messages or start_after is not None or self.every_answer:
             state.callback(
                 Delivery(
-                    channel=channel, messages=messages, recv_ms=recv_ms, start_after=start_after
+                    channel=channel, messages=messages, recv_ms=recv_ms, start_after=start_after,
+                    polled_ms=recv_ms - elapsed_ms, complete=len(messages) < self.limit,
                 )
             )
         return len(messages)
 
-    def _next_interval(self, data: dict[str, Any], interval_header: int | None) -> None:
+    def _move(self, state: ChannelPoll, cursor: str | None) -> None:
+        state.cursor = cursor
+        state.path = self.target.poll_path(state.base, cursor)
+
+    def _next_interval(self, answer: PollAnswer) -> None:
         if self.fixed:
             return
         if self.policy is None:
-            advised = data.get("pollIntervalMs", interval_header)
-            if advised:
-                self.interval_ms = int(advised)
+            if answer.interval_ms:
+                self.interval_ms = answer.interval_ms
         else:
-            self.interval_ms = self.policy.interval_ms(active_users=data.get("activeUsers", 0))
+            self.interval_ms = self.policy.interval_ms(active_users=answer.active_users or 0)
 
     def _failed(self, elapsed_ms: float, exc: Exception) -> None:
         self.ctx.fire(POLL_NAME, elapsed_ms, 0, exception=exc)

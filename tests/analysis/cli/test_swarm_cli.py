@@ -97,10 +97,14 @@ def test_scenario_flags_reach_the_scenario_params(monkeypatch: pytest.MonkeyPatc
         raise typer.Exit(0)
 
     monkeypatch.setattr(swarm_run, "run_swarm", fake_run_swarm)
-    code, _, _ = invoke(
-        ["swarm", "--host", "http://127.0.0.1:9", "--redis-url", "redis://127.0.0.1:9/0",
-         "--hidden-mean", "2m", "--channels", "4", "--no-record", "--shape", "step:start=1"]
-    )
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # --host must accept connections
+        host = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        code, _, _ = invoke(
+            ["swarm", "--host", host, "--redis-url", "redis://127.0.0.1:9/0",
+             "--hidden-mean", "2m", "--channels", "4", "--no-record", "--shape", "step:start=1"]
+        )
     scenario = seen["scenario"]
     assert isinstance(scenario, ScenarioParams)
     assert code == 0 and seen["shape"] == "step:start=1"

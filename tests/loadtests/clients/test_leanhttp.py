@@ -66,3 +66,13 @@ def test_refused_connection_raises() -> None:
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError):
         LeanConnection("ftp://127.0.0.1", timeout_s=1)
+
+
+def test_the_hint_header_is_the_descriptions_and_a_bad_value_is_no_hint() -> None:
+    from loadtests.clients.leanhttp import _parse_head
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Next-Poll: 1500\r\nX-Poll-Interval-Ms: 9"
+    assert _parse_head(head, b"x-next-poll")[4] == 1500
+    assert _parse_head(head)[4] == 9  # the reference service's header by default
+    assert _parse_head(head, b"\r\n")[4] is None  # a description without a header hint
+    assert _parse_head(b"HTTP/1.1 200 OK\r\nX-Next-Poll: soon", b"x-next-poll")[4] is None

@@ -7,6 +7,7 @@ import re
 from loadtests.recording.keys import (
     MEMBER_FIELDS,
     SAMPLE_TYPES,
+    ledger_key,
     new_run_id,
     run_counters_key,
     run_live_key,
@@ -26,6 +27,7 @@ def run_keys(run: str) -> list[str]:
         run_meta_key(run_id=run),
         run_live_key(run_id=run),
         run_users_key(run_id=run),
+        ledger_key(run_id=run, channel="c1"),
         run_sends_key(run_id=run),
     ]
 

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -15,6 +16,7 @@ from target_service.embedded.stack import StackInfo
 from target_service.serve import run_service
 
 EXAMPLE_APP = "loadtests.targets.examples.offset_chat:app"
+LOSSY_APP = "loadtests.targets.examples.offset_chat:lossy_app"
 
 
 def free_port() -> int:
@@ -30,13 +32,18 @@ def reference_host(clean_backends: StackInfo) -> Iterator[str]:
         yield service.url
 
 
-@pytest.fixture
-def example_host() -> Iterator[str]:
-    """The offset-chat example under uvicorn (one worker: its state is in-process)."""
+@dataclass(frozen=True)
+class ExampleService:
+    url: str
+    pid: int
+
+
+def serve_example(app: str, *, factory: bool = False) -> Iterator[ExampleService]:
+    """An example app under uvicorn (one worker: its state is in-process)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", EXAMPLE_APP, "--port", str(port), "--log-level",
-         "warning"],
+        [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), app,
+         "--port", str(port), "--log-level", "warning"],
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -50,7 +57,27 @@ def example_host() -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the example target did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield ExampleService(url=url, pid=proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def example_host() -> Iterator[str]:
+    """The offset-chat example's URL."""
+    for service in serve_example(EXAMPLE_APP):
+        yield service.url
+
+
+@pytest.fixture
+def example_service() -> Iterator[ExampleService]:
+    """The offset-chat example: URL and PID."""
+    yield from serve_example(EXAMPLE_APP)
+
+
+@pytest.fixture
+def lossy_example_host() -> Iterator[str]:
+    """The offset-chat example that acknowledges every 4th message and drops it."""
+    for service in serve_example(LOSSY_APP, factory=True):
+        yield service.url

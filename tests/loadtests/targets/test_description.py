@@ -123,3 +123,17 @@ def test_missing_and_invalid_files_are_user_errors(tmp_path: Path) -> None:
         load_description(tmp_path / "nope.toml")
     with pytest.raises(UserError, match="not valid TOML"):
         load_description(write(tmp_path, "[auth\n"))
+
+
+def test_the_readme_example_description_is_a_valid_description(tmp_path: Path) -> None:
+    """The commented description in README's "Test your own service" loads and compiles."""
+    import re
+
+    readme = Path("README.md").read_text()
+    block = re.search(r"```toml\n(# mychat\.toml.*?)```", readme, re.S)
+    assert block is not None
+    path = tmp_path / "mychat.toml"
+    path.write_text(block.group(1))
+    target = CompiledTarget(load_description(path))
+    assert not target.has_seq and target.use_markers
+    assert target.description.auth.query == "key"

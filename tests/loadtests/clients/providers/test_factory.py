@@ -73,7 +73,7 @@ def _ctx(**overrides: Any) -> ProviderContext:
         fire=lambda *a, **k: None,
         count=lambda f, n: None,
         reconnected=lambda ms: None,
-        post=lambda p, b, n, h: (201, b"{}"),
+        post=lambda r, n: (201, b"{}"),
         sleep=lambda s: None,
         poll_sample=lambda t, lat, c: None,
     )

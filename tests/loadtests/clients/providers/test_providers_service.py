@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import gevent
 import gevent.monkey
@@ -23,6 +22,7 @@ import pytest
 from loadtests.clients.loss import SeqTracker
 from loadtests.clients.providers.base import GAUGE, Delivery, ProviderContext, RealtimeProvider
 from loadtests.clients.providers.factory import TRANSPORTS, make_provider
+from loadtests.targets.compiled import Request
 from target_service.embedded.stack import StackInfo
 from target_service.policy import load_policy
 from target_service.serve import ServiceHandle, run_service
@@ -93,10 +93,9 @@ def open_tab(url: str, transport: str, *, reconnect_every_s: float = 0.0) -> Tab
     http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     tab: Tab
 
-    def post(
-        path: str, body: dict[str, Any], name: str, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        answer = http.post(path, json=body, headers=headers)
+    def post(request: Request, name: str) -> tuple[int, bytes]:
+        answer = http.request(request.method, request.path, content=request.body,
+                              headers=request.headers)
         return answer.status_code, answer.content
 
     def count(name: str, n: int) -> None:

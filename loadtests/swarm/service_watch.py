@@ -1,0 +1,100 @@
+"""The service's CPU and memory over a swarm, read from outside, or why they were not.
+
+pollcap can read a service's process tree only when it started the service or was
+told its PID (``--service-pid``); a ``--host`` alone says where to send requests, not
+which process serves them. Then the summary says so in one sentence instead of
+showing an empty column. Readings go through the one tree sampler,
+:class:`target_service.proc_tree.TreeMeter`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+from target_service.errors import UserError
+from target_service.proc_tree import TreeMeter
+
+SAMPLE_INTERVAL_S = 1.0
+NOT_MEASURED = ("service CPU and memory not measured: pollcap did not start the service "
+                "at --host and no --service-pid was given (its process is not known here)")
+
+
+def check_service_pid(pid: int | None) -> int | None:
+    """``--service-pid``: a running process on this machine (else one line)."""
+    if pid is None:
+        return None
+    if pid <= 0 or not psutil.pid_exists(pid):
+        raise UserError(f"--service-pid {pid}: no such process on this machine")
+    return pid
+
+
+def service_pids(*, started: Callable[[], list[int]] | None,
+                 pid: int | None) -> Callable[[], list[int]] | None:
+    """Where the service's CPU comes from: the started service, else ``--service-pid``."""
+    if started is not None:
+        return started
+    return None if pid is None else (lambda: [pid])
+
+
+class ServiceWatch:
+    """Samples the service tree every second in a thread; :meth:`figures` sums it up."""
+
+    def __init__(self, pids: Callable[[], list[int]] | None, *,
+                 interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        self.pids, self.interval_s = pids, interval_s
+        self._meter = TreeMeter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._first: tuple[float, float] | None = None  # (monotonic s, cpu s)
+        self._last: tuple[float, float] | None = None
+        self._peak_rss = 0
+        self._peak_cores = 0.0
+
+    def __enter__(self) -> ServiceWatch:
+        if self.pids is not None:
+            self._read()
+            self._thread = threading.Thread(target=self._loop, name="service-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._read()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._read()
+
+    def _read(self) -> None:
+        assert self.pids is not None
+        reading = self._meter.read(self.pids())
+        now = (time.monotonic(), reading.cpu_s)
+        if self._last is not None and now[0] > self._last[0]:
+            cores = (now[1] - self._last[1]) / (now[0] - self._last[0])
+            self._peak_cores = max(self._peak_cores, cores)
+        self._first = self._first or now
+        self._last = now
+        self._peak_rss = max(self._peak_rss, reading.rss_bytes)
+
+    def figures(self) -> dict[str, Any]:
+        """``measured`` and the figures (cores mean/peak, peak RSS MB), or ``why`` not."""
+        if self.pids is None:
+            return {"measured": False, "why": NOT_MEASURED}
+        if self._first is None or self._last is None or self._last[0] <= self._first[0]:
+            return {"measured": False, "why": "service CPU not measured: the run was too short"}
+        span_s = self._last[0] - self._first[0]
+        return {
+            "measured": True,
+            "cpu_cores_mean": round((self._last[1] - self._first[1]) / span_s, 3),
+            "cpu_cores_peak": round(self._peak_cores, 3),
+            "rss_mb_peak": round(self._peak_rss / 2**20, 1),
+        }
