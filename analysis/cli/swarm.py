@@ -156,7 +156,7 @@ def swarm(
     duration_s = parse_duration_s(duration)
     rate = spawn_rate if spawn_rate is not None else max(1.0, min(users / 10, 200.0))
     from loadtests.swarm.run import check_scenario, run_swarm
-    from loadtests.swarm.service_watch import ServiceWatch, service_pids
+    from loadtests.swarm.service_watch import ServiceWatch, service_pids, soak_warmup_s
 
     check_scenario(scenario)  # before starting anything
     check_own_service(target=Path(scenario.target) if scenario.target else None, host=host,
@@ -195,7 +195,8 @@ def swarm(
                     else {"cache": cache, "policy": policy, "workers": workers}
                 },
             )
-    summary = {**result.summary, "service": watch.figures()}
+    warmup_s = soak_warmup_s(users=users, spawn_rate=rate, duration_s=duration_s)
+    summary = {**result.summary, "service": watch.figures(warmup_s=warmup_s)}
     (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
@@ -238,6 +239,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_row("service_cpu_cores", f"mean {service['cpu_cores_mean']}  "
                       f"peak {service['cpu_cores_peak']}")
         table.add_row("service_rss_mb_peak", str(service["rss_mb_peak"]))
+        if service.get("rss_growth_pct") is not None:
+            table.add_row("service_rss_growth", f"{service['rss_growth_pct']}% after warm-up"
+                          f" ({service['rss_mb_after_warmup']} -> {service['rss_mb_end']} MB,"
+                          f" warm-up {service['rss_warmup_s']} s)")
     elif service:
         table.add_row("service", str(service.get("why")))
     for problem in summary.get("problems") or []:

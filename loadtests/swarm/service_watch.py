@@ -55,6 +55,7 @@ class ServiceWatch:
         self._last: tuple[float, float] | None = None
         self._peak_rss = 0
         self._peak_cores = 0.0
+        self.rss_samples: list[tuple[float, int]] = []  # (s since the first reading, bytes)
 
     def __enter__(self) -> ServiceWatch:
         if self.pids is not None:
@@ -84,9 +85,11 @@ class ServiceWatch:
         self._first = self._first or now
         self._last = now
         self._peak_rss = max(self._peak_rss, reading.rss_bytes)
+        self.rss_samples.append((now[0] - self._first[0], reading.rss_bytes))
 
-    def figures(self) -> dict[str, Any]:
-        """``measured`` and the figures (cores mean/peak, peak RSS MB), or ``why`` not."""
+    def figures(self, *, warmup_s: float = 0.0) -> dict[str, Any]:
+        """``measured`` and the figures (cores mean/peak, peak RSS MB, RSS growth after
+        ``warmup_s``), or ``why`` not."""
         if self.pids is None:
             return {"measured": False, "why": NOT_MEASURED}
         if self._first is None or self._last is None or self._last[0] <= self._first[0]:
@@ -97,4 +100,30 @@ class ServiceWatch:
             "cpu_cores_mean": round((self._last[1] - self._first[1]) / span_s, 3),
             "cpu_cores_peak": round(self._peak_cores, 3),
             "rss_mb_peak": round(self._peak_rss / 2**20, 1),
+            **rss_growth(self.rss_samples, warmup_s=warmup_s),
         }
+
+
+def soak_warmup_s(*, users: int, spawn_rate: float, duration_s: float) -> float:
+    """Warm-up of a swarm's memory: the ramp plus 30 s, and at least a fifth of the run."""
+    return max(users / spawn_rate + 30.0, duration_s / 5)
+
+
+def rss_growth(samples: list[tuple[float, int]], *, warmup_s: float) -> dict[str, Any]:
+    """Service memory growth after warm-up: the mean RSS over the last window against the
+    mean over the first window after ``warmup_s``; a window is 30 s, or a tenth of the
+    time after warm-up when that is shorter. Empty when too little was sampled."""
+    after = [(t_s, rss) for t_s, rss in samples if t_s >= warmup_s]
+    if len(after) < 4:
+        return {}
+    span_s = after[-1][0] - after[0][0]
+    window_s = min(30.0, span_s / 10) if span_s < 300 else 30.0
+    first = [rss for t_s, rss in after if t_s <= after[0][0] + window_s]
+    last = [rss for t_s, rss in after if t_s >= after[-1][0] - window_s]
+    start_b, end_b = sum(first) / len(first), sum(last) / len(last)
+    return {
+        "rss_warmup_s": round(warmup_s, 1),
+        "rss_mb_after_warmup": round(start_b / 2**20, 1),
+        "rss_mb_end": round(end_b / 2**20, 1),
+        "rss_growth_pct": round(100.0 * (end_b - start_b) / start_b, 1) if start_b else None,
+    }
