@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from analysis.capacity.ramp import RampPlan, make_plan
 from analysis.cli.options import (
     CacheOpt,
+    ChannelsOpt,
     DatabaseUrlOpt,
     HeadroomOpt,
     PricePerMillionOpt,
@@ -23,6 +24,8 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     RunsDirOpt,
+    SenderShareOpt,
+    SendRateOpt,
     ServicePidOpt,
     SloP95Opt,
     TargetOpt,
@@ -87,15 +90,9 @@ def capacity(
         ),
     ] = "fixed-2s",
     cache: CacheOpt = "fresh",
-    channels: Annotated[
-        int, typer.Option(min=1, help="Chat channels users spread over (skewed).")
-    ] = 200,
-    sender_share: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of users who also send messages.")
-    ] = 0.1,
-    send_rate_per_min: Annotated[
-        float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
-    ] = 6.0,
+    channels: ChannelsOpt = 200,
+    sender_share: SenderShareOpt = 0.1,
+    send_rate_per_min: SendRateOpt = 6.0,
     realtime: Annotated[
         str | None,
         typer.Option(help="Transport of the users: polling, long-poll, sse or websocket "

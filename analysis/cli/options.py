@@ -98,6 +98,16 @@ PricePerMillionOpt = Annotated[float, _price_option()]
 SloP95OverrideOpt = Annotated[float | None, _slo_option()]
 HeadroomOverrideOpt = Annotated[float | None, _headroom_option()]
 PricePerMillionOverrideOpt = Annotated[float | None, _price_option()]
+# the workload both capacity ramps and `pollcap transports` run (defaults stay at the call)
+ChannelsOpt = Annotated[
+    int, typer.Option(min=1, help="Chat channels users spread over (skewed).")
+]
+SenderShareOpt = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Share of users who also send messages.")
+]
+SendRateOpt = Annotated[
+    float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
+]
 TargetUsersOpt = Annotated[
     int | None,
     typer.Option("--target-users", min=1, help="Exit 1 unless the SLO holds at this many users."),

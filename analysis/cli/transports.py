@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from analysis.cli.options import PricesOpt, ReportsDirOpt, RunsDirOpt, SloP95Opt, duration_s
+from analysis.cli.options import (
+    ChannelsOpt,
+    PricesOpt,
+    ReportsDirOpt,
+    RunsDirOpt,
+    SenderShareOpt,
+    SendRateOpt,
+    SloP95Opt,
+    duration_s,
+)
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
 from target_service.errors import UserError
 
@@ -29,13 +38,9 @@ def transports(
     max_users: Annotated[int, typer.Option(min=1, help="The most users a ramp may run.")] = 3000,
     hold: Annotated[str, typer.Option(help="How long each step is held (8s, 15s).")] = "8s",
     budget: Annotated[str, typer.Option(help="Each ramp's time cap (40s, 2m).")] = "40s",
-    channels: Annotated[int, typer.Option(min=1, help="Chat channels users spread over.")] = 200,
-    sender_share: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of users who also send messages.")
-    ] = 0.1,
-    send_rate_per_min: Annotated[
-        float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
-    ] = 6.0,
+    channels: ChannelsOpt = 200,
+    sender_share: SenderShareOpt = 0.1,
+    send_rate_per_min: SendRateOpt = 6.0,
     slo_p95_ms: SloP95Opt = PLAN_DEFAULTS.slo_p95_ms,
     prices: PricesOpt = None,
     service_cpus: Annotated[str, typer.Option(help="Cores for the service (0, 0,1, any).")] = "0",
