@@ -24,7 +24,7 @@ from analysis.capacity.setup import available_cpus
 from analysis.capacity.steps import StepFigures as TrackerFigures
 from analysis.capacity.steps import StepTracker
 from analysis.defaults import PLAN_DEFAULTS
-from loadtests.clients.providers.factory import PUSH_TRANSPORTS
+from loadtests.clients.providers.factory import PUSH_TRANSPORTS, choose_transport
 from loadtests.recording.samples import read_samples
 from target_service.policy import load_policy
 
@@ -39,7 +39,13 @@ def step_inputs(cfg: CapacityConfig) -> dict[str, Any]:
         "nominal_interval_ms": run_interval_ms(cfg),
         "generator_processes": cfg.processes,
         "service_cores": len(available_cpus(cfg.service_cpus) or os.sched_getaffinity(0)),
+        "realtime": run_transport(cfg),
     }
+
+
+def run_transport(cfg: CapacityConfig) -> str:
+    """The users' transport: ``--realtime``, else the design's ``REALTIME`` rule."""
+    return choose_transport(option=cfg.scenario.realtime or None, environ=os.environ)
 
 
 @dataclass
@@ -100,7 +106,7 @@ def run_interval_ms(cfg: CapacityConfig) -> float | None:
     Little's law (users / interval) and the polling floor hold for polling users only:
     a WebSocket step read against a 2 s interval looked generator-saturated.
     """
-    if cfg.scenario.realtime in PUSH_TRANSPORTS:
+    if run_transport(cfg) in PUSH_TRANSPORTS:
         return None
     return nominal_interval_ms(client_policy=cfg.client_policy, service_policy=cfg.policy)
 

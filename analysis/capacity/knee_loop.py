@@ -1,6 +1,6 @@
 """The live knee ramp of ``pollcap capacity``: judge each step as it ends, say what comes next.
 
-The decisions are :class:`analysis.model.knee.KneeRamp`'s (pure, tested on a fake
+The decisions are :class:`analysis.model.knee_ramp.KneeRamp`'s (pure, tested on a fake
 clock); this module is the I/O around them. On every progress tick (about once a
 second) :class:`LiveKnee` feeds the ramp the swarm's live user count; at a hold's
 start and end it snapshots the counters (:class:`~analysis.capacity.steps.StepTracker`
@@ -30,9 +30,17 @@ import redis
 
 from analysis.capacity.probes import CountersProbe
 from analysis.capacity.ramp import RampPlan
+from analysis.capacity.resources import SAMPLE_INTERVAL_S
 from analysis.capacity.steps import StepTracker, StepWindow
 from analysis.model.generator import generator_steps, mean_lateness_ms, window_means
-from analysis.model.knee import KneeRamp, KneeRules, Phase, StepFigures, figures_from_table
+from analysis.model.knee import (
+    KneeRules,
+    Phase,
+    StepFigures,
+    figures_from_table,
+    push_warmup_fraction,
+)
+from analysis.model.knee_ramp import KneeRamp, Recovery
 from analysis.model.stats import step_table
 from loadtests.live_shape import publish_next_users
 from loadtests.recording.recorder import FLUSH_INTERVAL_S
@@ -43,6 +51,10 @@ KNEE_BUDGET_S = 135.0  # from the first hold: with start-up and report, under 3 
 STARTUP_S = 12.0  # Locust's start and the first spawn, before the budget starts
 KNEE_MAX_USERS = 20_000
 SAMPLE_KINDS = ("poll", "message", "notification")
+# the service has caught up on an overloaded step's backlog once its CPU, sampled after
+# the users were dropped, is under this share of its cores (its busy level)
+DRAINED_CPU_SHARE = 0.8
+RECOVERY = Recovery(share=0.5, min_s=2.0, max_s=8.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,7 @@ class KneeSettings:
     budget_s: float = KNEE_BUDGET_S
     growth: float = 1.5
     max_refinements: int = 2
+    recovery: Recovery = RECOVERY
 
     def shape_spec(self, plan: RampPlan) -> str:
         """The Locust ``--shape`` of this ramp: start at the plan's first count."""
@@ -70,6 +83,19 @@ def resources_for_table(frame: pd.DataFrame) -> pd.DataFrame:
                                  "service_rss_bytes": "rss_bytes"})
 
 
+def service_drained(resources: pd.DataFrame, *, since_s: float, cores: float,
+                    share: float = DRAINED_CPU_SHARE) -> bool:
+    """The last CPU sample taken wholly after ``since_s`` is under ``share`` of the cores.
+
+    ``resources`` is the sampler's frame (``t_ms`` at each sample's end, one per
+    ``SAMPLE_INTERVAL_S``). No such sample yet: not drained."""
+    if resources.empty or "service_cpu_percent" not in resources:
+        return False
+    after = resources[resources["t_ms"] >= (since_s + SAMPLE_INTERVAL_S) * 1000.0]
+    cpu = after["service_cpu_percent"].dropna()
+    return bool(len(cpu)) and float(cpu.iloc[-1]) < share * 100.0 * cores
+
+
 def step_row(*, window: StepWindow, samples: dict[str, pd.DataFrame],
              resources: pd.DataFrame, inputs: dict[str, Any],
              phase: Phase = "planned") -> StepFigures:
@@ -77,7 +103,8 @@ def step_row(*, window: StepWindow, samples: dict[str, pd.DataFrame],
 
     ``resources`` is the sampler's frame (raw column names), ``inputs`` the run's
     meta keys the report reads (``warmup_fraction``, ``nominal_interval_ms``,
-    ``generator_processes``, ``service_cores``).
+    ``generator_processes``, ``service_cores``, ``realtime``: a push transport's
+    throughput is its delivered messages/s).
     """
     warmup = float(inputs["warmup_fraction"])
     steps = pd.DataFrame([window.row()])
@@ -91,8 +118,8 @@ def step_row(*, window: StepWindow, samples: dict[str, pd.DataFrame],
                                            warmup_fraction=warmup),
         late_ms=mean_lateness_ms(steps), warmup_fraction=warmup)
     saturated = [g.users for g in gen if g.saturated]
-    return figures_from_table(table, saturated_users=saturated,
-                              phases={window.users: phase})[0]
+    return figures_from_table(table, saturated_users=saturated, phases={window.users: phase},
+                              push_warmup_fraction=push_warmup_fraction(inputs))[0]
 
 
 @dataclass
@@ -123,10 +150,14 @@ class LiveKnee:
         live = cls(ramp=KneeRamp(planned=planned, rules=rules, hold_s=plan.hold_s,
                                  measure=lambda *_: StepFigures(0, math.nan, 0.0, None),
                                  budget_s=settings.budget_s, settle_s=SETTLE_S,
-                                 spawn_timeout_s=10.0 + 2.0 * plan.step / plan.spawn_rate),
+                                 spawn_timeout_s=10.0 + 2.0 * plan.step / plan.spawn_rate,
+                                 recovery=settings.recovery),
                    tracker=tracker, probe=probe, client=client, run_id=run_id,
                    resources=resources, inputs=inputs)
         live.ramp.measure = live._measure
+        cores = float(inputs.get("service_cores") or 1)
+        live.ramp.drained = lambda since_s, _now_s: service_drained(
+            resources(), since_s=since_s, cores=cores)
         live.ramp.on_step_start = lambda users, _now: tracker.open_step(users=users,
                                                                         counters=probe())
         live.ramp.on_step_end = lambda _users, _now: live._close()

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import redis
 
-from analysis.capacity.judge import StepJudge, run_interval_ms
+from analysis.capacity.judge import StepJudge, run_interval_ms, run_transport
 from analysis.capacity.knee_loop import KneeSettings, LiveKnee, resources_for_table
 from analysis.capacity.probes import CountersProbe
 from analysis.capacity.push_probe import PushSampler, with_push_columns
@@ -32,7 +32,7 @@ from analysis.capacity.setup import available_cpus, capacity_setup
 from analysis.capacity.steps import StepTracker
 from analysis.defaults import PLAN_DEFAULTS, RUNS_DIR
 from analysis.runs import RunData
-from loadtests.clients.providers.factory import PUSH_TRANSPORTS, choose_transport
+from loadtests.clients.providers.factory import PUSH_TRANSPORTS
 from loadtests.recording.recorder import new_run_id
 from loadtests.recording.samples import read_samples
 from loadtests.swarm.run import MasterSpec, ScenarioParams, SwarmProgress, SwarmResult, run_swarm
@@ -186,7 +186,7 @@ def _ramp(
 
 def transport(cfg: CapacityConfig) -> str:
     """The users' transport: ``--realtime``, else the design's ``REALTIME`` rule."""
-    return choose_transport(option=cfg.scenario.realtime or None, environ=os.environ)
+    return run_transport(cfg)
 
 
 def _interrupt(generator: list[int]) -> None:

@@ -46,7 +46,14 @@ from analysis.model.generator import (
     mean_lateness_ms,
     window_means,
 )
-from analysis.model.knee import Decision, KneeRules, crossing, figures_from_table, next_step
+from analysis.model.knee import (
+    Decision,
+    KneeRules,
+    crossing,
+    figures_from_table,
+    next_step,
+    push_warmup_fraction,
+)
 from analysis.model.plan import PG_QUERIES_PER_NODE_S, REDIS_OPS_PER_NODE_S, PerUserRates, Plan
 from analysis.model.pricing import CostEstimate, PriceTable, Usage, as_dict, estimate
 from analysis.model.slo import SloCapacity
@@ -116,7 +123,8 @@ def _knee(table: pd.DataFrame, *, saturated: Sequence[int],
     Without phases every step is taken as planned (what would the ramp run next?).
     """
     phases = {int(p["users"]): p["phase"] for p in inputs.get("knee_phases") or []}
-    done = figures_from_table(table, saturated_users=saturated, phases=phases)
+    done = figures_from_table(table, saturated_users=saturated, phases=phases,
+                              push_warmup_fraction=push_warmup_fraction(inputs))
     if not done:
         return {"knee": Decision(users=None, phase=None, reason="no step measured"),
                 "knee_hint": ""}

@@ -12,19 +12,24 @@ what to run next:
    passing and the smallest failing user count, so the SLO capacity is measured
    within ``(hi - lo) / 2**refinements`` rather than interpolated across a step.
 
-:class:`KneeRamp` plays those decisions on a clock (a Locust-shape-like ``tick``),
-with the step's figures supplied by a callable: the same :func:`figures_from_table`
-rows the report prints, so the stopping rule and the report read one set of numbers.
+:class:`analysis.model.knee_ramp.KneeRamp` plays those decisions on a clock (a
+Locust-shape-like ``tick``), with the step's figures supplied by a callable: the same
+:func:`figures_from_table` rows the report prints, so the stopping rule and the report
+read one set of numbers. Throughput is requests/s, or for a push transport delivered
+messages/s (:attr:`StepFigures.throughput_per_s`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pandas as pd
+
+from analysis.model.push import PUSH_TRANSPORTS
+from analysis.model.stats import WARMUP_FRACTION
 
 Phase = Literal["planned", "extend", "refine"]
 
@@ -37,6 +42,20 @@ class StepFigures:
     delivery_p95_ms: float | None
     generator_saturated: bool = False
     phase: Phase = "planned"
+    # a push transport's throughput (delivered messages/s); None: requests/s is it
+    delivered_per_s: float | None = None
+
+    @property
+    def throughput_per_s(self) -> float:
+        """What the bend and fall rules read: delivered messages/s for push, else requests/s.
+
+        A push step makes few requests (one subscribe, then frames), so requests/s
+        stays flat as users grow and "bent" at once; its work is the deliveries."""
+        return self.requests_per_s if self.delivered_per_s is None else self.delivered_per_s
+
+    @property
+    def throughput_unit(self) -> str:
+        return "req/s" if self.delivered_per_s is None else "delivered msg/s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +85,18 @@ def passes(step: StepFigures, *, rules: KneeRules) -> bool:
 
 
 def bent(done: Sequence[StepFigures], *, rules: KneeRules) -> bool:
-    """Throughput bends: the last step's marginal req/s per user under ``bend_fraction``."""
+    """Throughput bends: the last step's marginal throughput per user under ``bend_fraction``.
+
+    Throughput is :attr:`StepFigures.throughput_per_s` (delivered messages/s for push)."""
     ordered = sorted(done, key=lambda s: s.users)
     if len(ordered) < 2:
         return False
     prev, last = ordered[-2], ordered[-1]
-    if last.users <= prev.users or prev.users <= 0 or not math.isfinite(prev.requests_per_s):
+    x_prev, x_last = prev.throughput_per_s, last.throughput_per_s
+    if last.users <= prev.users or prev.users <= 0 or not math.isfinite(x_prev):
         return False
-    marginal = (last.requests_per_s - prev.requests_per_s) / (last.users - prev.users)
-    return marginal < rules.bend_fraction * prev.requests_per_s / prev.users
+    marginal = (x_last - x_prev) / (last.users - prev.users)
+    return marginal < rules.bend_fraction * x_prev / prev.users
 
 
 def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None:
@@ -85,9 +107,11 @@ def planned_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | None
     p95 = last.delivery_p95_ms
     if p95 is not None and p95 > rules.p95_stop_factor * rules.slo_p95_ms:
         return f"p95 delivery {p95:.0f} ms > {rules.p95_stop_factor:g}x SLO"
-    best = max((s.requests_per_s for s in done[:-1] if s.users < last.users), default=-math.inf)
-    if last.requests_per_s < 0.9 * best:
-        return f"throughput fell to {last.requests_per_s:.0f} req/s from {best:.0f} req/s"
+    best = max((s.throughput_per_s for s in done[:-1] if s.users < last.users),
+               default=-math.inf)
+    if last.throughput_per_s < 0.9 * best:
+        unit = last.throughput_unit
+        return f"throughput fell to {last.throughput_per_s:.0f} {unit} from {best:.0f} {unit}"
     if last.generator_saturated and len(done) >= 2 and done[-2].generator_saturated:
         # two steps in a row: one busy moment on a shared machine does not end the ramp
         return f"load generator saturated at {done[-2].users} and {last.users} users"
@@ -117,7 +141,8 @@ def _extension_stop(done: Sequence[StepFigures], *, rules: KneeRules) -> str | N
     if last.users >= rules.max_users:
         return f"reached --max-users ({rules.max_users})"
     if bent(done, rules=rules):
-        return f"throughput bends at {last.users} users ({last.requests_per_s:.0f} req/s)"
+        return (f"throughput bends at {last.users} users "
+                f"({last.throughput_per_s:.0f} {last.throughput_unit})")
     return None
 
 
@@ -152,105 +177,38 @@ def _refine(done: Sequence[StepFigures], *, rules: KneeRules, stop: str) -> Deci
                     reason=f"{stop}; bisecting {lo}-{hi} users")
 
 
+def delivered_per_s(row: dict[str, Any], *, warmup_fraction: float) -> float:
+    """A step-table row's delivered messages/s over its steady part.
+
+    The push table's ``delivered_per_s`` (``analysis.model.push.push_table``): the
+    message samples of ``[start + warm-up, end)`` over that span."""
+    span_s = (float(row["end_ms"]) - float(row["start_ms"])) * (1.0 - warmup_fraction) / 1000.0
+    return float(row.get("delivery_samples") or 0.0) / max(span_s, 1e-3)
+
+
+def push_warmup_fraction(inputs: dict[str, Any]) -> float | None:
+    """The run's warm-up share when its users are on a push transport (the meta keys
+    ``realtime`` and ``warmup_fraction``), else None: the throughput is requests/s."""
+    if inputs.get("realtime") not in PUSH_TRANSPORTS:
+        return None
+    return float(inputs.get("warmup_fraction", WARMUP_FRACTION))
+
+
 def figures_from_table(table: pd.DataFrame, *, saturated_users: Sequence[int] = (),
-                       phases: dict[int, Phase] | None = None) -> list[StepFigures]:
-    """StepFigures from the report's step table (``stats.step_table``), in run order."""
+                       phases: dict[int, Phase] | None = None,
+                       push_warmup_fraction: float | None = None) -> list[StepFigures]:
+    """StepFigures from the report's step table (``stats.step_table``), in run order.
+
+    ``push_warmup_fraction`` (a push transport's run): throughput is read as delivered
+    messages/s over each step's steady part, the push table's own figure."""
     rows = table.sort_values("start_ms", kind="stable").to_dict("records")
     sat, phases = set(saturated_users), phases or {}
+    push = push_warmup_fraction
     return [StepFigures(
         users=int(r["users"]), requests_per_s=float(r["requests_per_s"]),
         error_rate=0.0 if pd.isna(r.get("error_rate")) else float(r["error_rate"]),
         delivery_p95_ms=None if pd.isna(r.get("delivery_p95_ms")) else float(r["delivery_p95_ms"]),
         generator_saturated=int(r["users"]) in sat,
-        phase=phases.get(int(r["users"]), "planned")) for r in rows]
-
-
-StepHook = Callable[[int, float], None]  # (users, now_s)
-
-
-@dataclass
-class _Current:
-    users: int
-    phase: Phase
-    asked_s: float  # when the count was asked for
-    start_s: float | None = None  # when the live count reached it: the hold starts
-    end_s: float | None = None  # when the hold ended: the figures are read after settle_s
-
-
-@dataclass
-class KneeRamp:
-    """Plays :func:`next_step` on a clock: ``tick(now_s)`` gives the users to hold now.
-
-    A step's hold starts when ``live_users`` (the count the swarm reports) reaches the
-    asked count, or ``spawn_timeout_s`` after it was asked (without ``live_users``: at
-    once), so spawning never leaks into a step. ``on_step_start`` and ``on_step_end``
-    are called at the hold's ends (the runner snapshots its counters there);
-    ``measure(users, start_s, end_s)`` is called ``settle_s`` after the end, once the
-    samples of the window have been flushed, and returns the step's figures.
-    ``budget_s`` bounds the ramp from its first hold (no step starts that would end
-    after it); the swarm's own time cap allows for Locust's start-up on top.
-    """
-
-    planned: Sequence[int]
-    rules: KneeRules
-    hold_s: float
-    measure: Callable[[int, float, float], StepFigures]
-    budget_s: float = math.inf
-    settle_s: float = 0.0
-    spawn_timeout_s: float = 30.0
-    on_step_start: StepHook | None = None
-    on_step_end: StepHook | None = None
-    done: list[StepFigures] = field(default_factory=list)
-    stop_reason: str | None = None
-    _current: _Current | None = None
-    _t0_s: float | None = None
-
-    @property
-    def target_users(self) -> int | None:
-        """The count asked for now (None before the first tick and after the stop)."""
-        return None if self._current is None or self.stop_reason else self._current.users
-
-    def tick(self, now_s: float, *, live_users: int | None = None) -> int | None:
-        """Users to hold at ``now_s`` (None: stop the swarm)."""
-        if self.stop_reason is not None:
-            return None
-        cur = self._current
-        if cur is not None and not self._advance(cur, now_s=now_s, live_users=live_users):
-            return cur.users
-        return self._decide(now_s)
-
-    def _advance(self, cur: _Current, *, now_s: float, live_users: int | None) -> bool:
-        """Move the current step on; True once its figures are in ``done``."""
-        if cur.start_s is None:
-            reached = live_users is None or abs(live_users - cur.users) <= cur.users // 100
-            if not reached and now_s - cur.asked_s < self.spawn_timeout_s:
-                return False
-            cur.start_s = now_s
-            if self._t0_s is None:  # the budget runs from the first hold, not the start-up
-                self._t0_s = now_s
-            if self.on_step_start:
-                self.on_step_start(cur.users, now_s)
-        if cur.end_s is None:
-            if now_s - cur.start_s < self.hold_s:
-                return False
-            cur.end_s = now_s
-            if self.on_step_end:
-                self.on_step_end(cur.users, now_s)
-        if now_s - cur.end_s < self.settle_s:
-            return False
-        fig = self.measure(cur.users, cur.start_s, cur.end_s)
-        self.done.append(replace(fig, users=cur.users, phase=cur.phase))
-        self._current = None
-        return True
-
-    def _decide(self, now_s: float) -> int | None:
-        decision = next_step(planned=self.planned, done=self.done, rules=self.rules)
-        if decision.users is None or decision.phase is None:
-            self.stop_reason = decision.reason
-            return None
-        spent_s = 0.0 if self._t0_s is None else now_s - self._t0_s
-        if spent_s + self.hold_s + self.settle_s > self.budget_s:
-            self.stop_reason = f"time budget {self.budget_s:g} s spent ({decision.reason} next)"
-            return None
-        self._current = _Current(users=decision.users, phase=decision.phase, asked_s=now_s)
-        return decision.users
+        phase=phases.get(int(r["users"]), "planned"),
+        delivered_per_s=None if push is None else delivered_per_s(r, warmup_fraction=push))
+        for r in rows]

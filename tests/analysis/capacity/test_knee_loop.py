@@ -12,7 +12,8 @@ import pytest
 from analysis.capacity.knee_loop import KneeSettings, step_row
 from analysis.capacity.ramp import make_plan
 from analysis.capacity.steps import StepWindow
-from analysis.model.knee import KneeRamp, KneeRules, StepFigures
+from analysis.model.knee import KneeRules, StepFigures
+from analysis.model.knee_ramp import KneeRamp
 from analysis.report.render import analyse
 from analysis.synthetic import synthetic_capacity_data
 

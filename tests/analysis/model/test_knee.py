@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from analysis.model.knee import (
-    KneeRamp,
     KneeRules,
     StepFigures,
     bent,
@@ -14,6 +13,7 @@ from analysis.model.knee import (
     figures_from_table,
     next_step,
 )
+from analysis.model.knee_ramp import KneeRamp
 from analysis.model.usl import usl_throughput
 
 PLANNED = (250, 750, 1250, 1750)
