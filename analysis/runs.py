@@ -65,6 +65,8 @@ META_KEYS: dict[str, str] = {
     "refine)",
     "knee_decisions": "per step of a knee ramp: the figures its decision read (the step "
     "table's requests_per_s, error_rate, delivery_p95_ms, generator_saturated)",
+    "knee_recoveries": "per recovery pause of a knee ramp (before a refinement that follows "
+    "an overloaded step): the users held and its epoch-ms span",
 }
 
 

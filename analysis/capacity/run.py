@@ -294,7 +294,9 @@ def _knee_meta(measured: _Measured) -> dict[str, Any]:
         return {"ramp": "fixed"}
     return {"ramp": "knee", "knee_max_users": knee.ramp.rules.max_users,
             "knee_phases": [{"users": u, "phase": p} for u, p in knee.phases().items()],
-            "knee_decisions": knee.decisions}
+            "knee_decisions": knee.decisions,
+            "knee_recoveries": [{"users": u, "from_ms": int(a * 1000), "to_ms": int(b * 1000)}
+                                for u, a, b in knee.ramp.recoveries]}
 
 
 def _meta(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.capacity.knee_loop import KneeSettings, step_row
+from analysis.capacity.knee_loop import KneeSettings, service_drained, step_row
 from analysis.capacity.ramp import make_plan
 from analysis.capacity.steps import StepWindow
 from analysis.model.knee import KneeRules, StepFigures
@@ -122,3 +122,16 @@ def test_figures_read_from_an_empty_window_fail_the_step() -> None:
     fig = step_row(window=window, samples=empty, resources=raw,
                    inputs={"warmup_fraction": 0.25, "nominal_interval_ms": 2000.0})
     assert fig.requests_per_s == 0.0 and fig.delivery_p95_ms is None
+
+
+def test_the_service_has_drained_once_a_cpu_sample_after_the_drop_is_under_its_busy_level(
+) -> None:
+    # samples at the end of each second; the users were dropped at t = 100 s
+    frame = pd.DataFrame({"t_ms": [100_500.0, 101_000.0, 102_000.0, 103_000.0],
+                          "service_cpu_percent": [40.0, 99.0, 97.0, 55.0]})
+    assert not service_drained(frame.iloc[:1], since_s=100.0, cores=1)  # before the drop + 1 s
+    assert not service_drained(frame.iloc[:3], since_s=100.0, cores=1)  # still busy
+    assert service_drained(frame, since_s=100.0, cores=1)
+    assert service_drained(frame.iloc[:3], since_s=100.0, cores=2)  # 97% of 2 cores is idle
+    assert not service_drained(frame.iloc[:0], since_s=100.0, cores=1)
+    assert KneeSettings().recovery.max_s <= 10  # the pause stays short against the budget

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from target_service.embedded.stack import StackInfo
+from tests.conftest import reset_backends
 
 TINY = [
     "--start-users",
@@ -86,25 +88,55 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], messag
     assert not (tmp_path / "reports").exists()
 
 
-@pytest.mark.slow
-def test_tiny_run_writes_the_report_and_exit_code_follows_the_slo(
-    clean_backends: StackInfo, tmp_path: Path
-) -> None:
-    held = _capacity([*TINY, "--target-users", "6"], tmp_path=tmp_path, stack=clean_backends)
-    assert held.returncode == 0, held.stderr[-2000:]
+@dataclass(frozen=True)
+class TinyRun:
+    result: subprocess.CompletedProcess[str]
+    folder: Path
+    summary: dict
+
+
+@pytest.fixture(scope="module")
+def tiny_run(stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    """One tiny polling run, shared by the checks of what it wrote (the suite's time)."""
+    reset_backends(stack)
+    tmp_path = tmp_path_factory.mktemp("tiny")
+    result = _capacity([*TINY, "--target-users", "6", "--realtime", "polling"],
+                       tmp_path=tmp_path, stack=stack)
+    assert result.returncode == 0, result.stderr[-2000:]
     (folder,) = (tmp_path / "reports").iterdir()
+    return TinyRun(result=result, folder=folder,
+                   summary=json.loads((folder / "summary.json").read_text()))
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_the_report_and_holds_the_slo_at_target(tiny_run: TinyRun) -> None:
     assert {"report.html", "summary.json", "steps.csv", "resources.csv", "meta.json"} <= {
-        p.name for p in folder.iterdir()
+        p.name for p in tiny_run.folder.iterdir()
     }
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = tiny_run.summary
     assert [s["users"] for s in summary["steps"]] == [6, 12]
     assert summary["slo_at_target"] is True
     assert all(s["lost"] == 0 and s["duplicated"] == 0 for s in summary["steps"])
 
-    failed = _capacity(
-        [*TINY, "--target-users", "6", "--slo-p95-ms", "1"], tmp_path=tmp_path, stack=clean_backends
-    )
+
+@pytest.mark.slow
+def test_polling_run_has_no_push_section(tiny_run: TinyRun) -> None:
+    assert tiny_run.summary["push"] is None
+    assert tiny_run.summary["inputs"]["realtime"] == "polling"
+
+
+@pytest.mark.slow
+def test_the_exit_code_follows_the_slo_at_target(tiny_run: TinyRun) -> None:
+    """The same run judged against a 1 ms SLO fails at its target: exit 1.
+
+    ``pollcap report`` re-analyses the stored data (capacity's own exit reads the same
+    ``slo_at_target``; its passing exit 0 is the fixture's)."""
+    failed = subprocess.run(
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", "report",
+         tiny_run.summary["run_id"], "--reports-dir", str(tiny_run.folder.parent),
+         "--slo-p95-ms", "1"], capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1, failed.stderr[-2000:]
+    assert json.loads((tiny_run.folder / "summary.json").read_text())["slo_at_target"] is False
 
 
 @pytest.mark.slow
@@ -113,7 +145,7 @@ def test_the_knee_ramp_extends_past_its_plan_and_reads_the_reports_figures(
 ) -> None:
     # steps big enough that Poisson sends do not fake a bend in throughput
     args = ["--start-users", "20", "--step-users", "20", "--plan-steps", "2", "--max-users",
-            "80", "--hold", "8", "--channels", "1", "--sender-share", "0.5",
+            "80", "--hold", "5", "--channels", "1", "--sender-share", "0.5",
             "--send-rate-per-min", "6", "--service-cpus", "any", "--generator-cpus", "any"]
     result = _capacity(args, tmp_path=tmp_path, stack=clean_backends)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -59,9 +59,3 @@ def test_websocket_run_reports_connections_memory_and_cpu_per_step(
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     again = json.loads((tmp_path / "reports" / summary["run_id"] / "summary.json").read_text())
     assert again["push"]["steps"] == push["steps"]
-
-
-@pytest.mark.slow
-def test_polling_run_has_no_push_section(clean_backends: StackInfo, tmp_path: Path) -> None:
-    _result, summary = _run(clean_backends, tmp_path, "polling")
-    assert summary["push"] is None and summary["inputs"]["realtime"] == "polling"

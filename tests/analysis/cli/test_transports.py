@@ -13,7 +13,7 @@ import pytest
 from target_service.embedded.stack import StackInfo
 
 TINY = ["--transport", "websocket", "--start-users", "6", "--step-users", "6",
-        "--plan-steps", "2", "--max-users", "12", "--hold", "5s", "--budget", "20s",
+        "--plan-steps", "2", "--max-users", "12", "--hold", "4s", "--budget", "20s",
         "--channels", "1", "--sender-share", "0.5", "--send-rate-per-min", "30",
         "--service-cpus", "any", "--generator-cpus", "any"]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,8 +15,11 @@ from analysis.model.knee import (
     crossing,
     figures_from_table,
     next_step,
+    push_warmup_fraction,
 )
 from analysis.model.knee_ramp import KneeRamp
+from analysis.model.push import push_table
+from analysis.model.stats import step_table
 from analysis.model.usl import usl_throughput
 
 PLANNED = (250, 750, 1250, 1750)
@@ -138,3 +144,53 @@ def test_extension_steps_are_geometric(growth: float) -> None:
     done = [StepFigures(users=1000, requests_per_s=500, error_rate=0, delivery_p95_ms=900)]
     decision = next_step(planned=(1000,), done=done, rules=rules)
     assert decision.phase == "extend" and decision.users == int(1000 * growth)
+
+
+def _push_step(users: int, *, delivered_per_s: float) -> StepFigures:
+    # a push step's requests are its subscribes: flat while users grow
+    return StepFigures(users=users, requests_per_s=5.0, error_rate=0.0, delivery_p95_ms=200.0,
+                       delivered_per_s=delivered_per_s)
+
+
+def test_push_steps_bend_on_delivered_messages_not_requests() -> None:
+    rules = KneeRules()
+    growing = [_push_step(1000, delivered_per_s=1000.0), _push_step(2000, delivered_per_s=1990.0)]
+    assert not bent(growing, rules=rules)  # requests/s alone (flat 5/s) would read "bent"
+    as_polling = [StepFigures(users=s.users, requests_per_s=s.requests_per_s, error_rate=0.0,
+                              delivery_p95_ms=200.0) for s in growing]
+    assert bent(as_polling, rules=rules)
+    flat = [_push_step(1000, delivered_per_s=1000.0), _push_step(2000, delivered_per_s=1200.0)]
+    assert bent(flat, rules=rules)
+    decision = next_step(planned=(1000, 2000), done=[replace(s, phase="planned") for s in flat],
+                         rules=rules)
+    assert decision.users is None
+    assert decision.reason == "throughput bends at 2000 users (1200 delivered msg/s)"
+
+
+def test_push_throughput_that_falls_stops_the_plan_in_delivered_messages() -> None:
+    fell = [_push_step(1000, delivered_per_s=1000.0), _push_step(2000, delivered_per_s=800.0)]
+    decision = next_step(planned=(1000, 2000, 3000), done=fell, rules=KneeRules())
+    assert decision.users is None
+    assert decision.reason.startswith(
+        "throughput fell to 800 delivered msg/s from 1000 delivered msg/s")
+    steady = [_push_step(1000, delivered_per_s=1000.0), _push_step(2000, delivered_per_s=2000.0)]
+    assert next_step(planned=(1000, 2000, 3000), done=steady, rules=KneeRules()).users == 3000
+
+
+def test_push_figures_read_delivered_messages_per_second_as_the_push_table_does() -> None:
+    # 2 steps of 8 s; warm-up 25%: the steady part is the last 6 s of each
+    times = np.concatenate([np.arange(0, 8000, 10), np.arange(8000, 16000, 4)])
+    messages = pd.DataFrame({"t_ms": times, "user": "u", "latency_ms": 100.0})
+    steps = pd.DataFrame({"users": [100, 200], "start_ms": [0, 8000], "end_ms": [8000, 16000]})
+    table = step_table(steps=steps, samples={"message": messages}, warmup_fraction=0.25)
+    figs = figures_from_table(table, push_warmup_fraction=0.25)
+    resources = pd.DataFrame({"t_ms": np.arange(0, 16000, 1000), "cpu_percent": 50.0,
+                              "rss_bytes": 1e8})
+    push = push_table(steps=steps, resources=resources, messages=messages, warmup_fraction=0.25)
+    assert [f.delivered_per_s for f in figs] == pytest.approx(list(push["delivered_per_s"]))
+    assert [f.throughput_per_s for f in figs] == pytest.approx([100.0, 250.0])
+    polling = figures_from_table(table)
+    assert all(f.delivered_per_s is None and f.throughput_per_s == f.requests_per_s
+               for f in polling)
+    assert push_warmup_fraction({"realtime": "websocket", "warmup_fraction": 0.25}) == 0.25
+    assert push_warmup_fraction({"realtime": "polling", "warmup_fraction": 0.25}) is None
