@@ -51,10 +51,10 @@ KNEE_BUDGET_S = 135.0  # from the first hold: with start-up and report, under 3 
 STARTUP_S = 12.0  # Locust's start and the first spawn, before the budget starts
 KNEE_MAX_USERS = 20_000
 SAMPLE_KINDS = ("poll", "message", "notification")
-# the service has caught up on an overloaded step's backlog once its CPU, sampled after
-# the users were dropped, is under this share of its cores (its busy level)
-DRAINED_CPU_SHARE = 0.8
-RECOVERY = Recovery(share=0.5, min_s=2.0, max_s=8.0)
+# the service has caught up on an overloaded step's backlog once no request fails any
+# more and its CPU, sampled after the users were dropped, is under this share of its cores
+DRAINED_CPU_SHARE = 0.9
+RECOVERY = Recovery(min_s=2.0, max_s=8.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +84,13 @@ def resources_for_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def service_drained(resources: pd.DataFrame, *, since_s: float, cores: float,
-                    share: float = DRAINED_CPU_SHARE) -> bool:
-    """The last CPU sample taken wholly after ``since_s`` is under ``share`` of the cores.
+                    new_failures: float, share: float = DRAINED_CPU_SHARE) -> bool:
+    """No failure since the last look, and the last CPU sample taken wholly after
+    ``since_s`` is under ``share`` of the cores.
 
     ``resources`` is the sampler's frame (``t_ms`` at each sample's end, one per
     ``SAMPLE_INTERVAL_S``). No such sample yet: not drained."""
-    if resources.empty or "service_cpu_percent" not in resources:
+    if new_failures > 0 or resources.empty or "service_cpu_percent" not in resources:
         return False
     after = resources[resources["t_ms"] >= (since_s + SAMPLE_INTERVAL_S) * 1000.0]
     cpu = after["service_cpu_percent"].dropna()
@@ -137,6 +138,7 @@ class LiveKnee:
     published: int | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
     _window: StepWindow | None = None
+    _failures: tuple[float, float] | None = None  # (recovery start, failures) at the last look
 
     @classmethod
     def create(cls, *, plan: RampPlan, settings: KneeSettings, slo_p95_ms: float,
@@ -155,9 +157,7 @@ class LiveKnee:
                    tracker=tracker, probe=probe, client=client, run_id=run_id,
                    resources=resources, inputs=inputs)
         live.ramp.measure = live._measure
-        cores = float(inputs.get("service_cores") or 1)
-        live.ramp.drained = lambda since_s, _now_s: service_drained(
-            resources(), since_s=since_s, cores=cores)
+        live.ramp.drained = live._drained
         live.ramp.on_step_start = lambda users, _now: tracker.open_step(users=users,
                                                                         counters=probe())
         live.ramp.on_step_end = lambda _users, _now: live._close()
@@ -177,6 +177,14 @@ class LiveKnee:
     def phases(self) -> dict[int, Phase]:
         """Each measured count's phase (``planned``, ``extend``, ``refine``), for the report."""
         return {s.users: s.phase for s in self.ramp.done}
+
+    def _drained(self, since_s: float, _now_s: float) -> bool:
+        """The recovery's drain signal: no failure since the last tick, CPU under busy."""
+        failures = self.probe().get("failures", 0.0)
+        last, self._failures = self._failures, (since_s, failures)
+        new = failures - last[1] if last is not None and last[0] == since_s else math.inf
+        return service_drained(self.resources(), since_s=since_s, new_failures=new,
+                               cores=float(self.inputs.get("service_cores") or 1))
 
     def _close(self) -> None:
         self._window = self.tracker.close_step(counters=self.probe())

@@ -7,10 +7,15 @@ count, the step figures and the drain signal; this module does no I/O.
 (one that failed the SLO) would inherit its backlog: the requests queued in the
 service, the messages not yet delivered, the users' late schedules. Their samples land
 in the refinement's window and make the bisection land low. So before such a step the
-ramp drops the users to a share of the bracket's passing count and waits until the
-service has drained (the ``drained`` signal: e.g. its CPU fell back under a busy
-level) after at least ``Recovery.min_s``, or ``Recovery.max_s`` at most. The pause
-counts against the time budget.
+ramp drops the users to the refinement's count (always below the failing one) and
+starts its hold only once the service has drained (the ``drained`` signal: no new
+failures and its CPU under a busy level), after at least ``Recovery.min_s`` and
+``Recovery.max_s`` at most. The pause counts against the time budget.
+
+Why not drop further (to half the passing count, say)? Users added back are new
+Locust users: each signs up again, and a burst of sign-ups at the spawn rate is
+itself an overload (measured: 409 sign-up timeouts in the refinement's window).
+Stopping users costs nothing.
 """
 
 from __future__ import annotations
@@ -19,15 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from analysis.model.knee import (
-    Decision,
-    KneeRules,
-    Phase,
-    StepFigures,
-    crossing,
-    next_step,
-    passes,
-)
+from analysis.model.knee import Decision, KneeRules, Phase, StepFigures, next_step, passes
 
 StepHook = Callable[[int, float], None]  # (users, now_s)
 Drained = Callable[[float, float], bool]  # (since_s, now_s): has the service caught up?
@@ -37,25 +34,17 @@ Drained = Callable[[float, float], bool]  # (since_s, now_s): has the service ca
 class Recovery:
     """The pause before a refinement step that follows an overloaded step."""
 
-    share: float = 0.5  # users dropped to this share of the bracket's passing count
     min_s: float = 2.0  # at least this long (one fresh CPU sample after the drop)
     max_s: float = 8.0  # at most this long, drained or not
 
 
-NO_RECOVERY = Recovery(share=1.0, min_s=0.0, max_s=0.0)
+NO_RECOVERY = Recovery(min_s=0.0, max_s=0.0)
 
 
 def needs_recovery(done: Sequence[StepFigures], decision: Decision, *,
                    rules: KneeRules) -> bool:
     """A refinement comes next and the last step was overloaded (failed the SLO)."""
     return decision.phase == "refine" and bool(done) and not passes(done[-1], rules=rules)
-
-
-def recovery_users(done: Sequence[StepFigures], *, rules: KneeRules, share: float) -> int:
-    """Users held while the service drains: ``share`` of the largest passing count."""
-    bracket = crossing(done, rules=rules)
-    passing = bracket[0] if bracket else min(s.users for s in done)
-    return max(1, int(passing * share))
 
 
 def recovered(*, since_s: float, now_s: float, recovery: Recovery,
@@ -78,7 +67,7 @@ class _Current:
 
 @dataclass
 class _Recovering:
-    users: int  # held while the service drains
+    users: int  # held while the service drains: the refinement's own count
     since_s: float
     then: Decision  # the refinement to run after it
 
@@ -169,10 +158,9 @@ class KneeRamp:
                                                         rules=self.rules) else 0.0
         if not self._fits(decision, now_s=now_s, extra_s=pause_s):
             return None
-        if pause_s > 0:
-            users = recovery_users(self.done, rules=self.rules, share=self.recovery.share)
-            self._recovering = _Recovering(users=users, since_s=now_s, then=decision)
-            return users
+        if pause_s > 0:  # hold the refinement's count, not yet its window
+            self._recovering = _Recovering(users=decision.users, since_s=now_s, then=decision)
+            return decision.users
         return self._ask(decision, now_s=now_s)
 
     def _recover(self, now_s: float) -> int | None:

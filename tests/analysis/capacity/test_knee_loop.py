@@ -129,9 +129,13 @@ def test_the_service_has_drained_once_a_cpu_sample_after_the_drop_is_under_its_b
     # samples at the end of each second; the users were dropped at t = 100 s
     frame = pd.DataFrame({"t_ms": [100_500.0, 101_000.0, 102_000.0, 103_000.0],
                           "service_cpu_percent": [40.0, 99.0, 97.0, 55.0]})
-    assert not service_drained(frame.iloc[:1], since_s=100.0, cores=1)  # before the drop + 1 s
-    assert not service_drained(frame.iloc[:3], since_s=100.0, cores=1)  # still busy
-    assert service_drained(frame, since_s=100.0, cores=1)
-    assert service_drained(frame.iloc[:3], since_s=100.0, cores=2)  # 97% of 2 cores is idle
-    assert not service_drained(frame.iloc[:0], since_s=100.0, cores=1)
+    def drained(rows: pd.DataFrame, *, cores: float = 1, new_failures: float = 0) -> bool:
+        return service_drained(rows, since_s=100.0, cores=cores, new_failures=new_failures)
+
+    assert not drained(frame.iloc[:1])  # no sample from after the drop + 1 s yet
+    assert not drained(frame.iloc[:3])  # still busy
+    assert drained(frame)
+    assert not drained(frame, new_failures=3)  # requests still failing: not drained
+    assert drained(frame.iloc[:3], cores=2)  # 97% of 2 cores is not busy
+    assert not drained(frame.iloc[:0])
     assert KneeSettings().recovery.max_s <= 10  # the pause stays short against the budget

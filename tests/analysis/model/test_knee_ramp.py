@@ -12,11 +12,10 @@ from analysis.model.knee_ramp import (
     Recovery,
     needs_recovery,
     recovered,
-    recovery_users,
 )
 
 PLANNED = (300, 600)
-RECOVERY = Recovery(share=0.5, min_s=2.0, max_s=8.0)
+RECOVERY = Recovery(min_s=2.0, max_s=8.0)
 
 
 def _measure(slo_users: float):  # type: ignore[no-untyped-def]
@@ -50,17 +49,24 @@ def _drains_after(drain_s: float, calls: list[float]):  # type: ignore[no-untype
 
 def test_users_drop_and_the_refinement_waits_until_the_service_drained() -> None:
     calls: list[float] = []
+    measured: list[tuple[int, float, float, float]] = []
+    service = _measure(slo_users=1000)
+
+    def measure(users: int, start_s: float, end_s: float) -> StepFigures:
+        measured.append((users, start_s, end_s, 0.0))
+        return service(users, start_s, end_s)
+
     ramp = KneeRamp(planned=PLANNED, rules=KneeRules(max_users=5000), hold_s=10,
-                    measure=_measure(slo_users=1000), recovery=RECOVERY,
-                    drained=_drains_after(4.0, calls))
+                    measure=measure, recovery=RECOVERY, drained=_drains_after(4.0, calls))
     held = _play(ramp)
-    # planned 300, 600; extend 900 (passes), 1350 (fails): drop to 450, bisect 1125
-    # (fails): drop again, bisect 1012
-    assert [u for _t, u in held] == [300, 600, 900, 1350, 450, 1125, 450, 1012]
-    assert [(u, to - since) for u, since, to in ramp.recoveries] == [(450, 4.0), (450, 4.0)]
+    # planned 300, 600; extend 900 (passes), 1350 (fails): drop to 1125 and wait, bisect
+    # 1125 (fails): drop to 1012 and wait, bisect 1012
+    assert [u for _t, u in held] == [300, 600, 900, 1350, 1125, 1012]
+    assert [(u, to - since) for u, since, to in ramp.recoveries] == [(1125, 4.0), (1012, 4.0)]
     assert min(calls) >= RECOVERY.min_s  # the signal is asked only after the idle minimum
-    times = [t for t, _u in held]
-    assert times[5] - times[4] >= 4.0  # 1125 asked once the backlog was served, not before
+    (_u, paused_s, _to), _second = ramp.recoveries
+    start_s = {u: s for u, s, _e, _at in measured}
+    assert start_s[1125] >= paused_s + 4.0  # its hold starts once the backlog was served
     assert [s.phase for s in ramp.done][-2:] == ["refine", "refine"]
 
 
@@ -84,7 +90,7 @@ def test_a_refinement_after_a_passing_step_needs_no_pause() -> None:
                     measure=_measure(slo_users=1300), recovery=RECOVERY,
                     drained=lambda _since, _now: True)
     held = [u for _t, u in _play(ramp)]
-    assert held == [1000, 1500, 500, 1250, 1375]
+    assert held == [1000, 1500, 1250, 1375]
     assert len(ramp.recoveries) == 1
 
 
@@ -97,7 +103,8 @@ def test_the_budget_counts_the_pause() -> None:
     assert tight.recoveries == []
     roomy = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
                      budget_s=33, measure=_measure(slo_users=1200), recovery=RECOVERY)
-    assert [u for _t, u in _play(roomy)] == [1000, 1500, 500, 1250]
+    assert [u for _t, u in _play(roomy)] == [1000, 1500, 1250]
+    assert len(roomy.recoveries) == 1
 
 
 def test_recovery_rules_are_pure() -> None:
@@ -111,8 +118,6 @@ def test_recovery_rules_are_pure() -> None:
     assert not needs_recovery([over, ok], refine, rules=rules)
     assert not needs_recovery([ok, over], Decision(users=3000, phase="extend", reason=""),
                               rules=rules)
-    assert recovery_users([ok, over], rules=rules, share=0.5) == 500
-    assert recovery_users([over], rules=rules, share=0.5) == 1000  # no passing step: its own
     rec = Recovery(min_s=2.0, max_s=6.0)
     assert not recovered(since_s=10.0, now_s=11.0, recovery=rec, drained=None)
     assert recovered(since_s=10.0, now_s=12.0, recovery=rec, drained=None)
