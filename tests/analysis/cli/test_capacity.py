@@ -166,3 +166,37 @@ def test_the_knee_ramp_extends_past_its_plan_and_reads_the_reports_figures(
         if decided["delivery_p95_ms"] is not None:
             assert decided["delivery_p95_ms"] == pytest.approx(step["delivery_p95_ms"],
                                                                rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_second_run_of_the_same_code_compares_as_no_significant_change(
+    tiny_run: TinyRun, stack: StackInfo
+) -> None:
+    """Issue 12: two real runs of the same code come out as "no significant change".
+
+    Two tiny runs, not two ``--quick`` ones (about 100 s each here): the suite's time.
+    ``--fail-on-regression 0`` makes any significant regression exit 1 as well."""
+    reset_backends(stack)
+    reports = tiny_run.folder.parent
+    again = _capacity([*TINY, "--target-users", "6", "--realtime", "polling"],
+                      tmp_path=reports.parent, stack=stack)
+    assert again.returncode == 0, again.stderr[-2000:]
+    (b_id,) = {p.name for p in reports.iterdir() if p.is_dir()} - {tiny_run.folder.name,
+                                                                   *_compare_dirs(reports)}
+    compared = subprocess.run(
+        [sys.executable, "-c", "from analysis.cli.app import main; main()", "compare",
+         tiny_run.folder.name, b_id, "--reports-dir", str(reports), "--slo-p95-ms", "3000",
+         "--fail-on-regression", "0", "--json"], capture_output=True, text=True, timeout=120)
+    assert compared.returncode == 0, compared.stderr[-2000:]
+    doc = json.loads(compared.stdout)
+    verdicts = {m["name"]: m["verdict"] for m in doc["metrics"]}
+    assert set(verdicts) == {"SLO capacity", "requests per user", "CPU per request",
+                             "p95 delivery"}
+    # the SLO never broke in either: capacity is a lower bound on both sides, and the
+    # three measured figures at the matched 6 and 12 users show no significant change
+    assert {v for k, v in verdicts.items() if k != "SLO capacity"} == {"no significant change"}
+    assert verdicts["SLO capacity"] in {"no significant change", "not comparable"}
+
+
+def _compare_dirs(reports: Path) -> set[str]:
+    return {p.name for p in reports.iterdir() if p.name.startswith("compare-")}
