@@ -54,6 +54,9 @@ class BoundedFigure:
     extrapolated: bool
     bounded: bool
     label: str
+    # the fit's bootstrap 95% interval of the same capped figure (None without samples);
+    # the USL part repeats badly between runs (issue 12), so its width is shown with it
+    interval: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,30 @@ def capped_throughput(fit: UslFit, n: ArrayLike, *, bound: DemandBound) -> NDArr
 
 
 def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) -> BoundedUsl:
-    """N* and X(N*) of the fit, capped by the bound and labelled when extrapolated."""
+    """N* and X(N*) of the fit, capped by the bound and labelled when extrapolated.
+
+    Each figure carries the interval of the same capped figure over the fit's bootstrap
+    samples (``UslFit.samples``): an unbounded peak (κ = 0) counts as infinite there."""
+    point = _capped_peak(fit, bound=bound)
+    draws = np.array([_capped_peak(UslFit(sigma=s, kappa=k, lambda_=lam, r_squared=math.nan,
+                                          n_points=fit.n_points), bound=bound)[:2]
+                      for s, k, lam in fit.samples]).reshape(-1, 2)
+    n_ci, x_ci = (_interval(draws[:, i], confidence=fit.confidence) for i in (0, 1))
+    return _labelled(*point, bound=bound, max_measured_users=max_measured_users,
+                     n_interval=n_ci, x_interval=x_ci)
+
+
+def _interval(values: NDArray[np.float64], *, confidence: float) -> tuple[float, float] | None:
+    if values.size == 0:
+        return None
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    # draws, not interpolations between them: an unbounded draw (inf) stays inf
+    lo, hi = np.percentile(values, [tail, 100.0 - tail], method="inverted_cdf")
+    return float(lo), float(hi)
+
+
+def _capped_peak(fit: UslFit, *, bound: DemandBound) -> tuple[float, float, bool]:
+    """(N, X, bounded): the fit's peak, or where it meets cores / D if that comes first."""
     peak_n, peak_x = fit.peak_n, fit.peak_x
     cap = bound.max_requests_per_s
     bounded = cap is not None and (not math.isfinite(peak_x) or peak_x > cap)
@@ -113,6 +139,12 @@ def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) ->
         assert bound.max_requests_per_s is not None
         peak_x = bound.max_requests_per_s
         peak_n = users_at_throughput(fit, requests_per_s=bound.max_requests_per_s)
+    return peak_n, peak_x, bounded
+
+
+def _labelled(peak_n: float, peak_x: float, bounded: bool, *, bound: DemandBound,
+              max_measured_users: int, n_interval: tuple[float, float] | None,
+              x_interval: tuple[float, float] | None) -> BoundedUsl:
     n_value = peak_n if math.isfinite(peak_n) else None
     x_value = peak_x if math.isfinite(peak_x) else None
     n_extra = n_value is None or n_value > max_measured_users
@@ -121,9 +153,11 @@ def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) ->
     kind = "bounded by CPU" if bounded else "USL peak"
     return BoundedUsl(
         peak_users=BoundedFigure(value=n_value, extrapolated=n_extra, bounded=bounded,
-                                 label=_label(f"users at the {kind}", extrapolated=n_extra)),
+                                 label=_label(f"users at the {kind}", extrapolated=n_extra),
+                                 interval=n_interval),
         peak_requests_per_s=BoundedFigure(value=x_value, extrapolated=x_extra, bounded=bounded,
-                               label=_label(f"requests/s at the {kind}", extrapolated=x_extra)),
+                               label=_label(f"requests/s at the {kind}", extrapolated=x_extra),
+                               interval=x_interval),
         max_measured_users=max_measured_users, bound=bound)
 
 

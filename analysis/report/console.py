@@ -9,7 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from analysis.report.render import Analysis
+from analysis.report.render import Analysis, interval_text
 
 if TYPE_CHECKING:
     from typing import Any
@@ -55,8 +55,8 @@ def headline(result: Analysis) -> list[str]:
     if fit is not None and found is not None and found.peak is not None:
         n, x = found.peak.peak_users, found.peak.peak_requests_per_s
         lines.append(f"USL: σ={fit.sigma:.4g} κ={fit.kappa:.4g} λ={fit.lambda_:.4g} "
-                     f"R²={fit.r_squared:.3f}; {x.label} {_fmt(x.value)}, "
-                     f"{n.label} {_fmt(n.value)}")
+                     f"R²={fit.r_squared:.3f}; {x.label} {_fmt(x.value)}"
+                     f"{_within(x.interval)}, {n.label} {_fmt(n.value)}{_within(n.interval)}")
     elif fit is not None:
         lines.append(f"USL: σ={fit.sigma:.4g} κ={fit.kappa:.4g} λ={fit.lambda_:.4g} "
                      f"N*={_fmt(fit.peak_n)} X(N*)={_fmt(fit.peak_x)} R²={fit.r_squared:.3f}")
@@ -118,6 +118,10 @@ def print_report(result: Analysis, *, console: Console | None = None) -> None:
         console.print(line)
     if result.push is not None:
         console.print(result.push.summary)
+
+
+def _within(interval: tuple[float, float] | None) -> str:
+    return f" ({interval_text(interval)})" if interval else ""
 
 
 def _fmt(value: float | int | None, digits: int = 0) -> str:

@@ -183,6 +183,7 @@ def render_html(result: Analysis) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters["num"] = _num
+    env.filters["interval"] = interval_text
     return env.get_template("report.html.j2").render(
         r=result, s=summary(result), figures={k: plots.to_data_uri(v) for k, v in figures.items()},
         price_assumption=price_assumption(float(result.inputs["price_per_million_usd"])),
@@ -257,6 +258,14 @@ def _slo_at_target(capacity: SloCapacity, target: Any) -> tuple[bool | None, str
     held = target <= capacity.users
     return held, f"SLO {'holds' if held else 'fails'} at {target} users (capacity " \
                  f"{capacity.users:.0f})"
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    """A figure's bootstrap interval as the cards and the console print it ('' if none)."""
+    if interval is None:
+        return ""
+    lo, hi = (f"{v:,.0f}" if math.isfinite(v) else "∞" for v in interval)
+    return f"95% interval {lo} – {hi}"
 
 
 def _num(value: Any, digits: int = 0) -> str:

@@ -100,3 +100,21 @@ def test_users_at_rps_inverts_the_rising_curve() -> None:
     n = users_at_throughput(fit, requests_per_s=100.0)
     assert float(fit.predict(n)) == pytest.approx(100.0, rel=1e-5)
     assert users_at_throughput(fit, requests_per_s=1e9) == math.inf
+
+
+def test_the_capped_peak_carries_its_bootstrap_interval() -> None:
+    rng = np.random.default_rng(7)
+    users = np.array([100, 200, 400, 800, 1200, 1600, 2000])
+    rps = usl_throughput(users, sigma=0.02, kappa=2e-7, lambda_=1.0) * rng.normal(1, 0.03, 7)
+    table = pd.DataFrame({"users": users, "requests_per_s": rps, "cpu_percent": rps * 1.5})
+    bound = demand_bound(table, cores=1)
+    fit = fit_usl(users, rps, bootstrap=100, seed=1)
+    peak = bounded_peak(fit, bound=bound, max_measured_users=2000)
+    for figure in (peak.peak_users, peak.peak_requests_per_s):
+        assert figure.interval is not None and figure.value is not None
+        lo, hi = figure.interval
+        assert lo < hi and lo <= figure.value * 1.0001  # the point is not past the low end
+    x_lo, x_hi = peak.peak_requests_per_s.interval or (0.0, 0.0)
+    assert bound.max_requests_per_s is not None and x_hi <= bound.max_requests_per_s + 1e-6
+    unsampled = bounded_peak(fit_usl(users, rps), bound=bound, max_measured_users=2000)
+    assert unsampled.peak_users.interval is None

@@ -37,6 +37,8 @@ def test_headline_figures_are_bounded_or_labelled_and_steps_stay_under_the_bound
     assert "Cost per 1,000 users per month" in html and "Backends from measured CPU" in html
     assert {c["table"] for c in model["costs"]} >= {"aws-lambda-http", "self-hosted"}
     json.dumps(doc, allow_nan=False)  # strict JSON
+    with_boot = render_html(analyse(data, bootstrap=40))
+    assert with_boot.count("95% interval") >= 2  # both USL peak cards show their width
 
 
 def test_measured_backend_cpu_sizes_the_plan_and_stated_figures_override_it() -> None:
