@@ -77,6 +77,19 @@ def _bins_per_s(frame: pd.DataFrame | None, lo_ms: int, end_ms: int) -> FloatArr
         np.float64)[:n_bins]
 
 
+def users_within_slo(data: RunData, *, slo_p95_ms: float | None = None) -> set[int]:
+    """User counts of the run's steps that met the SLO (p95 delivery and errors)."""
+    warmup = float(data.meta.get("warmup_fraction", WARMUP_FRACTION))
+    slo = float(slo_p95_ms if slo_p95_ms is not None
+                else data.meta.get("slo_p95_ms", PLAN_DEFAULTS.slo_p95_ms))
+    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
+                       warmup_fraction=warmup)
+    p95 = pd.to_numeric(table["delivery_p95_ms"], errors="coerce")
+    errors = pd.to_numeric(table["error_rate"], errors="coerce").fillna(0.0)
+    ok = (p95.isna() | (p95 <= slo)) & (errors <= PLAN_DEFAULTS.max_error_rate)
+    return {int(u) for u in table.loc[ok, "users"]}
+
+
 def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOOTSTRAP_DRAWS,
                 seed: int = 0, slo_p95_ms: float | None = None) -> RunFigures:
     """All compared figures of one run (``matched_users``: the steps both runs have)."""

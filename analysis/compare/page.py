@@ -113,6 +113,7 @@ def comparison_json(result: Comparison) -> dict[str, Any]:
 
     return clean({"a": result.a.run_id, "b": result.b.run_id,
                   "matched_users": result.matched_users,
+                  "compared_users": result.compared_users,
                   "min_effect_pct": result.min_effect_pct,
                   "metrics": [asdict(m) for m in result.metrics],
                   "steps": [asdict(s) for s in result.steps], "notes": result.notes})
