@@ -150,7 +150,7 @@ def _labelled(peak_n: float, peak_x: float, bounded: bool, *, bound: DemandBound
     n_extra = n_value is None or n_value > max_measured_users
     # X at an extrapolated N is extrapolated, unless the bound (measured) set it.
     x_extra = n_extra and not bounded
-    kind = "bounded by CPU" if bounded else "USL peak"
+    kind = "CPU bound" if bounded else "USL peak"
     return BoundedUsl(
         peak_users=BoundedFigure(value=n_value, extrapolated=n_extra, bounded=bounded,
                                  label=_label(f"users at the {kind}", extrapolated=n_extra),

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import OptimizeResult, least_squares
 
@@ -254,3 +255,27 @@ def _r_squared(actual: FloatArray, fitted: FloatArray) -> float:
     if total == 0.0:
         return 1.0 if np.allclose(actual, fitted) else 0.0
     return 1.0 - float(np.sum((actual - fitted) ** 2)) / total
+
+
+MIN_FIT_STEPS = 3
+
+
+def usl_steps(table: pd.DataFrame, *, max_error_rate: float) -> tuple[pd.DataFrame, str]:
+    """The steps the USL is fitted on: those whose errors stay within the SLO's limit.
+
+    A step with more errors counts its failures as throughput: deadline 503s are fast,
+    so its requests/s says how the service breaks down, not what it serves, and that
+    differs from run to run (two runs of the same code put X(N*) at 1,328 and 1,997
+    requests/s from their one such step). With fewer than ``MIN_FIT_STEPS`` such steps
+    every step is kept. Returns the rows and a note naming what was left out ('' if none).
+    """
+    errors = pd.to_numeric(table.get("error_rate"), errors="coerce")
+    if errors is None:
+        return table, ""
+    keep = errors.isna() | (errors <= max_error_rate)
+    if keep.all() or int(keep.sum()) < MIN_FIT_STEPS:
+        return table, ""
+    left = ", ".join(f"{int(u)}" for u in table.loc[~keep, "users"])
+    return table[keep], (f"fitted on the {int(keep.sum())} steps with errors <= "
+                         f"{max_error_rate:.0%}; left out {left} users (their requests/s "
+                         "counts fast failures)")

@@ -53,7 +53,14 @@ from analysis.model.pricing import PriceTable, default_tables
 from analysis.model.push import PUSH_TRANSPORTS, PushFindings, push_findings
 from analysis.model.slo import SloCapacity, slo_capacity
 from analysis.model.stats import step_table
-from analysis.model.usl import BOOTSTRAP_SAMPLES, UslFit, UslValidation, fit_usl, validate_usl
+from analysis.model.usl import (
+    BOOTSTRAP_SAMPLES,
+    UslFit,
+    UslValidation,
+    fit_usl,
+    usl_steps,
+    validate_usl,
+)
 from analysis.report import figures as plots
 from analysis.runs import RunData, jsonable
 
@@ -107,8 +114,10 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     inputs = resolved_inputs(data.meta, **overrides)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
                        warmup_fraction=float(inputs["warmup_fraction"]))
-    fit, fit_note = _fit(table, bootstrap=bootstrap, seed=seed)
-    validation = _validate(table)
+    fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]))
+    fit, fit_note = _fit(fit_rows, bootstrap=bootstrap, seed=seed)
+    fit_note = f"{fit_note}; {left_out}" if left_out else fit_note
+    validation = _validate(fit_rows)
     capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
                             max_error_rate=float(inputs["max_error_rate"]))
     rates = per_user_rates(table, capacity=capacity)

@@ -166,3 +166,21 @@ def test_validation_needs_points_to_hold_out() -> None:
 def test_too_few_usable_points_is_a_value_error(n: list[float], x: list[float]) -> None:
     with pytest.raises(ValueError, match="at least"):
         fit_usl(n, x)
+
+
+def test_the_fit_leaves_out_steps_whose_errors_pass_the_slo_limit() -> None:
+    import pandas as pd
+
+    from analysis.model.usl import usl_steps
+
+    table = pd.DataFrame({"users": [200, 800, 1400, 2100, 3150],
+                          "requests_per_s": [120.0, 480.0, 870.0, 1320.0, 1250.0],
+                          "error_rate": [0.0, 0.0, float("nan"), 0.004, 0.085]})
+    rows, note = usl_steps(table, max_error_rate=0.01)
+    assert list(rows["users"]) == [200, 800, 1400, 2100]
+    assert "left out 3150 users" in note and "errors <= 1%" in note
+    clean, none = usl_steps(table.iloc[:4], max_error_rate=0.01)
+    assert len(clean) == 4 and none == ""
+    few, kept = usl_steps(table.assign(error_rate=[0.0, 0.0, 0.2, 0.3, 0.4]),
+                          max_error_rate=0.01)
+    assert len(few) == 5 and kept == ""  # under MIN_FIT_STEPS clean steps: keep them all
