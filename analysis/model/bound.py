@@ -79,14 +79,24 @@ def step_demand_s(table: pd.DataFrame) -> pd.Series:
     return demand.where(np.isfinite(demand) & (demand > 0))
 
 
-def demand_bound(table: pd.DataFrame, *, cores: float) -> DemandBound:
-    """The utilization-law bound from a step table (``stats.step_table``) on ``cores``."""
+def demand_bound(table: pd.DataFrame, *, cores: float,
+                 max_error_rate: float | None = None) -> DemandBound:
+    """The utilization-law bound from a step table (``stats.step_table``) on ``cores``.
+
+    With ``max_error_rate`` the demand is read from the busy steps whose errors stay
+    within it, when there is one: a step failing more counts its failures (fast 503s) as
+    requests, so its CPU per request is too low and changes from run to run (two default
+    runs of the same code: 642 and 474 µs, both from such a step)."""
     if cores <= 0:
         raise ValueError("cores must be > 0")
     demand = step_demand_s(table)
     cpu = pd.to_numeric(table.get("cpu_percent", pd.Series(np.nan, index=table.index)),
                         errors="coerce")
     busy = demand.notna() & (cpu >= MIN_BUSY_FRACTION * cores * 100.0)
+    if max_error_rate is not None and "error_rate" in table:
+        errors = pd.to_numeric(table["error_rate"], errors="coerce").fillna(0.0)
+        clean = busy & (errors <= max_error_rate)
+        busy = clean if clean.any() else busy
     if not busy.any():
         return DemandBound(cores=cores, demand_s=None, max_requests_per_s=None, users=None,
                            note="no step with service CPU >= "

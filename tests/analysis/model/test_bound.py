@@ -118,3 +118,16 @@ def test_the_capped_peak_carries_its_bootstrap_interval() -> None:
     assert bound.max_requests_per_s is not None and x_hi <= bound.max_requests_per_s + 1e-6
     unsampled = bounded_peak(fit_usl(users, rps), bound=bound, max_measured_users=2000)
     assert unsampled.peak_users.interval is None
+
+
+def test_the_demand_is_read_from_steps_within_the_error_limit() -> None:
+    # the last step fails 9%: its cheap 503s make its CPU per request look low
+    table = pd.DataFrame({"users": [500, 1000, 1250, 1500],
+                          "requests_per_s": [300.0, 600, 750, 760],
+                          "cpu_percent": [25.0, 44.0, 53.0, 36.0],
+                          "error_rate": [0.0, 0.0, 0.004, 0.09]})
+    assert demand_bound(table, cores=1).users == 1500  # without the limit: the failing step
+    clean = demand_bound(table, cores=1, max_error_rate=0.01)
+    assert clean.users == 1250 and clean.demand_us == pytest.approx(0.53 / 750 * 1e6)
+    failing = table.assign(error_rate=0.2)  # no clean step: every busy step counts
+    assert demand_bound(failing, cores=1, max_error_rate=0.01).users == 1500
