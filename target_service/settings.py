@@ -70,6 +70,8 @@ class Settings(BaseSettings):
                                     " subscription; beyond, it catches up by cursor")
     realtime_check_s: float = Field(default=1.0, gt=0, description="safety net: re-read the"
                                     " watched channels' versions this often")
+    realtime_raw_send: bool = Field(default=True, description="WebSocket frames framed once"
+                                    " per message, written to uvicorn's transport (rawsend.py)")
     sse_heartbeat_s: float = Field(default=15.0, gt=0, le=15)
     sse_stream_max_s: float = Field(default=0.0, ge=0, description="close an SSE stream after"
                                     " this long (0: never); the client resumes by Last-Event-ID")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench.push_hold import HoldPlan, hold_websockets, raise_nofile
+from loadtests.bench.push_hold import HoldPlan, client_loop, hold_websockets, raise_nofile
 from loadtests.bench.push_swarms import transport_swarm
 from loadtests.swarm.run import ScenarioParams
 from target_service.embedded.stack import Stack, StackInfo
@@ -90,9 +90,11 @@ def part_resume(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
 
 
 def part_hold(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
+    """The hold's clients run here, on the generator's cores and on uvloop (client_loop)."""
     with run_service(redis_url=stack.redis_url, database_url=stack.database_url,
-                     cpu_affinity=cfg.service_cpus) as service:
-        result = asyncio.run(_hold(service, cfg.hold))
+                     cpu_affinity=cfg.service_cpus) as service, client_loop(
+                         cpus=cfg.generator_cpus) as runner:
+        result = runner.run(_hold(service, cfg.hold))
     return result
 
 

@@ -12,6 +12,7 @@ class RealtimeCounters:
     longpoll_waiting: int = 0
     frames_in: int = 0
     frames_out: int = 0
+    frames_direct: int = 0  # of frames_out, written straight to the transport (rawsend.py)
     fanout_batches: int = 0
     fanout_messages: int = 0
     fanout_lag_ms_sum: float = 0.0  # commit (createdAt) -> handed to subscribers, per message
@@ -27,6 +28,7 @@ class RealtimeCounters:
             "realtime_longpoll_waiting": self.longpoll_waiting,
             "realtime_frames_in_total": self.frames_in,
             "realtime_frames_out_total": self.frames_out,
+            "realtime_frames_direct_total": self.frames_direct,
             "realtime_fanout_batches_total": self.fanout_batches,
             "realtime_fanout_messages_total": self.fanout_messages,
             "realtime_fanout_lag_ms_sum_total": self.fanout_lag_ms_sum,

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from target_service.realtime.counters import RealtimeCounters
 from target_service.realtime.notify import NotificationPushes
+from target_service.realtime.rawsend import FrameCache
 from target_service.state import AppState
 from target_service.store.messages import Message
 
@@ -114,6 +115,7 @@ class Hub:
         self.feeds: dict[str, Feed] = {}
         self.counters = RealtimeCounters()
         self.notifications = NotificationPushes(state)
+        self.frames = FrameCache()  # WebSocket frames of recent messages (rawsend.py)
         self._task: asyncio.Task[None] | None = None
 
     async def fetch(self, channel: str, after_seq: int) -> list[Message]:

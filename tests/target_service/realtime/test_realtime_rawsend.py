@@ -1,0 +1,55 @@
+"""rawsend.py: our frames are byte for byte wsproto's own; the cache frames once per message."""
+
+from __future__ import annotations
+
+import pytest
+import wsproto
+import wsproto.events as ev
+
+from target_service.realtime.rawsend import FrameCache, FrameWriter, text_frame
+
+
+def wsproto_server_frame(text: str) -> bytes:
+    """What uvicorn's wsproto implementation writes for one ``websocket.send`` of ``text``."""
+    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    server.receive_data(client.send(ev.Request(host="h", target="/")))
+    next(server.events())
+    server.send(ev.AcceptConnection())
+    return server.send(ev.TextMessage(data=text))
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70_000])
+def test_text_frame_matches_wsproto_at_each_length_encoding(size: int) -> None:
+    text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8: length is in bytes
+    assert text_frame(text.encode()) == wsproto_server_frame(text)
+
+
+def test_a_client_reads_the_frame_back() -> None:
+    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    server.receive_data(client.send(ev.Request(host="h", target="/")))
+    next(server.events())
+    client.receive_data(server.send(ev.AcceptConnection()))
+    next(client.events())
+    client.receive_data(text_frame(b'{"op":"pong"}') + text_frame(b'{"op":"x"}'))
+    assert [e.data for e in client.events()] == ['{"op":"pong"}', '{"op":"x"}']
+
+
+def test_cache_frames_a_message_once_per_channel_and_seq() -> None:
+    cache = FrameCache()
+    first = cache.get("c", 7, b'{"seq":7}')
+    assert cache.get("c", 7, b"ignored: already framed") is first
+    assert cache.get("d", 7, b'{"seq":7}') is not first
+
+
+async def test_an_unknown_send_takes_the_asgi_path() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    writer = FrameWriter(send)
+    assert not writer.direct()
+    await writer.send_text('{"op":"pong"}'.encode())
+    assert sent == [{"type": "websocket.send", "text": '{"op":"pong"}'}]
