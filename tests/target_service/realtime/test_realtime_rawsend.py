@@ -51,5 +51,5 @@ async def test_an_unknown_send_takes_the_asgi_path() -> None:
 
     writer = FrameWriter(send)
     assert not writer.direct()
-    await writer.send_text('{"op":"pong"}'.encode())
+    await writer.send_text(b'{"op":"pong"}')
     assert sent == [{"type": "websocket.send", "text": '{"op":"pong"}'}]
