@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     metrics_retention_s: int = Field(default=3600, ge=10)
     load_window_s: float = Field(default=3.0, gt=0, description="CPU load averaged over this")
 
-    gc_tuning: bool = Field(default=True, description="after start-up: gc.freeze and a young"
-                            " generation of 50,000 allocations (target_service/gc_tuning.py)")
+    gc_tuning: bool = Field(default=True, description="gc.freeze once started: full collections"
+                            " skip start-up's objects (target_service/gc_tuning.py)")
 
     # push transports (target_service/realtime/)
     realtime_queue_max: int = Field(default=256, ge=1, description="messages queued per"

@@ -1,4 +1,4 @@
-"""gc_tuning.py: after start-up the objects alive are frozen and young passes are rarer."""
+"""gc_tuning.py: after start-up the objects alive are frozen; later garbage is still freed."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import json
 import subprocess
 import sys
 
-from target_service.gc_tuning import GC_THRESHOLD_GEN0
-
 PROBE = """
 import gc, json
 from target_service.gc_tuning import tune_gc
-before = gc.get_threshold()[0]
 tune_gc()
 class Cycle: pass
 c = Cycle(); c.me = c; del c  # made after the tuning: still collected
-print(json.dumps({"before": before, "after": gc.get_threshold()[0],
-                  "frozen": gc.get_freeze_count(), "collected": gc.collect()}))
+print(json.dumps({"frozen": gc.get_freeze_count(), "collected": gc.collect()}))
 """
 
 
@@ -25,6 +21,5 @@ def test_tune_gc_freezes_start_up_and_keeps_later_garbage_collectable() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                          timeout=60, check=True)
     found = json.loads(out.stdout)
-    assert found["before"] != GC_THRESHOLD_GEN0 and found["after"] == GC_THRESHOLD_GEN0
     assert found["frozen"] > 1000  # the interpreter's and the package's objects
     assert found["collected"] >= 1
