@@ -25,6 +25,9 @@ from starlette.types import Send
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto.connection import ConnectionState
 
+from target_service.realtime.contract import message_frame
+from target_service.store.messages import Message
+
 FIN_TEXT = 0x81  # FIN + opcode 1 (text)
 FRAME_CACHE_MAX = 4096  # messages; cleared whole when full (a fan-out needs one entry)
 
@@ -40,20 +43,25 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class FrameCache:
-    """A message's frame, built once per (channel, seq): seq is unique in a channel."""
+    """A message's frame, built once per (channel, message JSON).
+
+    Keyed by the JSON itself, not the seq: a seq can come back with other content
+    (a wiped database), the bytes cannot. A fan-out hands every subscriber the same
+    ``Message``, whose bytes object caches its hash, so a hit costs one dict lookup.
+    """
 
     __slots__ = ("_frames",)
 
     def __init__(self) -> None:
-        self._frames: dict[tuple[str, int], bytes] = {}
+        self._frames: dict[tuple[str, bytes], bytes] = {}
 
-    def get(self, channel: str, seq: int, payload: bytes) -> bytes:
-        key = (channel, seq)
+    def get(self, channel: str, message: Message) -> bytes:
+        key = (channel, message.json)
         frame = self._frames.get(key)
         if frame is None:
             if len(self._frames) >= FRAME_CACHE_MAX:
                 self._frames.clear()
-            frame = self._frames[key] = text_frame(payload)
+            frame = self._frames[key] = text_frame(message_frame(channel, message))
         return frame
 
 

@@ -179,8 +179,7 @@ class Connection:
             return  # unsubscribed meanwhile
         if self.frames.direct():
             cache, channel = self.hub.frames, sub.channel
-            self.frames.write_direct([cache.get(channel, m.seq, c.message_frame(channel, m))
-                                      for m in batch])
+            self.frames.write_direct([cache.get(channel, m) for m in batch])
             counters.frames_out += len(batch)
             counters.frames_direct += len(batch)
             return

@@ -6,7 +6,9 @@ import pytest
 import wsproto
 import wsproto.events as ev
 
+from target_service.realtime.contract import message_frame
 from target_service.realtime.rawsend import FrameCache, FrameWriter, text_frame
+from target_service.store.messages import Message
 
 
 def wsproto_server_frame(text: str) -> bytes:
@@ -36,11 +38,15 @@ def test_a_client_reads_the_frame_back() -> None:
     assert [e.data for e in client.events()] == ['{"op":"pong"}', '{"op":"x"}']
 
 
-def test_cache_frames_a_message_once_per_channel_and_seq() -> None:
+def test_cache_frames_a_message_once_and_never_confuses_two() -> None:
     cache = FrameCache()
-    first = cache.get("c", 7, b'{"seq":7}')
-    assert cache.get("c", 7, b"ignored: already framed") is first
-    assert cache.get("d", 7, b'{"seq":7}') is not first
+    message = Message(seq=7, created_at_ms=0, json=b'{"seq":7}')
+    first = cache.get("c", message)
+    assert first == text_frame(message_frame("c", message))
+    assert cache.get("c", message) is first
+    assert cache.get("d", message) == text_frame(message_frame("d", message))
+    reused = Message(seq=7, created_at_ms=0, json=b'{"seq":7,"other":1}')  # a wiped database
+    assert cache.get("c", reused) == text_frame(message_frame("c", reused))
 
 
 async def test_an_unknown_send_takes_the_asgi_path() -> None:
