@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from target_service.embedded.stack import Stack, StackInfo
+
+# The suite starts hundreds of Python processes (services, Locust, CLIs), each importing
+# pandas, numpy, matplotlib and Locust. With PYTHONDONTWRITEBYTECODE set (some containers
+# set it), every one of them compiles all of that from source again: about 5 s per process
+# here, most of a CLI test's time. The suite lets Python keep its bytecode cache.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

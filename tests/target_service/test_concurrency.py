@@ -1,5 +1,5 @@
-"""The cursor contract under load: 20 writers x 200 messages into one channel while 50
-pollers poll with ``after``; every poller ends with exactly seq 1..4000, in order.
+"""The cursor contract under load: 20 writers x 100 messages into one channel while 50
+pollers poll with ``after``; every poller ends with exactly seq 1..2000, in order.
 
 Runs real uvicorn with two workers (``run_service``), so writes and polls land on
 different processes and the fresh cache's cross-worker version check is exercised.
@@ -17,7 +17,7 @@ from target_service.embedded.stack import StackInfo
 from target_service.serve import run_service
 
 WRITERS = 20
-PER_WRITER = 200
+PER_WRITER = 100
 POLLERS = 50
 TOTAL = WRITERS * PER_WRITER
 DEADLINE_S = 240.0
