@@ -19,6 +19,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from target_service import realtime
+from target_service.gc_tuning import tune_gc
 from target_service.middleware import BodyLimitMiddleware, DeadlineMiddleware, PromMiddleware
 from target_service.openapi import describe_errors
 from target_service.prom import PromMetrics
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.svc = state
         state.start()
         app.state.realtime = realtime.open_hub(state, prom=prom)
+        if settings.gc_tuning:
+            tune_gc()  # what start-up made lives as long as the worker (gc_tuning.py)
         try:
             yield
         finally:

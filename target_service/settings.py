@@ -65,11 +65,16 @@ class Settings(BaseSettings):
     metrics_retention_s: int = Field(default=3600, ge=10)
     load_window_s: float = Field(default=3.0, gt=0, description="CPU load averaged over this")
 
+    gc_tuning: bool = Field(default=True, description="gc.freeze once started: full collections"
+                            " skip start-up's objects (target_service/gc_tuning.py)")
+
     # push transports (target_service/realtime/)
     realtime_queue_max: int = Field(default=256, ge=1, description="messages queued per"
                                     " subscription; beyond, it catches up by cursor")
     realtime_check_s: float = Field(default=1.0, gt=0, description="safety net: re-read the"
                                     " watched channels' versions this often")
+    realtime_raw_send: bool = Field(default=True, description="WebSocket frames framed once"
+                                    " per message, written to uvicorn's transport (rawsend.py)")
     sse_heartbeat_s: float = Field(default=15.0, gt=0, le=15)
     sse_stream_max_s: float = Field(default=0.0, ge=0, description="close an SSE stream after"
                                     " this long (0: never); the client resumes by Last-Event-ID")

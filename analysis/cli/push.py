@@ -36,7 +36,11 @@ def bench_push(
     listen: Annotated[str, typer.Option(help="hold: listening time after opening.")] = "60s",
     polls: Annotated[int, typer.Option(min=1, help="longpoll: held polls.")] = 5000,
     locust_users: Annotated[int, typer.Option(min=1, help="locust-ws: WebSocket users.")] = 10_000,
-    locust_duration: Annotated[str, typer.Option(help="locust-ws: swarm length.")] = "120s",
+    locust_duration: Annotated[
+        str, typer.Option(help="locust-ws: swarm length (the ramp included).")] = "150s",
+    locust_spawn_rate: Annotated[
+        float, typer.Option(min=1, help="locust-ws: tabs started per second (each signs up).")
+    ] = 100.0,
     service_cpus: Annotated[str, typer.Option(help="Cores of the service (e.g. 0, or any).")] = "0",
     generator_cpus: Annotated[str, typer.Option(help="Cores of Locust (e.g. 1, or any).")] = "1",
     redis_url: RedisUrlOpt = None,
@@ -62,7 +66,7 @@ def bench_push(
         min_reconnects=min_reconnects,
         hold=HoldPlan(connections=connections,
                       listen_s=duration_s(listen, option="--listen", min_s=5)),
-        polls=polls, locust_users=locust_users,
+        polls=polls, locust_users=locust_users, locust_spawn_rate=locust_spawn_rate,
         locust_duration_s=duration_s(locust_duration, option="--locust-duration", min_s=10),
         service_cpus=_cpus(service_cpus, "--service-cpus"),
         generator_cpus=_cpus(generator_cpus, "--generator-cpus"),

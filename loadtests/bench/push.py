@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench.push_hold import HoldPlan, hold_websockets, raise_nofile
+from loadtests.bench.push_hold import HoldPlan, client_loop, hold_websockets, raise_nofile
 from loadtests.bench.push_swarms import transport_swarm
 from loadtests.swarm.run import ScenarioParams
 from target_service.embedded.stack import Stack, StackInfo
@@ -32,6 +32,9 @@ from target_service.realtime.measure import measure_longpoll, scrape
 from target_service.serve import run_service
 
 PARTS = ("latency", "resume", "hold", "longpoll", "locust-ws")
+# Users of a swarm that are not tabs: NotificationProducer.fixed_count (clients/producer.py),
+# not imported: importing Locust monkey-patches this process, whose hold part runs asyncio.
+PRODUCERS = 1
 TRANSPORTS = ("websocket", "sse", "long-poll", "polling")
 
 
@@ -45,8 +48,8 @@ class PushBenchConfig:
     hold: HoldPlan = field(default_factory=HoldPlan)
     polls: int = 5000
     locust_users: int = 10_000
-    locust_spawn_rate: float = 200.0
-    locust_duration_s: float = 120.0
+    locust_spawn_rate: float = 100.0  # each tab signs up first: 200/s overran one worker
+    locust_duration_s: float = 150.0
     service_cpus: tuple[int, ...] | None = (0,)
     generator_cpus: tuple[int, ...] | None = (1,)
     runs_dir: Path = Path("runs")
@@ -90,9 +93,11 @@ def part_resume(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
 
 
 def part_hold(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
+    """The hold's clients run here, on the generator's cores and on uvloop (client_loop)."""
     with run_service(redis_url=stack.redis_url, database_url=stack.database_url,
-                     cpu_affinity=cfg.service_cpus) as service:
-        result = asyncio.run(_hold(service, cfg.hold))
+                     cpu_affinity=cfg.service_cpus) as service, client_loop(
+                         cpus=cfg.generator_cpus) as runner:
+        result = runner.run(_hold(service, cfg.hold))
     return result
 
 
@@ -113,12 +118,16 @@ def part_longpoll(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
 
 
 def part_locust_ws(cfg: PushBenchConfig, stack: StackInfo) -> dict[str, Any]:
-    """Nearly idle tabs: 1 message per channel per minute, notifications polled rarely."""
+    """Nearly idle tabs: 1 message per channel per minute, notifications polled rarely.
+
+    Locust counts the notification producer (``fixed_count`` 1) among the users, so one
+    more is spawned: ``locust_users`` of them are WebSocket tabs.
+    """
     channels = 100
     scenario = ScenarioParams(channels=channels, sender_share=channels / cfg.locust_users,
                               send_rate_per_min=1.0, notification_rate_per_s=0.0,
                               notification_interval_s=600.0)
-    return _swarm(cfg, stack, "websocket", users=cfg.locust_users,
+    return _swarm(cfg, stack, "websocket", users=cfg.locust_users + PRODUCERS,
                   duration_s=cfg.locust_duration_s, scenario=scenario,
                   spawn_rate=cfg.locust_spawn_rate)
 

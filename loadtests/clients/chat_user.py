@@ -110,6 +110,7 @@ class ChatUser(User):
             conn=self.conn,
         )
         self.provider.on_notification(self._pushed_notification)
+        self._drop_idle_socket()  # the sign-up's socket would idle until the first poll
 
     def _context(self, token: str) -> ProviderContext:
         return ProviderContext(
@@ -348,16 +349,22 @@ class ChatUser(User):
 
     def _notification_tick(self) -> None:
         self._read_notifications()
-        if self.provider.name != "polling" and (
-            self.scn.options.notification_interval_s > SERVER_KEEP_ALIVE_S
-        ):
-            # The server drops this idle socket before the next poll anyway; holding it
-            # (CLOSE_WAIT) would cost a push tab a second descriptor (10,000 WebSocket
-            # tabs in one process under a 20,000 RLIMIT_NOFILE). The next use reconnects.
-            self.conn.close()
+        self._drop_idle_socket()
         self.notification_pacer.advance(
             interval_s=self.scn.options.notification_interval_s, now_s=time.time()
         )
+
+    def _drop_idle_socket(self) -> None:
+        """A push tab closes its HTTP socket when it would idle past the keep-alive.
+
+        The server drops it before the next poll anyway; holding it (CLOSE_WAIT) would
+        cost a push tab a second descriptor (10,000 WebSocket tabs in one process under a
+        20,000 RLIMIT_NOFILE). The next use reconnects.
+        """
+        if self.provider.name != "polling" and (
+            self.scn.options.notification_interval_s > SERVER_KEEP_ALIVE_S
+        ):
+            self.conn.close()
 
     def _read_notifications(self) -> None:
         spec = self.target.description.notifications

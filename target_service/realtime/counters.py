@@ -10,8 +10,10 @@ class RealtimeCounters:
     ws_open: int = 0
     sse_open: int = 0
     longpoll_waiting: int = 0
+    longpoll_shared: int = 0  # woken polls answered with a page another one built
     frames_in: int = 0
     frames_out: int = 0
+    frames_direct: int = 0  # of frames_out, written straight to the transport (rawsend.py)
     fanout_batches: int = 0
     fanout_messages: int = 0
     fanout_lag_ms_sum: float = 0.0  # commit (createdAt) -> handed to subscribers, per message
@@ -25,8 +27,10 @@ class RealtimeCounters:
             "realtime_ws_connections": self.ws_open,
             "realtime_sse_connections": self.sse_open,
             "realtime_longpoll_waiting": self.longpoll_waiting,
+            "realtime_longpoll_shared_total": self.longpoll_shared,
             "realtime_frames_in_total": self.frames_in,
             "realtime_frames_out_total": self.frames_out,
+            "realtime_frames_direct_total": self.frames_direct,
             "realtime_fanout_batches_total": self.fanout_batches,
             "realtime_fanout_messages_total": self.fanout_messages,
             "realtime_fanout_lag_ms_sum_total": self.fanout_lag_ms_sum,

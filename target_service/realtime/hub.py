@@ -27,6 +27,7 @@ from typing import Protocol
 
 from target_service.realtime.counters import RealtimeCounters
 from target_service.realtime.notify import NotificationPushes
+from target_service.realtime.rawsend import FrameCache
 from target_service.state import AppState
 from target_service.store.messages import Message
 
@@ -34,6 +35,9 @@ log = logging.getLogger("pollcap.realtime")
 FETCH_LIMIT = 100
 EMPTY_RETRY_S = 0.02
 PRESENCE_EVERY_S = 10.0  # subscribers count as present users (window 30 s)
+# A feed nobody holds is kept this long: a woken long-poll comes back within ms, and a
+# feed made anew costs a version read per poll that finds none (hub.watch).
+FEED_LINGER_S = 5.0
 
 
 
@@ -96,14 +100,17 @@ class Subscription:
 
 
 class Feed:
-    __slots__ = ("seq", "announced", "subs", "waiters", "task")
+    __slots__ = ("seq", "announced", "subs", "waiters", "answers", "task", "idle_at")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq  # the newest seq fanned out to this worker's subscribers
         self.announced = seq
         self.subs: set[Subscription] = set()
         self.waiters: set[asyncio.Future[None]] = set()  # held long-polls
+        # the answers of the polls the last fan-out woke, by (after, limit): longpoll.py
+        self.answers: dict[tuple[int | None, int], asyncio.Future[tuple[bytes, int]]] = {}
         self.task: asyncio.Task[None] | None = None
+        self.idle_at: float | None = None  # monotonic s when its last holder left
 
 
 class Hub:
@@ -114,6 +121,7 @@ class Hub:
         self.feeds: dict[str, Feed] = {}
         self.counters = RealtimeCounters()
         self.notifications = NotificationPushes(state)
+        self.frames = FrameCache()  # WebSocket frames of recent messages (rawsend.py)
         self._task: asyncio.Task[None] | None = None
 
     async def fetch(self, channel: str, after_seq: int) -> list[Message]:
@@ -142,9 +150,17 @@ class Hub:
         return feed
 
     def release(self, channel: str) -> None:
+        """Nobody may hold ``channel`` any more: it is let go after FEED_LINGER_S idle."""
         feed = self.feeds.get(channel)
         if feed is not None and not feed.subs and not feed.waiters:
-            del self.feeds[channel]
+            feed.idle_at = time.monotonic()
+
+    def reap(self, *, now_s: float) -> None:
+        """Forget the feeds idle for FEED_LINGER_S (no subscriber, no held poll)."""
+        for channel, feed in list(self.feeds.items()):
+            if (feed.idle_at is not None and now_s - feed.idle_at >= FEED_LINGER_S
+                    and not feed.subs and not feed.waiters):
+                del self.feeds[channel]
 
     async def add(self, sub: Subscription) -> None:
         feed = await self.watch(sub.channel)
@@ -201,6 +217,7 @@ class Hub:
         counters.fanout_lag_ms_last = now_ms - batch[-1].created_at_ms
         for sub in list(feed.subs):
             sub.offer(batch, counters)
+        feed.answers = {}
         for waiter in feed.waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -224,6 +241,7 @@ class Hub:
             healthy = pushes is not None and pushes.healthy()
             await asyncio.sleep(self.check_s if healthy else self.check_s / 10)
             try:
+                self.reap(now_s=time.monotonic())
                 await self.check_versions()
                 if time.monotonic() - presence_at > PRESENCE_EVERY_S:
                     presence_at = time.monotonic()

@@ -25,7 +25,9 @@ from target_service.realtime import contract as c
 from target_service.realtime.auth import authenticate, token_from_scope
 from target_service.realtime.frames import BadFrame, Frame, parse_frame
 from target_service.realtime.hub import Hub, Subscription
+from target_service.realtime.rawsend import FrameWriter, text_frame
 from target_service.state import AppState
+from target_service.store.messages import Message
 from target_service.store.users import User
 
 router = APIRouter(tags=["realtime"])
@@ -39,6 +41,8 @@ class Connection:
         self.state = state
         self.hub = hub
         self.user = user
+        # the ASGI send under Starlette's WebSocket; raw writes unless turned off (A/B)
+        self.frames = FrameWriter(ws._send, raw=state.settings.realtime_raw_send)
         self.outbox: deque[bytes] = deque()
         self.subs: dict[str, Subscription] = {}
         self.closing = False
@@ -140,27 +144,50 @@ class Connection:
 
     async def _write(self) -> None:
         """Send until nothing is left: the outbox first, then each subscription's messages."""
-        send = self.ws.send
-        counters = self.hub.counters
         try:
             while True:
                 self._again = False
-                while self.outbox:
-                    await send({"type": "websocket.send", "text": self.outbox.popleft().decode()})
-                    counters.frames_out += 1
+                await self._write_outbox()
                 for sub in list(self.subs.values()):
-                    for message in await sub.take(self.hub):
-                        if self.subs.get(sub.channel) is not sub:
-                            break  # unsubscribed meanwhile
-                        frame = c.message_frame(sub.channel, message)
-                        await send({"type": "websocket.send", "text": frame.decode()})
-                        counters.frames_out += 1
+                    batch = await sub.take(self.hub)
+                    if batch:
+                        await self._write_messages(sub, batch)
                     if sub.busy:
                         self._again = True
                 if not (self._again or self.outbox):
                     return  # no await since the checks: a later set() starts a new writer
         finally:
             self._writer = None
+
+    async def _write_outbox(self) -> None:
+        counters = self.hub.counters
+        while self.outbox:
+            if self.frames.direct():  # every queued control frame in one write
+                frames = [text_frame(f) for f in self.outbox]
+                self.outbox.clear()
+                self.frames.write_direct(frames)
+                counters.frames_out += len(frames)
+                counters.frames_direct += len(frames)
+                return
+            await self.frames.send_text(self.outbox.popleft())
+            counters.frames_out += 1
+
+    async def _write_messages(self, sub: Subscription, batch: list[Message]) -> None:
+        """The batch's frames (built once per message for all its subscribers, rawsend.py)."""
+        counters = self.hub.counters
+        if self.subs.get(sub.channel) is not sub:
+            return  # unsubscribed meanwhile
+        if self.frames.direct():
+            cache, channel = self.hub.frames, sub.channel
+            self.frames.write_direct([cache.get(channel, m) for m in batch])
+            counters.frames_out += len(batch)
+            counters.frames_direct += len(batch)
+            return
+        for message in batch:
+            if self.subs.get(sub.channel) is not sub:
+                return
+            await self.frames.send_text(c.message_frame(sub.channel, message))
+            counters.frames_out += 1
 
 
 @router.websocket(c.WS_PATH)

@@ -92,13 +92,20 @@ async def poll_messages(request: Request) -> Response:
     channel_id, after, limit = params.poll_params(request)
     state: AppState = request.app.state.svc
     wait_ms = longpoll.wait_ms_param(request)
+    woken = None
     if wait_ms is not None:
-        await longpoll.hold(request.app.state.realtime, channel_id=channel_id, after=after,
-                            wait_ms=min(wait_ms, state.settings.longpoll_max_wait_ms))
+        woken = await longpoll.hold(request.app.state.realtime, channel_id=channel_id,
+                                    after=after,
+                                    wait_ms=min(wait_ms, state.settings.longpoll_max_wait_ms))
         started = time.perf_counter()  # the handling time, not the hold
-    body, interval_ms = await polling.poll(
-        state, channel_id=channel_id, user=user, after=after, limit=limit
-    )
+    if woken is not None:
+        body, interval_ms = await longpoll.woken_poll(
+            request.app.state.realtime, woken, channel_id=channel_id, user=user, after=after,
+            limit=limit)
+    else:
+        body, interval_ms = await polling.poll(
+            state, channel_id=channel_id, user=user, after=after, limit=limit
+        )
     state.recorder.record("message", (time.perf_counter() - started) * 1000)
     return BytesResponse(body, extra_headers=((INTERVAL_HEADER, b"%d" % interval_ms),))
 

@@ -23,6 +23,7 @@ def service_settings(info: StackInfo, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "redis_url": info.redis_url, "database_url": info.database_url,
         "admin_token": ADMIN_TOKEN, "presence_flush_ms": 50, "metrics_flush_ms": 100,
+        "gc_tuning": False,  # an in-process app must not retune (freeze) the test process
     }
     values.update(overrides)
     return Settings(**values)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.cli.app import main
 from target_service.embedded.stack import StackInfo
 
 
@@ -30,11 +31,20 @@ def bench_push(args: list[str], *, tmp_path: Path, stack: StackInfo | None = Non
     (["--duration", "2s"], "--duration must be at least 10 s"),
     (["--service-cpus", "zero"], "--service-cpus takes core numbers"),
 ])
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
-    result = bench_push(args, tmp_path=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr and result.stderr.count("\n") == 1
-    assert "Traceback" not in result.stderr
+def test_bad_input_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    args: list[str], message: str,
+) -> None:
+    """In-process (``main`` as the console script runs it): refused before anything starts."""
+    monkeypatch.setattr(sys, "argv", ["pollcap", "bench-push", "--runs-dir",
+                                      str(tmp_path / "runs"), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert message in stderr and stderr.count("\n") == 1
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow

@@ -82,3 +82,17 @@ def test_helpers_skew_schedule_slope_and_drop_rate() -> None:
     assert len(schedule) == 100 and sorted({c for _, c in schedule}) == list(range(100))
     assert slope_kib([(0, 0), (1000, 20 * 1024 * 1000)]) == pytest.approx(20.0)
     assert reconnect_mean_s(users=1000, duration_s=60, min_reconnects=1000) == 30.0
+
+
+def test_locust_ws_spawns_one_more_user_for_the_producer() -> None:
+    """PRODUCERS mirrors the producer's fixed_count (not imported: Locust monkey-patches)."""
+    import ast
+    from pathlib import Path
+
+    from loadtests.bench import push
+
+    source = Path(push.__file__).parents[1] / "clients" / "producer.py"
+    counts = [node.value.value for node in ast.walk(ast.parse(source.read_text()))
+              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+              and any(getattr(t, "id", None) == "fixed_count" for t in node.targets)]
+    assert counts == [push.PRODUCERS]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from target_service.realtime.counters import RealtimeCounters
-from target_service.realtime.hub import Subscription
+from target_service.realtime.hub import FEED_LINGER_S, Feed, Hub, Subscription
 from target_service.store.messages import Message
 
 
@@ -71,3 +71,20 @@ async def test_catch_up_does_not_rejoin_before_the_feed() -> None:
     assert sub.lagging
     history.last_seq = 5
     assert [m.seq for m in await sub.take(history)] == [5]  # type: ignore[arg-type]
+
+
+def test_a_released_feed_lingers_then_is_reaped_unless_held_again() -> None:
+    """A woken long-poll re-polls within ms: its feed (and version) must still be there."""
+    hub = Hub.__new__(Hub)  # the feed table only: no state, no tasks
+    hub.feeds = {"a": Feed(3), "b": Feed(5)}
+    hub.release("a")
+    hub.release("b")
+    loop = asyncio.new_event_loop()
+    hub.feeds["b"].waiters.add(loop.create_future())  # held again
+    loop.close()
+    idle_at = hub.feeds["a"].idle_at
+    assert idle_at is not None
+    hub.reap(now_s=idle_at + FEED_LINGER_S / 2)
+    assert set(hub.feeds) == {"a", "b"}
+    hub.reap(now_s=idle_at + FEED_LINGER_S)
+    assert set(hub.feeds) == {"b"}

@@ -49,7 +49,10 @@ async def test_service_cap_bounds_the_hold(service: ServiceHandle, channel: str)
 
 
 async def test_wakes_when_a_message_is_committed(service: ServiceHandle, channel: str) -> None:
-    """Several held polls (spread over both workers) wake on one post, well before W."""
+    """Several held polls (spread over both workers) wake on one post, well before W.
+
+    The polls one fan-out woke share one answer per worker (longpoll.woken_poll).
+    """
     writer, reader = make_account(service), make_account(service)
     async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
         await post(http, writer, channel, "first")
@@ -60,12 +63,15 @@ async def test_wakes_when_a_message_is_committed(service: ServiceHandle, channel
                                   params={"after": 1, "waitMs": 20000}, headers=reader.headers)
             return time.monotonic() - started, [m["seq"] for m in resp.json()["messages"]]
 
+        shared_before = sum(scrape(service, "realtime_longpoll_shared_total").values())
         polls = [asyncio.create_task(hold()) for _ in range(6)]
         await asyncio.sleep(1.0)
         waiting = scrape(service, "realtime_longpoll_waiting")
         await post(http, writer, channel, "second")
         results = await asyncio.gather(*polls)
-    assert sum(waiting.values()) >= 1, waiting
+        shared = sum(scrape(service, "realtime_longpoll_shared_total").values()) - shared_before
+    assert sum(waiting.values()) == 6, waiting
+    assert shared >= 6 - len(waiting), (shared, waiting)  # at most one build per worker
     for held_s, seqs in results:
         assert seqs == [2]
         assert held_s < 10, held_s

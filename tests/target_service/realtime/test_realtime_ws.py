@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from typing import Any
 
@@ -219,6 +220,8 @@ async def test_metrics_count_connections_and_frames(
         open_now = scrape(service, "realtime_ws_connections")
         assert sum(open_now.values()) >= 1
         assert sum(scrape(service, "realtime_frames_in_total").values()) >= 1
+        if os.environ.get("POLLCAP_TEST_SERVER", "uvicorn") == "uvicorn":  # rawsend.py
+            assert sum(scrape(service, "realtime_frames_direct_total").values()) >= 1
     assert len(scrape(service, "realtime_fanout_lag_ms_last")) >= 1
 
 
