@@ -46,6 +46,8 @@ class DemandBound:
     n_steps: int = 0  # clean busy steps the regression rests on
     demand_interval_s: tuple[float, float] | None = None
     max_requests_interval: tuple[float, float] | None = None
+    # requests/s per user pooled over the same clean steps (Little's law: N = X / rate)
+    requests_per_user_s: float | None = None
 
     @property
     def demand_us(self) -> float | None:
@@ -108,6 +110,7 @@ def demand_bound(table: pd.DataFrame, *, cores: float,
                            note="no step with service CPU >= "
                                 f"{MIN_BUSY_FRACTION:.0%} of {cores:g} core(s): no bound")
     rps = pd.to_numeric(table["requests_per_s"], errors="coerce")
+    per_user = pooled_requests_per_user_s(table[busy])
     est = estimate_demand(requests_per_s=rps[busy].to_numpy(),
                           cpu_cores=(cpu[busy] / 100.0).to_numpy())
     d_s, users = est.demand_s, None
@@ -126,7 +129,32 @@ def demand_bound(table: pd.DataFrame, *, cores: float,
         note=f"{d_s * 1e6:.0f} µs of CPU per request ({where}) "
              f"→ at most {cores / d_s:,.0f} requests/s on {cores:g} core(s){ci}",
         n_steps=est.n_steps, demand_interval_s=None if lo_hi is None else (lo_hi[0], lo_hi[1]),
-        max_requests_interval=x_ci)
+        max_requests_interval=x_ci, requests_per_user_s=per_user)
+
+
+def pooled_requests_per_user_s(rows: pd.DataFrame) -> float | None:
+    """Σ requests/s ÷ Σ users over ``rows`` (None without users or requests)."""
+    users = pd.to_numeric(rows.get("users"), errors="coerce")
+    rps = pd.to_numeric(rows.get("requests_per_s"), errors="coerce")
+    if users is None or rps is None:
+        return None
+    ok = users.notna() & rps.notna() & (users > 0) & (rps > 0)
+    if not ok.any():
+        return None
+    return float(rps[ok].sum() / users[ok].sum())
+
+
+def users_at_bound(bound: DemandBound) -> tuple[float, tuple[float, float] | None] | None:
+    """Users the CPU bound serves by Little's law, N = (cores / D) / (requests/s per user).
+
+    Both factors are measured over the clean steps, so N repeats between runs where the
+    USL's N = X / (λ − σX) does not: σ fitted from a nearly straight ramp swings by 20×
+    (two default runs: 3.3e-6 and 7.6e-5, 12% apart in N). None without either factor."""
+    x, rate = bound.max_requests_per_s, bound.requests_per_user_s
+    if x is None or not rate:
+        return None
+    ci = bound.max_requests_interval
+    return x / rate, None if ci is None else (ci[0] / rate, ci[1] / rate)
 
 
 def capped_throughput(fit: UslFit, n: ArrayLike, *, bound: DemandBound) -> NDArray[np.float64]:
@@ -146,8 +174,11 @@ def bounded_peak(fit: UslFit, *, bound: DemandBound, max_measured_users: int) ->
                                           n_points=fit.n_points), bound=bound)[:2]
                       for s, k, lam in fit.samples]).reshape(-1, 2)
     n_ci, x_ci = (_interval(draws[:, i], confidence=fit.confidence) for i in (0, 1))
+    little = users_at_bound(bound) if point[2] else None
+    if little is not None:  # the bound cut the curve: N from measured rates, not the fit
+        point, n_ci = (little[0], point[1], True), little[1]
     return _labelled(*point, bound=bound, max_measured_users=max_measured_users,
-                     n_interval=n_ci, x_interval=x_ci)
+                     n_interval=n_ci, x_interval=x_ci, little=little is not None)
 
 
 def _interval(values: NDArray[np.float64], *, confidence: float) -> tuple[float, float] | None:
@@ -173,16 +204,19 @@ def _capped_peak(fit: UslFit, *, bound: DemandBound) -> tuple[float, float, bool
 
 def _labelled(peak_n: float, peak_x: float, bounded: bool, *, bound: DemandBound,
               max_measured_users: int, n_interval: tuple[float, float] | None,
-              x_interval: tuple[float, float] | None) -> BoundedUsl:
+              x_interval: tuple[float, float] | None, little: bool = False) -> BoundedUsl:
     n_value = peak_n if math.isfinite(peak_n) else None
     x_value = peak_x if math.isfinite(peak_x) else None
-    n_extra = n_value is None or n_value > max_measured_users
+    # Little's law on measured rates is a bounded figure; the fit's N past the steps is not
+    n_extra = n_value is None or (n_value > max_measured_users and not little)
     # X at an extrapolated N is extrapolated, unless the bound (measured) set it.
     x_extra = n_extra and not bounded
     kind = "CPU bound" if bounded else "USL peak"
+    n_label = (f"users at the {kind}" if not little else
+               "users at the CPU bound (Little's law: bound ÷ measured requests/s per user)")
     return BoundedUsl(
         peak_users=BoundedFigure(value=n_value, extrapolated=n_extra, bounded=bounded,
-                                 label=_label(f"users at the {kind}", extrapolated=n_extra),
+                                 label=_label(n_label, extrapolated=n_extra),
                                  interval=n_interval),
         peak_requests_per_s=BoundedFigure(value=x_value, extrapolated=x_extra, bounded=bounded,
                                label=_label(f"requests/s at the {kind}", extrapolated=x_extra),

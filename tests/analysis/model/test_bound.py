@@ -15,6 +15,7 @@ from analysis.model.bound import (
     demand_bound,
     step_demand_s,
     steps_over_bound,
+    users_at_bound,
     users_at_throughput,
 )
 from analysis.model.usl import fit_usl, usl_throughput
@@ -83,10 +84,10 @@ def test_a_usl_peak_past_the_cpu_is_capped_and_not_extrapolated_in_x() -> None:
     x_peak = peak.peak_requests_per_s
     assert x_peak.bounded and x_peak.value == pytest.approx(bound.max_requests_per_s)
     assert not x_peak.extrapolated  # set by the measured demand, not by the curve
-    assert peak.peak_users.value is not None and peak.peak_users.value > 4750
-    assert peak.peak_users.extrapolated and "(extrapolated)" in peak.peak_users.label
-    assert float(fit.predict(peak.peak_users.value)) == pytest.approx(bound.max_requests_per_s,
-                                                                      rel=1e-4)
+    # N at the bound by Little's law on measured rates (2670/4750 req/s per user), not the fit
+    assert peak.peak_users.value == pytest.approx(bound.max_requests_per_s * 4750 / 2670)
+    assert peak.peak_users.bounded and not peak.peak_users.extrapolated
+    assert "Little's law" in peak.peak_users.label
     grid = np.linspace(1, 40_000, 200)
     assert capped_throughput(fit, grid, bound=bound).max() <= bound.max_requests_per_s + 1e-9
 
@@ -192,3 +193,34 @@ def test_a_step_faster_than_the_regression_allows_lowers_d_to_keep_the_rule() ->
     assert table["requests_per_s"].max() == pytest.approx(
         BOUND_TOLERANCE * bound.max_requests_per_s)
     assert steps_over_bound(table, bound=bound) == []
+
+
+def test_users_at_the_bound_repeat_where_the_usl_sigma_swings() -> None:
+    """Two ramps of the same rates, 1-2% of noise apart: the USL's N at the bound swings."""
+    users = np.array([500, 1000, 1250])
+    little, usl = [], []
+    for noise in ([1.0, 1.0, 0.985], [1.0, 0.985, 1.0]):
+        rps = 0.63 * users * np.array(noise)
+        table = pd.DataFrame({"users": users, "requests_per_s": rps,
+                              "cpu_percent": rps * 700e-6 * 100.0})
+        bound = demand_bound(table, cores=1)
+        fit = fit_usl(users, rps)
+        peak = bounded_peak(fit, bound=bound, max_measured_users=1250)
+        assert peak.peak_users.value == pytest.approx(
+            bound.max_requests_per_s / (rps.sum() / users.sum()))  # type: ignore[operator]
+        little.append(peak.peak_users.value)
+        usl.append(users_at_throughput(fit, requests_per_s=bound.max_requests_per_s or 0.0))
+    assert little[1] == pytest.approx(little[0], rel=0.02)
+    assert abs(usl[1] / usl[0] - 1) > abs(little[1] / little[0] - 1)  # why Little's law
+
+
+def test_users_at_bound_needs_a_rate_and_carries_the_bound_interval() -> None:
+    table = _issue_table()
+    bound = demand_bound(table, cores=1)
+    got = users_at_bound(bound)
+    assert got is not None and bound.max_requests_interval is not None
+    n, ci = got
+    rate = bound.requests_per_user_s or 0.0
+    assert ci == pytest.approx((bound.max_requests_interval[0] / rate,
+                                bound.max_requests_interval[1] / rate))
+    assert users_at_bound(demand_bound(table.assign(cpu_percent=0.0), cores=1)) is None
