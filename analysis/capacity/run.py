@@ -325,6 +325,9 @@ def _meta(
         # the users' send rate, for the push price tables (analysis.model.findings)
         "sender_share": cfg.scenario.sender_share,
         "send_rate_per_min": cfg.scenario.send_rate_per_min,
+        # the channel model, for the expected audience per message (analysis.model.audience)
+        "channels": cfg.scenario.channels,
+        "channel_skew": cfg.scenario.channel_skew,
         "realtime": transport(cfg),
         "reconnect_every_s": cfg.scenario.reconnect_every_s,
         "locust_workers_elsewhere": cfg.master.expect_workers if cfg.master else 0,

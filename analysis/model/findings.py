@@ -24,6 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.model.audience import (
+    DEFAULT_CHANNEL_SKEW,
+    DEFAULT_CHANNELS,
+    audience_share,
+    expected_deliveries_per_user_s,
+    measured_deliveries_per_user_s,
+)
 from analysis.model.backends import (
     BackendNodes,
     BackendSizing,
@@ -165,26 +172,37 @@ def measured_node_throughput(*, table: pd.DataFrame, steps: pd.DataFrame,
 
 def usage_from_run(*, table: pd.DataFrame, capacity: SloCapacity, plan: Plan,
                    backends: Sequence[BackendSizing], inputs: dict[str, Any]) -> Usage:
-    """One user's demand over the steps that met the SLO (all steps when none did)."""
+    """One user's demand over the steps that met the SLO (all steps when none did).
+
+    Deliveries per user are the workload's expectation (stated sends × the channel
+    model's audience at these steps' users); the recorded rate is kept beside it."""
     rows = table if capacity.last_pass_users is None else table[
         table["users"] <= capacity.last_pass_users]
     users = rows["users"].to_numpy(dtype=np.float64)
     window_s = ((rows["end_ms"] - rows["start_ms"]).to_numpy(dtype=np.float64) / 1000.0
                 * (1 - float(inputs.get("warmup_fraction", 0.25))))
-    deliveries = rows.get("delivery_samples", pd.Series(0, index=rows.index)).to_numpy(
-        dtype=np.float64) / np.maximum(window_s, 1e-9)
+    measured = measured_deliveries_per_user_s(
+        users=users, window_s=window_s,
+        deliveries=rows.get("delivery_samples", pd.Series(0, index=rows.index)).to_numpy(
+            dtype=np.float64))
     response = rows.get("req_mean_ms", pd.Series(np.nan, index=rows.index)).to_numpy(
         dtype=np.float64)
     keep = np.isfinite(response) & (users > 0)
     share = float(inputs.get("sender_share", DEFAULT_SENDER_SHARE))
     rate = float(inputs.get("send_rate_per_min", DEFAULT_SEND_RATE_PER_MIN))
+    sends_s = share * rate / 60.0
+    audience = audience_share(channels=int(inputs.get("channels") or DEFAULT_CHANNELS),
+                              skew=float(inputs.get("channel_skew", DEFAULT_CHANNEL_SKEW)))
     sized = {b.name: b for b in backends}
     return Usage(
         requests_per_user_s=plan.rates.requests_per_s,
         response_ms=float((response[keep] * users[keep]).sum() / users[keep].sum())
         if keep.any() else math.nan,
-        sends_per_user_s=share * rate / 60.0,
-        deliveries_per_user_s=float(deliveries.sum() / users.sum()) if users.sum() else 0.0,
+        sends_per_user_s=sends_s,
+        # the channel model's expectation: the measured rate swings 30-45% (analysis.model.audience)
+        deliveries_per_user_s=expected_deliveries_per_user_s(users=users, sends_per_user_s=sends_s,
+                                                             share=audience),
+        deliveries_measured_per_user_s=measured,
         users_per_instance=plan.users_per_instance,
         redis_nodes_per_user=_per_user(sized.get("Redis"), plan.rates.redis_ops_per_s,
                                        REDIS_OPS_PER_NODE_S * plan.headroom),

@@ -57,6 +57,7 @@ class Usage:
     response_ms: float
     sends_per_user_s: float = 0.0
     deliveries_per_user_s: float = 0.0
+    deliveries_measured_per_user_s: float | None = None  # recorded, beside the expectation
     message_kb: float = 1.0
     request_kb: float = 1.0
     users_per_instance: float | None = None
