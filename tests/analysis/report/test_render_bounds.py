@@ -29,11 +29,17 @@ def test_headline_figures_are_bounded_or_labelled_and_steps_stay_under_the_bound
     assert bound is not None
     assert all(s["requests_per_s"] <= 1.05 * bound for s in doc["steps"])
     peak = model["usl_peak"]
-    assert peak["users"]["extrapolated"] is True and doc["usl"]["extrapolated"] is True
+    assert doc["usl"]["extrapolated"] is True  # the raw fit's N* lies past the ramp
+    # the bound cuts the curve: users there by Little's law on measured rates, not the fit
+    rate = model["bound"]["requests_per_user_s"]
+    assert peak["users"]["bounded"] is True and peak["users"]["extrapolated"] is False
+    assert peak["users"]["value"] == pytest.approx(bound / rate)
+    assert "Little's law" in peak["users"]["label"]
     assert peak["requests_per_s"]["value"] <= bound + 1e-6
     assert peak["requests_per_s"]["extrapolated"] or peak["requests_per_s"]["bounded"]
     html = render_html(result)
-    assert "(extrapolated)" in html and "max requests/s the CPU allows" in html
+    assert "and is an extrapolation" in html and "max requests/s the CPU allows" in html
+    assert "(extrapolated)" not in html  # headline cards: measured or bounded figures only
     assert "Cost per 1,000 users per month" in html and "Backends from measured CPU" in html
     assert {c["table"] for c in model["costs"]} >= {"aws-lambda-http", "self-hosted"}
     json.dumps(doc, allow_nan=False)  # strict JSON
