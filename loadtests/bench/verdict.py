@@ -112,9 +112,24 @@ def arm_line(arm: dict[str, Any]) -> str:
         line += f", polls late by {arm['poll_late_ms_mean']} ms on average"
     if arm.get("hub_lag_p99_ms") is not None:
         line += f", hub lag p99 {arm['hub_lag_p99_ms']} ms, GC {arm['gc_ms_per_s']} ms/s"
+    line += contention_line(arm)
     if arm["problems"]:
         line += "\n    problems: " + "; ".join(arm["problems"])
     return line
+
+
+def contention_line(arm: dict[str, Any]) -> str:
+    """The generator's run-queue wait beside its rate: a busy machine or a slow generator."""
+    wait = arm.get("run_queue_wait_share")
+    if wait is None:
+        return ""
+    line = (
+        f"\n    generator main thread waited for a CPU {wait:.1%} of the wall time"
+        f" (machine load {arm['machine_load_1m']}, generator allowed {arm['machine_cpus']} CPUs)"
+    )
+    if arm.get("starved"):
+        return line + ": starved by other processes: the held rate is a lower bound"
+    return line + ": not starved, a slip is the generator's own"
 
 
 def bench_text(figures: dict[str, Any]) -> str:
