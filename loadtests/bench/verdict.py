@@ -127,9 +127,22 @@ def contention_line(arm: dict[str, Any]) -> str:
         f"\n    generator main thread waited for a CPU {wait:.1%} of the wall time"
         f" (machine load {arm['machine_load_1m']}, generator allowed {arm['machine_cpus']} CPUs)"
     )
+    need = cores_needed(arm)
+    if need is not None:
+        line += f"; at its CPU per request the intended rate needs {need:.2f} cores"
+        if need >= 1.0:
+            line += " (more than the one core a Locust process's hub can use)"
     if arm.get("starved"):
         return line + ": starved by other processes: the held rate is a lower bound"
     return line + ": not starved, a slip is the generator's own"
+
+
+def cores_needed(arm: dict[str, Any]) -> float | None:
+    """Cores the intended poll rate takes at the arm's measured CPU per request."""
+    cpu_us = arm.get("cpu_us_per_request")
+    if cpu_us is None:
+        return None
+    return round(float(cpu_us) * float(arm["intended_poll_rps"]) / 1e6, 3)
 
 
 def bench_text(figures: dict[str, Any]) -> str:

@@ -126,6 +126,7 @@ def test_schedstat_of_a_real_process_counts_its_cpu_time() -> None:
 def test_the_bench_says_whether_the_machine_starved_the_generator(starved: bool) -> None:
     on = dataclasses.replace(
         arm(record=True, held=0.84, cores=0.68),
+        cpu_us_per_request=250.0 if starved else 100.0,
         run_queue_wait_share=0.31 if starved else 0.01,
         machine_load_1m=3.1,
         machine_cpus=2,
@@ -136,3 +137,6 @@ def test_the_bench_says_whether_the_machine_starved_the_generator(starved: bool)
     assert ("31.0%" if starved else "1.0%") in text and "load 3.1" in text
     assert ("the held rate is a lower bound" in text) == starved
     assert ("not starved" in text) == (not starved)
+    need = (250.0 if starved else 100.0) * 4999.5 / 1e6  # cores at the intended rate
+    assert f"needs {need:.2f} cores" in text
+    assert ("more than the one core" in text) == (need >= 1.0)
