@@ -158,4 +158,11 @@ def bench_text(figures: dict[str, Any]) -> str:
             f"  {row['name']:<42} {_value(row):>10} {_bound(row):>10} {ratio:>7}"
             f"  {'ok' if row['ok'] else 'MISSED'}"
         )
+    starved = [a for a in figures["arms"] if a.get("starved")]
+    if starved:
+        lines.append(
+            f"  {len(starved)} of {len(figures['arms'])} arms starved by other processes:"
+            " held rates are lower bounds, and the recording share compares CPU per request"
+            " of arms that got different CPU (re-measure on a quiet machine)"
+        )
     return "\n".join(lines)

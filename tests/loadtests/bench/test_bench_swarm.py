@@ -140,3 +140,4 @@ def test_the_bench_says_whether_the_machine_starved_the_generator(starved: bool)
     need = (250.0 if starved else 100.0) * 4999.5 / 1e6  # cores at the intended rate
     assert f"needs {need:.2f} cores" in text
     assert ("more than the one core" in text) == (need >= 1.0)
+    assert ("1 of 2 arms starved" in text) == starved
