@@ -1,9 +1,9 @@
 """Collecting a run's samples from Redis, and the collect benchmark.
 
 The writers (Locust users) store one sorted-set member per sample under the run's
-keys; the reader itself (a Lua page reader, ~2 s for 1M samples) lives in
-:mod:`loadtests.recording.samples`, the layer that writes them. Writing and reading
-the samples of a run folder (Parquet) is :mod:`analysis.runs`.
+keys; the reader itself (raw ZRANGE pages parsed by numpy and Arrow, ~0.7 s for 1M
+samples here) lives in :mod:`loadtests.recording.samples`, the layer that writes them.
+Writing and reading the samples of a run folder (Parquet) is :mod:`analysis.runs`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ over each step's steady window (the report's warm-up rule), and resampled with a
 seeded bootstrap so two runs' draws give an interval of their difference:
 
 * **SLO capacity** (users): the delivery samples of every step are resampled, each
-  step's p95 recomputed, and the report's own rule (``plan.slo_capacity``) applied;
+  step's p95 recomputed, each step's error rate drawn from its counts (``_error_draws``),
+  and the report's own rule (``plan.slo_capacity``) applied to each draw: a capacity the
+  error rate limits gets an interval too (with the p95s alone it collapsed to one value);
 * **requests per user** (per s): per-second bins of poll samples ÷ users, bins resampled;
 * **CPU per request** (ms): per-second service CPU samples ÷ the step's poll rate;
 * **p95 delivery** (ms) at the user counts both runs measured: delivery samples resampled.
@@ -103,7 +105,8 @@ def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOO
     messages = data.samples.get("message")
     delivery = {u: _slice(messages, "latency_ms", lo, hi) for u, lo, hi in windows}
     p95_draws = {u: _p95_draws(v, rng=rng, draws=draws) for u, v in delivery.items()}
-    capacity, status = _capacity(table, p95_draws, slo=slo, draws=draws)
+    capacity, status = _capacity(table, p95_draws, _error_draws(table, rng=rng, draws=draws),
+                                 slo=slo, draws=draws)
     matched = [w for w in windows if w[0] in set(matched_users)]
     polls = data.samples.get("poll")
     per_user = [_bins_per_s(polls, lo, hi) / max(u, 1) for u, lo, hi in matched]
@@ -120,7 +123,30 @@ def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOO
         delivery=delivery)
 
 
-def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray], *, slo: float,
+def _error_draws(table: pd.DataFrame, *, rng: np.random.Generator,
+                 draws: int) -> dict[int, FloatArray]:
+    """Per step, ``draws`` error rates given its k failures out of n requests.
+
+    Drawn from the Jeffreys posterior Beta(k + 1/2, n - k + 1/2): a step without a
+    failure still gets a small spread (0 of n is not "exactly 0"), and a failing step the
+    binomial spread of its count. Only whole-step counts are recorded, so bursts of
+    errors (run-to-run noise) are not seen: ``verdict.MIN_EFFECT_PCT`` covers those.
+    A step without counts keeps its table value in every draw.
+    """
+    out: dict[int, FloatArray] = {}
+    for row in table.itertuples(index=False):
+        n = float(getattr(row, "requests", math.nan))
+        k = float(getattr(row, "errors", math.nan))
+        rate = float(getattr(row, "error_rate", math.nan))
+        if math.isfinite(n) and math.isfinite(k) and n >= 1 and 0 <= k <= n:
+            out[int(row.users)] = rng.beta(k + 0.5, n - k + 0.5, size=draws)
+        else:
+            out[int(row.users)] = np.full(draws, rate)
+    return out
+
+
+def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray],
+              error_draws: dict[int, FloatArray], *, slo: float,
               draws: int) -> tuple[Figure, str]:
     point = slo_capacity(table, slo_p95_ms=slo, max_error_rate=PLAN_DEFAULTS.max_error_rate)
     if point.users is None:
@@ -129,8 +155,11 @@ def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray], *, slo: flo
     boot = table[["users", "delivery_p95_ms", "error_rate"]].copy()
     nan = np.full(draws, math.nan)
     columns = [p95_draws.get(int(u), nan) for u in table["users"]]
+    rates = [error_draws.get(int(u), np.full(draws, e))
+             for u, e in zip(table["users"], table["error_rate"], strict=True)]
     for i in range(draws):
         boot["delivery_p95_ms"] = [c[i] for c in columns]
+        boot["error_rate"] = [r[i] for r in rates]
         cap = slo_capacity(boot, slo_p95_ms=slo, max_error_rate=PLAN_DEFAULTS.max_error_rate)
         out[i] = cap.users if cap.users is not None else 0.0
     note = point.message if point.status != "interpolated" else ""

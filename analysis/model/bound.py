@@ -7,10 +7,12 @@ knows nothing of it: fitted on a ramp that never turned down it puts N* and X(N*
 far past what the CPU can do (issue 12: X(N*) = 6,078 req/s against a bound of
 ~2,720 req/s at 367 µs per request on one core).
 
-The bound uses the *smallest* demand measured at a step busy enough to be read
-(≥ ``MIN_BUSY_FRACTION`` of the cores): every measured step then satisfies
-X_i = U_i / D_i ≤ cores / D_i ≤ cores / D_min, so the bound is the most generous
-one the measurements allow, and no measured point lies above it.
+D is the utilization law's regression over every clean busy step (``demand``: CPU
+against completed requests, ≥ ``MIN_BUSY_FRACTION`` of the cores, errors within the
+limit), with a bootstrap interval over the steps; no single step sets it. A measured
+step must stay within ``BOUND_TOLERANCE`` × cores / D: where one would not (its own
+demand well under the regression's at full CPU), D is lowered just enough to keep it
+within, and ``users`` names that step.
 
 Figures at user counts beyond the largest measured step are extrapolations and
 carry ``extrapolated=True``; a figure the bound cuts carries ``bounded=True``.
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from analysis.model.demand import estimate_demand
 from analysis.model.usl import UslFit
 
 MIN_BUSY_FRACTION = 0.10  # steps under 10% of the cores: CPU too small to read a demand from
@@ -33,13 +36,16 @@ BOUND_TOLERANCE = 1.05  # a measured step may exceed cores / D by sampling noise
 
 @dataclass(frozen=True, slots=True)
 class DemandBound:
-    """X ≤ cores / D; ``demand_s`` from the step with ``users`` (None without CPU data)."""
+    """X ≤ cores / D (None without CPU data); ``users``: the step that capped D, if one did."""
 
     cores: float
     demand_s: float | None
     max_requests_per_s: float | None
     users: int | None
     note: str
+    n_steps: int = 0  # clean busy steps the regression rests on
+    demand_interval_s: tuple[float, float] | None = None
+    max_requests_interval: tuple[float, float] | None = None
 
     @property
     def demand_us(self) -> float | None:
@@ -101,13 +107,26 @@ def demand_bound(table: pd.DataFrame, *, cores: float,
         return DemandBound(cores=cores, demand_s=None, max_requests_per_s=None, users=None,
                            note="no step with service CPU >= "
                                 f"{MIN_BUSY_FRACTION:.0%} of {cores:g} core(s): no bound")
-    idx = demand[busy].idxmin()
-    d_s = float(demand[idx])
-    users = int(table.loc[idx, "users"])
+    rps = pd.to_numeric(table["requests_per_s"], errors="coerce")
+    est = estimate_demand(requests_per_s=rps[busy].to_numpy(),
+                          cpu_cores=(cpu[busy] / 100.0).to_numpy())
+    d_s, users = est.demand_s, None
+    # every measured step within the tolerance: X_i ≤ 1.05 · cores / D
+    fastest = rps[rps.notna()].idxmax()
+    ceiling_s = BOUND_TOLERANCE * cores / float(rps[fastest])
+    if d_s > ceiling_s:
+        d_s, users = ceiling_s, int(table.loc[fastest, "users"])
+    lo_hi = None if est.interval_s is None else tuple(min(v, ceiling_s) for v in est.interval_s)
+    x_ci = None if lo_hi is None else (cores / lo_hi[1], cores / lo_hi[0])
+    where = (f"regression over {est.n_steps} clean step(s)" if users is None else
+             f"lowered to keep the {users}-user step within {BOUND_TOLERANCE:g}×")
+    ci = "" if x_ci is None else f" (95% interval {x_ci[0]:,.0f}-{x_ci[1]:,.0f})"
     return DemandBound(
         cores=cores, demand_s=d_s, max_requests_per_s=cores / d_s, users=users,
-        note=f"{d_s * 1e6:.0f} µs of CPU per request (least measured, at {users} users) "
-             f"→ at most {cores / d_s:,.0f} requests/s on {cores:g} core(s)")
+        note=f"{d_s * 1e6:.0f} µs of CPU per request ({where}) "
+             f"→ at most {cores / d_s:,.0f} requests/s on {cores:g} core(s){ci}",
+        n_steps=est.n_steps, demand_interval_s=None if lo_hi is None else (lo_hi[0], lo_hi[1]),
+        max_requests_interval=x_ci)
 
 
 def capped_throughput(fit: UslFit, n: ArrayLike, *, bound: DemandBound) -> NDArray[np.float64]:

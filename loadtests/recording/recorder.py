@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 import orjson
 import redis
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
 ZADD_CHUNK = 5000
+STOP_WAIT_S = 30.0  # how long stop() lets a flush in progress finish
 MAX_BUFFERED_SAMPLES = 2_000_000  # past this, a dead Redis costs samples, not memory
 
 # new_run_id is re-exported: analysis.capacity imports it from here
@@ -94,6 +96,7 @@ class Recorder:
         self.process = process
         self._users: list[bytes] = []
         self._loop: gevent.Greenlet | None = None
+        self._stopping = gevent.event.Event()
         self._dropped = 0
 
     # -- the hot path: appends only -------------------------------------------------
@@ -162,12 +165,14 @@ class Recorder:
         )
         try:
             resp.ship(self._redis, commands)
-        except redis.RedisError as exc:
+        except BaseException as exc:  # Redis errors, and a kill while the batch was in flight
             self._users[:0] = users
             self._reconnects[:0] = reconnects  # few: kept whatever the bound
             self._errors[:0] = errors
             self._sends[:0] = sends
             self._requeue(polls, messages, notes, counters, exc)
+            if not isinstance(exc, redis.RedisError):
+                raise
             return 0
         return sent
 
@@ -233,7 +238,7 @@ class Recorder:
         messages: list[MessageRow],
         notes: list[NotificationRow],
         counters: Counter[str],
-        exc: Exception,
+        exc: BaseException,
     ) -> None:
         """Keep what failed to ship for the next flush, up to a memory bound."""
         log.warning("recorder flush failed (%s); keeping samples for the next flush", exc)
@@ -248,20 +253,29 @@ class Recorder:
     def start(self) -> None:
         """Start the background flusher (a greenlet; Locust runs under gevent)."""
         if self._loop is None:
-            self._loop = gevent.spawn(self._run)
+            self._stopping = gevent.event.Event()
+            self._loop = gevent.spawn(self._run, self._stopping)
 
-    def _run(self) -> None:
-        while True:
-            gevent.sleep(self.flush_interval_s)
+    def _run(self, stopping: gevent.event.Event) -> None:
+        while not stopping.wait(timeout=self.flush_interval_s):
             try:
                 self.flush()
             except Exception:  # a bug in a flush must not kill the recorder silently
                 log.exception("recorder flush crashed")
 
-    def stop(self) -> None:
-        """Stop the flusher and ship what is left (called at test stop)."""
+    def stop(self, *, timeout_s: float = STOP_WAIT_S) -> None:
+        """Stop the flusher and ship what is left (called at test stop).
+
+        The flusher is asked to stop and waited for, never killed mid-flush: a kill
+        while its batch waits on Redis dropped that batch (the end-of-run race in which
+        a chaos run's last sends lost their records). Only a flush stuck past
+        ``timeout_s`` is killed, and its batch goes back into the buffers for the
+        final flush below.
+        """
         if self._loop is not None:
-            self._loop.kill(block=True)
+            self._stopping.set()
+            self._loop.join(timeout=timeout_s)
+            self._loop.kill(block=True)  # a no-op unless it overran
             self._loop = None
         self.flush()
         if self._dropped:

@@ -5,22 +5,18 @@ The writers (:mod:`loadtests.recording.recorder`) store one sorted-set member pe
 layouts are fixed in :mod:`loadtests.recording.keys`. This is the one reader
 of those keys: the swarm summary, the capacity runner and ``analysis.collect`` use it.
 
-Why a Lua page reader: redis-py without hiredis parses every bulk string in
-Python, so 1M members *plus* 1M scores (2M bulk strings) take ~6 s here. A
-tiny server-side script runs the same ``ZRANGE key start stop WITHSCORES`` per
-page and returns the page as one ``member:score\\n`` blob, which Arrow's C++ CSV
-reader turns into typed columns (measured side by side: ~1.5x faster than pandas'
-C parser on these blobs). Pages stream in on a thread while the previous one is
-parsed, so the server's work and the parsing overlap.
-Servers where scripting is disabled fall back to the plain paged ZRANGE.
+Why raw pages: redis-py without hiredis parses every bulk string in Python (1M
+members *plus* 1M scores, ~6 s here); :mod:`loadtests.recording.zrange_pages` reads the
+plain ``ZRANGE ... WITHSCORES`` replies as bytes and has numpy and Arrow's C++ CSV
+reader turn them into typed columns, a page parsed while the server builds the next.
+Where that raw connection cannot be had, the plain paged ZRANGE through redis-py
+(slower, same output).
 """
 
 from __future__ import annotations
 
 import io
-import queue
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -29,6 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import redis
 
+from loadtests.recording import zrange_pages
 from loadtests.recording.keys import (
     COUNTER_FIELDS,
     MEMBER_FIELDS,
@@ -56,19 +53,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "t_ms": pa.float64(),
 }
 PAGE_SIZE = 50_000
-IN_FLIGHT = 2  # page requests outstanding while one is parsed
-_PAGE_SCRIPT = """
-local r = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
-local out = {}
-local k = 1
-for i = 1, #r, 2 do
-  out[k] = r[i]; out[k + 1] = ':'; out[k + 2] = r[i + 1]; out[k + 3] = '\\n'
-  k = k + 4
-end
-return table.concat(out)
-"""
-
-
 # analysis.collect and its tests import these names from here (kept until they move to keys)
 sample_key = samples_key
 
@@ -94,8 +78,8 @@ def read_samples(
 ) -> pd.DataFrame:
     """All samples of one type (optionally ``start_ms <= t_ms <= end_ms``), time-ordered.
 
-    Pages are rank ranges found with ZCOUNT (O(log N) each), all sent in one
-    pipeline so the network round trip is paid once.
+    Pages are rank ranges found with ZCOUNT (O(log N) each), streamed on one
+    connection with a page in flight while the previous one is parsed.
     """
     if sample_type not in MEMBER_FIELDS:
         raise ValueError(f"unknown sample type {sample_type!r}; expected one of {SAMPLE_TYPES}")
@@ -104,14 +88,12 @@ def read_samples(
     if last < first:
         return empty_samples(sample_type)
     pages = [(s, min(s + page_size - 1, last)) for s in range(first, last + 1, page_size)]
+    fields = list(MEMBER_FIELDS[sample_type])
     try:
-        sha = client.script_load(_PAGE_SCRIPT)
-        names = _blob_columns(sample_type)
-        tables = [_parse_page(b, names) for b in _stream_pages(client, sha, key, pages) if b]
-    except redis.ResponseError:  # scripting disabled: plain pages, same output
+        tables = [zrange_pages.page_table(body, fields=fields, types=ARROW_TYPES)
+                  for body in zrange_pages.stream_pages(client, key=key, pages=pages)]
+    except zrange_pages.NotRaw:  # redis-py's parser, same output
         return parse_blob(_fetch_plain(client, key=key, pages=pages), sample_type=sample_type)
-    if not tables:
-        return empty_samples(sample_type)
     frame = pa.concat_tables(tables).to_pandas()
     return _typed(frame[sample_columns(sample_type)])
 
@@ -138,46 +120,6 @@ def _parse_page(blob: bytes, names: list[str]) -> pa.Table:
         ),
         convert_options=pacsv.ConvertOptions(column_types={c: ARROW_TYPES[c] for c in names}),
     )
-
-
-def _stream_pages(
-    client: redis.Redis, sha: str, key: str, pages: list[tuple[int, int]]
-) -> Iterator[bytes]:
-    """Each page's blob as it arrives, while Redis works on the next one.
-
-    A thread keeps ``IN_FLIGHT`` requests outstanding on one connection (socket
-    reads release the GIL), so the server builds page k+1 while page k is parsed:
-    on two cores, server and parser each get one. Not all at once: the server runs
-    every command it has read before it writes any reply, so a whole pipeline
-    would arrive only at the end (and, on a slow machine, past the socket timeout).
-    """
-    replies: queue.Queue[Any] = queue.Queue()
-
-    def fetch() -> None:
-        pool = client.connection_pool
-        conn = pool.get_connection()
-        try:
-            packed = [b"".join(conn.pack_command("EVALSHA", sha, 1, key, a, b)) for a, b in pages]
-            for request in packed[:IN_FLIGHT]:
-                conn.send_packed_command([request])
-            for i in range(len(packed)):
-                replies.put(conn.read_response())
-                if i + IN_FLIGHT < len(packed):
-                    conn.send_packed_command([packed[i + IN_FLIGHT]])
-        except BaseException as exc:  # handed to the reader, which raises it
-            conn.disconnect()
-            replies.put(exc)
-        finally:
-            pool.release(conn)
-
-    thread = threading.Thread(target=fetch, name="pollcap-samples", daemon=True)
-    thread.start()
-    for _ in pages:
-        reply = replies.get()
-        if isinstance(reply, BaseException):
-            raise reply
-        yield reply
-    thread.join()
 
 
 def _rank_range(

@@ -184,6 +184,27 @@ def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float
     return round(every.rps * precise / poll.rps, 2), round(precise, 2), poll.span_s
 
 
+def final_plateau(users: np.ndarray) -> tuple[int, int]:
+    """First and last row of the last run of equal user counts longer than one row.
+
+    Skipped at the end: stopped rows (0), and a lone row caught while Locust stopped
+    its users (a starved process writes its history rows many seconds apart, so the
+    last one can land mid-stop, e.g. 8,675 of 10,000); that was taken for the plateau,
+    and the bench then found no steady window.
+    """
+    end = len(users) - 1
+    while end > 0 and users[end] == 0:
+        end -= 1
+    while end > 0:
+        begin = end
+        while begin > 0 and users[begin - 1] == users[end]:
+            begin -= 1
+        if begin < end or begin == 0:
+            return begin, end
+        end -= 1
+    return 0, 0
+
+
 def steady_window(
     history: pd.DataFrame, *, name: str | None = None, method: str | None = None
 ) -> SteadyWindow | None:
@@ -205,13 +226,7 @@ def steady_window(
     )
     per_t = per_t.sort_index()
     users = per_t["users"].to_numpy()
-    plateau = users.max() if users[-1] == 0 else users[-1]
-    end = len(users) - 1
-    while end > 0 and users[end] != plateau:
-        end -= 1
-    begin = end
-    while begin > 0 and users[begin - 1] == plateau:
-        begin -= 1
+    begin, end = final_plateau(users)
     times = per_t.index.to_numpy(dtype=float)
     counts = per_t["count"].to_numpy(dtype=float)
     first = int(np.searchsorted(times, times[begin] + SETTLE_S))

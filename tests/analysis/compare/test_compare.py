@@ -160,3 +160,38 @@ def test_history_lists_reported_runs_in_order_with_a_trend_plot(tmp_path: Path) 
     assert (tmp_path / "history.html").read_text().count("data:image/png;base64,") == 1
     code, out = _invoke("history", "--reports-dir", str(tmp_path / "none"))
     assert code == 2 and "no reports folder" in out
+
+
+def _error_limited(run_id: str, *, rates: dict[int, float], seed: int = 0) -> RunData:
+    """A run whose SLO capacity the error rate sets (p95 breaks only past 1,400 users)."""
+    data = _run(run_id, seed=seed)
+    steps = data.steps.copy()
+    steps["failures"] = [round(r * rates.get(int(u), 0.0))
+                         for u, r in zip(steps["users"], steps["requests"], strict=True)]
+    data.steps = steps
+    return data
+
+
+ERRORS = {700: 0.004, 1000: 0.016, 1400: 0.05, 1800: 0.1}  # 1% crossed at 850 users
+ERRORS_WORSE = {**ERRORS, 700: 0.00834}  # the crossing at ~765 users: 10% less
+
+
+def test_an_error_limited_capacity_has_an_interval_not_a_single_value() -> None:
+    fig = run_figures(_error_limited("a", rates=ERRORS), matched_users=USERS, draws=100)
+    assert fig.capacity.value == pytest.approx(850, abs=5)
+    lo, hi = np.percentile(fig.capacity.draws, [2.5, 97.5])
+    assert lo < fig.capacity.value < hi  # the error counts resampled, not held fixed
+    assert hi - lo < 0.1 * fig.capacity.value  # yet a sampling interval, not any value
+
+
+def test_error_limited_capacity_an_unchanged_copy_no_change_a_10pct_drop_worse() -> None:
+    a = _error_limited("a", rates=ERRORS)
+    same = compare_runs(a, _error_limited("b", rates=ERRORS, seed=1), draws=100)
+    cap = {m.name: m for m in same.metrics}["SLO capacity"]
+    assert cap.verdict == "no significant change"
+    assert cap.ci_low is not None and cap.ci_high is not None and cap.ci_low < cap.ci_high
+    worse = compare_runs(a, _error_limited("b", rates=ERRORS_WORSE, seed=1), draws=100)
+    drop = {m.name: m for m in worse.metrics}["SLO capacity"]
+    assert drop.diff_pct is not None and -12 < drop.diff_pct < -8
+    assert drop.verdict == "worse" and drop.ci_high is not None and drop.ci_high < 0
+    assert "SLO capacity" in [m.name for m in regressions(worse, threshold_pct=5)]

@@ -109,3 +109,43 @@ def test_each_process_share_of_polls_sums_to_the_counter(
     assert read_counters(client, run_id=RUN)["polls"] == sum(shares.values())
     for rec in recorders:
         rec.close()
+
+
+# Run under gevent's monkey-patching, as in a Locust process (sockets yield to other
+# greenlets), in a child process so the test session stays unpatched.
+_STOP_MID_FLUSH = """
+import sys
+from gevent import monkey
+monkey.patch_all()
+import gevent, redis
+from loadtests.recording.recorder import Recorder
+from loadtests.recording.keys import run_sends_key
+url, run = sys.argv[1], sys.argv[2]
+client = redis.Redis.from_url(url)
+rec = Recorder(redis_url=url, run_id=run, flush_interval_s=0.05)
+refs = [f"u.{n}" for n in range(200)]
+for ref in refs[:100]:
+    rec.send(ref=ref, record={"outcome": "unknown"})
+client.execute_command("CLIENT", "PAUSE", 600, "WRITE")  # the next flush waits on Redis
+rec.start()
+gevent.sleep(0.2)
+assert not rec._sends, "the flusher has taken the first batch"
+for ref in refs[100:]:  # the tabs' last sends, after that flush began
+    rec.send(ref=ref, record={"outcome": "ok"})
+rec.stop()
+print(client.hlen(run_sends_key(run_id=run)))
+rec.close()
+"""
+
+
+def test_stop_while_a_flush_waits_on_redis_loses_nothing(clean_backends: StackInfo) -> None:
+    """The end-of-run race: the flusher is mid-flush (its batch taken from the buffers,
+    waiting for Redis) when the test stops. Killing it there dropped that batch (the last
+    sends' records of a chaos run); stop() must let it finish, then ship the rest."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _STOP_MID_FLUSH, clean_backends.redis_url, RUN],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200"]

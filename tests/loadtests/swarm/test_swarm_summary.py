@@ -59,6 +59,15 @@ def test_rate_on_the_final_plateau_ignores_ramp_stop_and_deliveries() -> None:
     assert window.start_s >= 1002 + 5 and window.end_s == 1012
 
 
+def test_a_last_row_caught_mid_stop_is_not_the_plateau() -> None:
+    """A starved generator's history: rows seconds apart, the last one while stopping."""
+    users = [0, 3200, 6400, 9600, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 8675]
+    per_s = [0, 100, 300, 400, 500, 500, 500, 500, 500, 500, 500, 200]
+    window = steady_window(pd.DataFrame(history(users, per_s)))
+    assert window is not None and window.rps == pytest.approx(500.0)
+    assert window.end_s == 1010
+
+
 def test_rate_of_one_request_name_and_method() -> None:
     frame = history([10] * 12, [5.0] * 12)
     window = steady_window(frame, name=POLL, method="GET")
