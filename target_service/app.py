@@ -138,6 +138,7 @@ def _register_gauges(prom: PromMetrics, state: AppState) -> None:
                and state.chat.pushes.healthy() else 0.0)
     prom.gauge("notification_db_skips_total", lambda: state.notifications.db_skips)
     prom.gauge("db_queries_total", lambda: state.counters.db_queries)
+    prom.gauge("db_release_failures_total", lambda: state.db.release_failures)
     prom.gauge("server_load", lambda: state.load.load)
     prom.gauge("redis_up", lambda: 1.0 if state.redis.up else 0.0)
     prom.gauge("metrics_samples_dropped_total", lambda: state.recorder.dropped)

@@ -38,6 +38,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    workers = getattr(config.option, "numprocesses", None) or 0
+    given = config.getoption("--redis-url") or config.getoption("--database-url")
+    if workers and given:  # each worker would empty the other's data under its tests
+        raise pytest.UsageError(
+            "--redis-url/--database-url (or POLLCAP_REDIS_URL/POLLCAP_DATABASE_URL) are "
+            "emptied before each test: run them with one worker (add -n 0)"
+        )
+
+
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest) -> Iterator[StackInfo]:
     with Stack(

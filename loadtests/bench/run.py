@@ -44,6 +44,10 @@ class BenchArm:
     poll_late_ms_mean: float | None = None
     hub_lag_p99_ms: float | None = None  # how late the Locust hub woke a 50 ms sleeper
     gc_ms_per_s: float | None = None  # collector pauses, ms per second of run
+    run_queue_wait_share: float | None = None  # main thread runnable but off-CPU / wall time
+    machine_load_1m: float | None = None  # mean 1-minute load average over the window
+    machine_cpus: int | None = None  # CPUs the generator may run on
+    starved: bool | None = None  # waited for a CPU >= STARVED_WAIT_SHARE: rate is a lower bound
     problems: tuple[str, ...] = ()
 
     @property
@@ -147,6 +151,7 @@ def measure_arm(
         arm = failed_arm(record=record, chat_users=chat_users, problems=problems)
         return dataclasses.replace(arm, run_id=result.run_id, errors=summary["errors"])
     cores = watch[0].cores_between(poll_window.start_s, poll_window.end_s) if watch else None
+    shared = watch[0].contention_between(poll_window.start_s, poll_window.end_s) if watch else None
     cpu_us = None
     if cores is not None and all_window is not None and all_window.rps > 0:
         cpu_us = cores / all_window.rps * 1e6
@@ -169,6 +174,10 @@ def measure_arm(
         errors=summary["errors"],
         poll_late_ms_mean=summary.get("poll_late_ms_mean") if record else None,
         problems=problems,
+        run_queue_wait_share=None if shared is None else shared.wait_share,
+        machine_load_1m=None if shared is None else shared.load_1m,
+        machine_cpus=None if shared is None else shared.cpus,
+        starved=None if shared is None else shared.starved,
         **health_figures(summary, duration_s=float(summary.get("duration_s") or 0.0)),
     )
 

@@ -112,9 +112,37 @@ def arm_line(arm: dict[str, Any]) -> str:
         line += f", polls late by {arm['poll_late_ms_mean']} ms on average"
     if arm.get("hub_lag_p99_ms") is not None:
         line += f", hub lag p99 {arm['hub_lag_p99_ms']} ms, GC {arm['gc_ms_per_s']} ms/s"
+    line += contention_line(arm)
     if arm["problems"]:
         line += "\n    problems: " + "; ".join(arm["problems"])
     return line
+
+
+def contention_line(arm: dict[str, Any]) -> str:
+    """The generator's run-queue wait beside its rate: a busy machine or a slow generator."""
+    wait = arm.get("run_queue_wait_share")
+    if wait is None:
+        return ""
+    line = (
+        f"\n    generator main thread waited for a CPU {wait:.1%} of the wall time"
+        f" (machine load {arm['machine_load_1m']}, generator allowed {arm['machine_cpus']} CPUs)"
+    )
+    need = cores_needed(arm)
+    if need is not None:
+        line += f"; at its CPU per request the intended rate needs {need:.2f} cores"
+        if need >= 1.0:
+            line += " (more than the one core a Locust process's hub can use)"
+    if arm.get("starved"):
+        return line + ": starved by other processes: the held rate is a lower bound"
+    return line + ": not starved, a slip is the generator's own"
+
+
+def cores_needed(arm: dict[str, Any]) -> float | None:
+    """Cores the intended poll rate takes at the arm's measured CPU per request."""
+    cpu_us = arm.get("cpu_us_per_request")
+    if cpu_us is None:
+        return None
+    return round(float(cpu_us) * float(arm["intended_poll_rps"]) / 1e6, 3)
 
 
 def bench_text(figures: dict[str, Any]) -> str:
@@ -129,5 +157,12 @@ def bench_text(figures: dict[str, Any]) -> str:
         lines.append(
             f"  {row['name']:<42} {_value(row):>10} {_bound(row):>10} {ratio:>7}"
             f"  {'ok' if row['ok'] else 'MISSED'}"
+        )
+    starved = [a for a in figures["arms"] if a.get("starved")]
+    if starved:
+        lines.append(
+            f"  {len(starved)} of {len(figures['arms'])} arms starved by other processes:"
+            " held rates are lower bounds, and the recording share compares CPU per request"
+            " of arms that got different CPU (re-measure on a quiet machine)"
         )
     return "\n".join(lines)

@@ -44,8 +44,9 @@ from loadtests.clients.names import (
     MARK_READ_NAME,
     NOTIFICATIONS_NAME,
     SIGN_UP_NAME,
+    SIGN_UP_RETRIED_NAME,
 )
-from loadtests.clients.pacing import MAX_RETRIES, Pacer, Spells, retry_delay_ms
+from loadtests.clients.pacing import Pacer, Spells, retry_delay_ms
 from loadtests.clients.providers.base import Delivery, ProviderContext, RealtimeProvider
 from loadtests.clients.providers.factory import choose_transport, make_provider
 from loadtests.clients.providers.polling import StatusError
@@ -58,6 +59,7 @@ from loadtests.clients.sends import (
     send_record,
     send_tracked,
 )
+from loadtests.clients.signup_retry import SIGN_UP_MAX_ATTEMPTS, sign_up_delay_s, sign_up_verdict
 from loadtests.targets.compiled import Request, Session, getter
 from loadtests.targets.markers import Marker
 from loadtests.targets.receive import MarkerReceiver
@@ -431,22 +433,51 @@ class ChatUser(User):
                 raise StopUser()
             session = target.session(token=self.rng.choice(tokens))
             return dataclasses.replace(session, user_id=name)
-        for attempt in range(MAX_RETRIES + 1):
-            status, body = self._request_status(SIGN_UP_NAME, request, what="sign-up")
+        body = self._sign_up_answer(request)
+        if body is None:
+            raise StopUser()
+        try:
+            session = target.session(answer=body)
+        except (KeyError, ValueError) as exc:
+            self._failed(SIGN_UP_NAME, 0.0, exc, request_type="POST")
+            raise StopUser() from None
+        if session.user_id is None:
+            session = dataclasses.replace(session, user_id=name)
+        self.scn.add_user(session.user_id)
+        return session
+
+    def _sign_up_answer(self, request: Request) -> bytes | None:
+        """The sign-up's answer body, overload answers retried (``signup_retry``); None: gave up.
+
+        A retried attempt is a failure under ``SIGN_UP_RETRIED_NAME`` and no error of the
+        run; the attempt that gives up, or any other failure, is an error under
+        ``SIGN_UP_NAME``.
+        """
+        started_s = time.monotonic()
+        method = request.method
+        for attempt in range(SIGN_UP_MAX_ATTEMPTS):
+            t0 = time.perf_counter()
+            problem: Exception | None = None
+            try:
+                status, body, _ = self.conn.request(method.encode(), request.path,
+                                                    request.headers, body=request.body)
+            except Exception as exc:  # connection refused/reset, timeouts, parse errors
+                status, body, problem = NO_ANSWER, b"", exc
+            elapsed_ms = (time.perf_counter() - t0) * 1000.0
             if status in request.expect_status:
-                try:
-                    session = target.session(answer=body)
-                except (KeyError, ValueError) as exc:
-                    self._failed(SIGN_UP_NAME, 0.0, exc, request_type="POST")
-                    raise StopUser() from None
-                if session.user_id is None:
-                    session = dataclasses.replace(session, user_id=name)
-                self.scn.add_user(session.user_id)
-                return session
-            self._count("errors")
-            if attempt < MAX_RETRIES:
-                gevent.sleep(retry_delay_ms(attempt) / 1000)
-        raise StopUser()
+                self._fired(SIGN_UP_NAME, elapsed_ms, len(body), request_type=method)
+                return body
+            verdict = sign_up_verdict(status=status, attempt=attempt,
+                                      elapsed_s=time.monotonic() - started_s)
+            self._fired(SIGN_UP_NAME if verdict.error else SIGN_UP_RETRIED_NAME, elapsed_ms,
+                        len(body), request_type=method,
+                        exception=problem or StatusError(f"sign-up: HTTP {status}"))
+            if verdict.error:
+                self._count("errors")
+            if not verdict.retry:
+                return None
+            gevent.sleep(sign_up_delay_s(attempt=attempt, rng=self.rng))
+        return None
 
     def _request_status(self, name: str, request: Request, *, what: str) -> tuple[int, bytes]:
         """One described request on the tab's connection: (status, body), 0 on I/O errors.

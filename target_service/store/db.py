@@ -19,11 +19,18 @@ commits it before it notices the client left. Such a failure is marked
 ``outcome_unknown`` (the app answers 504, not 503: a 503 means nothing was done).
 A lost connection also expires the rest of the pool, so one failure per worker, not
 one per pooled connection, follows a restart.
+
+Releasing a connection can fail too: asyncpg resets it with the *acquire* timeout as the
+budget and raises what the reset raised (a lagging loop, a stalled backend, a lost
+socket), after terminating it. The statement has run by then, so a failed release
+never fails the call (before, a committed sign-up answered 500): it is counted and
+logged, and a failed statement keeps its own error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,8 +45,11 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08: connection failure/rejection
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: out of memory, disk full
 )
 ACQUIRE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *CONNECTION_ERRORS)
+log = logging.getLogger("pollcap.service")
 
 
 class DatabaseUnavailable(Exception):
@@ -62,6 +72,7 @@ class Db:
         self.acquire_timeout_s = acquire_timeout_s
         self.command_timeout_s = command_timeout_s
         self.unavailable = 0  # calls answered with DatabaseUnavailable
+        self.release_failures = 0  # releases whose reset failed (asyncpg terminated them)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -93,7 +104,16 @@ class Db:
         finally:
             if not healthy:
                 conn.terminate()  # never wait on a server that may be paused
+            await self._release(conn)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        """Back to the pool; a reset that failed costs the connection, never the call."""
+        try:
             await self.pool.release(conn)
+        except Exception as exc:  # noqa: BLE001 - asyncpg terminated it; the pool opens another
+            self.release_failures += 1
+            log.warning("a PostgreSQL connection failed its reset at release (%s);"
+                        " it was closed", _why(exc))
 
     async def _call(self, method: str, sql: str, args: tuple[Any, ...], *, write: bool) -> Any:
         for attempt in (1, 2):

@@ -140,7 +140,10 @@ def test_response_model_interpolates_then_queues() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cache_mode", "seed_model"), [("seed", "analytic"), ("seed", "simulated"), ("fresh", "-")]
+    ("cache_mode", "seed_model"),
+    [("seed", "analytic"),
+     pytest.param("seed", "simulated", marks=pytest.mark.slow),  # ~10 s: simulates the seed cache
+     ("fresh", "-")],
 )
 def test_closed_form_matches_monte_carlo(cache_mode: str, seed_model: str) -> None:
     run = synthetic_run(n_events=40_000, cache_mode=cache_mode, seed=3)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 
 import pytest
 
-from loadtests.bench.cpu import CpuWatch
+from loadtests.bench.cpu import (
+    STARVED_WAIT_SHARE,
+    CpuWatch,
+    SchedSample,
+    contention_between,
+    read_schedstat_ns,
+)
 from loadtests.bench.run import BenchArm, failed_arm
 from loadtests.bench.verdict import BenchTargets, bench_text, verdict
 
@@ -84,3 +92,52 @@ def test_a_failed_arm_says_why_instead_of_a_zero_rate() -> None:
     assert not result["ok"] and result["recording_cpu_share"] is None
     text = bench_text(figures(on, off, users=TARGETS.min_users))
     assert "FAILED" in text and reason in text and "0.0/s" not in text
+
+
+def test_contention_shares_of_wall_time_inside_the_window() -> None:
+    samples = [
+        SchedSample(100.0, 0, 0, 3.0),
+        SchedSample(101.0, 600_000_000, 100_000_000, 3.2),
+        SchedSample(102.0, 1_200_000_000, 400_000_000, 3.4),
+        SchedSample(109.0, 9_000_000_000, 9_000_000_000, 9.0),
+    ]
+    shared = contention_between(samples, start_s=100.5, end_s=102.5, cpus=2)
+    assert shared is not None
+    assert shared.run_share == pytest.approx(0.6) and shared.wait_share == pytest.approx(0.3)
+    assert shared.load_1m == pytest.approx(3.3) and shared.starved
+    calm = [SchedSample(0.0, 0, 0, 0.5), SchedSample(2.0, 1_400_000_000, 20_000_000, 0.5)]
+    quiet = contention_between(calm, start_s=0.0, end_s=2.0, cpus=2)
+    assert quiet is not None and quiet.wait_share < STARVED_WAIT_SHARE and not quiet.starved
+    assert contention_between(samples, start_s=103.0, end_s=104.0, cpus=2) is None
+
+
+def test_schedstat_of_a_real_process_counts_its_cpu_time() -> None:
+    before = read_schedstat_ns(os.getpid())
+    end_s = time.process_time() + 0.05
+    while time.process_time() < end_s:
+        pass
+    after = read_schedstat_ns(os.getpid())
+    assert before is not None and after is not None
+    assert after[0] - before[0] >= 40_000_000  # ~50 ms on CPU, in ns
+    assert read_schedstat_ns(2**22 + 1) is None  # above pid_max: no such process
+
+
+@pytest.mark.parametrize("starved", [True, False])
+def test_the_bench_says_whether_the_machine_starved_the_generator(starved: bool) -> None:
+    on = dataclasses.replace(
+        arm(record=True, held=0.84, cores=0.68),
+        cpu_us_per_request=250.0 if starved else 100.0,
+        run_queue_wait_share=0.31 if starved else 0.01,
+        machine_load_1m=3.1,
+        machine_cpus=2,
+        starved=starved,
+    )
+    off = arm(record=False, held=1.0, cores=0.60)
+    text = bench_text(figures(on, off, users=TARGETS.min_users))
+    assert ("31.0%" if starved else "1.0%") in text and "load 3.1" in text
+    assert ("the held rate is a lower bound" in text) == starved
+    assert ("not starved" in text) == (not starved)
+    need = (250.0 if starved else 100.0) * 4999.5 / 1e6  # cores at the intended rate
+    assert f"needs {need:.2f} cores" in text
+    assert ("more than the one core" in text) == (need >= 1.0)
+    assert ("1 of 2 arms starved" in text) == starved
