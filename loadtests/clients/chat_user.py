@@ -20,11 +20,15 @@ the :class:`~loadtests.clients.providers.polling.PollingProvider`'s polls go ove
 same connection, so a polling tab holds one socket (one file descriptor: 10,000 tabs
 need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
 Push transports add their own stream connection.
+
+The tab's parts: its state and stats helpers (:mod:`~loadtests.clients.tab_base`),
+sign-up (:mod:`~loadtests.clients.tab_signup`), notifications
+(:mod:`~loadtests.clients.tab_notifications`), chat deliveries' bookkeeping
+(:mod:`~loadtests.clients.tab_deliveries`); the timer loop and sends are here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import random
@@ -32,44 +36,35 @@ import time
 from typing import Any
 
 import gevent
-import orjson
-from locust import User, task
+from locust import task
 from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from loadtests.clients.leanhttp import LeanConnection
 from loadtests.clients.loss import SeqTracker
-from loadtests.clients.names import (
-    DELIVERY,
-    MARK_READ_NAME,
-    NOTIFICATIONS_NAME,
-    SIGN_UP_NAME,
-    SIGN_UP_RETRIED_NAME,
-)
 from loadtests.clients.pacing import Pacer, Spells, retry_delay_ms
-from loadtests.clients.providers.base import Delivery, ProviderContext, RealtimeProvider
+from loadtests.clients.providers.base import ProviderContext, RealtimeProvider
 from loadtests.clients.providers.factory import choose_transport, make_provider
-from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario, scenario_for
 from loadtests.clients.sends import (
-    NO_ANSWER,
     Attempt,
     message_text,
     new_ref,
     send_record,
     send_tracked,
 )
-from loadtests.clients.signup_retry import SIGN_UP_MAX_ATTEMPTS, sign_up_delay_s, sign_up_verdict
-from loadtests.targets.compiled import Request, Session, getter
+from loadtests.clients.tab_deliveries import DeliveryTab
+from loadtests.clients.tab_notifications import NotificationTab
+from loadtests.clients.tab_signup import SignUpTab
+from loadtests.targets.compiled import Request
 from loadtests.targets.markers import Marker
 from loadtests.targets.receive import MarkerReceiver
 
 REQUEST_TIMEOUT_S = 30.0
 ACKNOWLEDGED = 201  # what loadtests.clients.sends counts as an acknowledged send
-SERVER_KEEP_ALIVE_S = 5.0  # uvicorn's --timeout-keep-alive default: idle sockets closed
 
 
-class ChatUser(User):
+class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
     """A browser tab of the chat app (see the module docstring)."""
 
     weight = 1000
@@ -205,72 +200,6 @@ class ChatUser(User):
 
     # -- chat ----------------------------------------------------------------------
 
-    def _deliver(self, delivery: Delivery) -> None:
-        """Loss bookkeeping for every message; a delivery sample for each one new to us."""
-        if self.receiver is not None:
-            self._deliver_marked(delivery, self.receiver)
-            return
-        if delivery.start_after is not None and self.tracker is None:
-            self.tracker = SeqTracker(first_seq=delivery.start_after + 1)
-        tracker = self.tracker
-        if tracker is None:  # a provider bug: deliveries before the loss window is known
-            self._count("errors")
-            return
-        rec = self.scn.recorder
-        lost = duplicated = reordered = delivered = 0
-        recv_ms = delivery.recv_ms
-        seq_of, created_of = self.target.seq, self.target.created_ms
-        assert seq_of is not None  # the seq path (no markers)
-        for message in delivery.messages:
-            seq = seq_of(message)
-            counts = tracker.observe(seq)
-            lost += counts.lost
-            duplicated += counts.duplicated
-            reordered += counts.reordered
-            created_ms = created_of(message)
-            if not counts.fresh or created_ms < self.joined_ms:
-                continue  # a repeat, or history from before this tab opened
-            delivered += 1
-            self._delivery_sample(recv_ms - created_ms, recv_ms, delivery.channel, seq, rec)
-        self._delivery_counts(lost=lost, duplicated=duplicated, reordered=reordered,
-                              delivered=delivered, resumed=delivery.resumed)
-
-    def _deliver_marked(self, delivery: Delivery, receiver: MarkerReceiver) -> None:
-        """The marker path: duplicates by marker now, loss at the end from the ledger."""
-        receiver.polled(start_ms=delivery.polled_ms, complete=delivery.complete)
-        if not delivery.messages:
-            return
-        target, rec, recv_ms = self.target, self.scn.recorder, delivery.recv_ms
-        taken = receiver.take(delivery.messages, recv_ms=recv_ms, content=target.content,
-                              created_ms=target.created_ms if target.trusted_time else None)
-        for latency_ms, seq in taken.samples:
-            self._delivery_sample(latency_ms, recv_ms, delivery.channel, seq, rec)
-        self._delivery_counts(lost=0, duplicated=taken.duplicated, reordered=taken.reordered,
-                              delivered=len(taken.samples), resumed=delivery.resumed)
-
-    def _delivery_sample(
-        self, latency_ms: float, recv_ms: float, channel: str, seq: int, rec: Any
-    ) -> None:
-        if rec is not None:
-            self.n_msg += 1
-            rec.message(t_ms=recv_ms, user=self.uid, n=self.n_msg, latency_ms=latency_ms,
-                        channel=channel, seq=seq)
-        if self.delivery_rows:
-            self._fired("message", latency_ms, 0, request_type=DELIVERY)
-
-    def _delivery_counts(
-        self, *, lost: int, duplicated: int, reordered: int, delivered: int, resumed: int
-    ) -> None:
-        for field, n in (
-            ("lost", lost),
-            ("duplicated", duplicated),
-            ("reordered", reordered),
-            ("messages_delivered", delivered),
-            ("messages_resumed", resumed),
-        ):
-            if n:
-                self._count(field, n)
-
     def _send(self) -> None:
         """One message with a client reference, through the provider; unknown outcomes are
         retried with the same reference (the idempotency key), and every attempt's outcome
@@ -347,202 +276,3 @@ class ChatUser(User):
             record = send_record(channel=self.channel, user=self.uid, attempts=attempts, seq=seq)
             rec.send(ref=ref, record=record)
 
-    # -- notifications ---------------------------------------------------------------
-
-    def _notification_tick(self) -> None:
-        self._read_notifications()
-        self._drop_idle_socket()
-        self.notification_pacer.advance(
-            interval_s=self.scn.options.notification_interval_s, now_s=time.time()
-        )
-
-    def _drop_idle_socket(self) -> None:
-        """A push tab closes its HTTP socket when it would idle past the keep-alive.
-
-        The server drops it before the next poll anyway; holding it (CLOSE_WAIT) would
-        cost a push tab a second descriptor (10,000 WebSocket tabs in one process under a
-        20,000 RLIMIT_NOFILE). The next use reconnects.
-        """
-        if self.provider.name != "polling" and (
-            self.scn.options.notification_interval_s > SERVER_KEEP_ALIVE_S
-        ):
-            self.conn.close()
-
-    def _read_notifications(self) -> None:
-        spec = self.target.description.notifications
-        assert spec is not None  # the pacer never fires without
-        if self.unread_path is None:  # built once: the session does not change
-            self.unread_path = self.target.request(spec.unread, {}, session=self.session).path
-            self.unread_list = getter(spec.list_path)
-        t0 = time.perf_counter()
-        try:
-            status, body, _ = self.conn.get(self.unread_path, self.auth)
-        except Exception as exc:
-            self._failed(NOTIFICATIONS_NAME, (time.perf_counter() - t0) * 1000.0, exc)
-            return
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        if status != 200:
-            self._failed(NOTIFICATIONS_NAME, elapsed_ms, StatusError(f"HTTP {status}"))
-            return
-        self._fired(NOTIFICATIONS_NAME, elapsed_ms, len(body))
-        recv_ms = time.time() * 1000.0
-        unread = self.unread_list(orjson.loads(body)) or []
-        self._fresh_notifications(unread, recv_ms)
-        if not unread or spec.mark_read is None:
-            return
-        ids = [note[spec.id_field] for note in unread]  # pushed ones too: the tab shows them
-        mark = self.target.request(spec.mark_read, {"ids": ids}, session=self.session)
-        status, _ = self._request_status(MARK_READ_NAME, mark, what="mark read")
-        if not 200 <= status < 300:
-            self._count("errors")
-
-    def _pushed_notification(self, note: dict[str, Any], recv_ms: float) -> None:
-        """A notification a push transport brought (the 10 s poll marks it read)."""
-        self._fresh_notifications([note], recv_ms)
-
-    def _fresh_notifications(
-        self, notes: list[dict[str, Any]], recv_ms: float
-    ) -> list[dict[str, Any]]:
-        """Samples and counts for notifications not seen before; returns those."""
-        key = self.target.note_id_field
-        fresh = [n for n in notes if n[key] not in self.seen_notes]
-        if not fresh:
-            return fresh
-        rec = self.scn.recorder
-        for note in fresh:
-            self.seen_notes.add(note[key])
-            latency_ms = recv_ms - self.target.note_created_ms(note)
-            if rec is not None:
-                self.n_note += 1
-                rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
-            if self.delivery_rows:
-                self._fired("notification", latency_ms, 0, request_type=DELIVERY)
-        self._count("notifications_delivered", len(fresh))
-        return fresh
-
-    # -- helpers -------------------------------------------------------------------
-
-    def _sign_up(self) -> Session:
-        """Sign up (the description's request) or take a ready token; retried, then StopUser."""
-        name = f"tab-{self.rng.randrange(10**9)}"
-        target = self.target
-        request = target.signup_request(name=name)
-        if request is None:  # a tokens file
-            tokens = target.ready_tokens()
-            if not tokens:
-                raise StopUser()
-            session = target.session(token=self.rng.choice(tokens))
-            return dataclasses.replace(session, user_id=name)
-        body = self._sign_up_answer(request)
-        if body is None:
-            raise StopUser()
-        try:
-            session = target.session(answer=body)
-        except (KeyError, ValueError) as exc:
-            self._failed(SIGN_UP_NAME, 0.0, exc, request_type="POST")
-            raise StopUser() from None
-        if session.user_id is None:
-            session = dataclasses.replace(session, user_id=name)
-        self.scn.add_user(session.user_id)
-        return session
-
-    def _sign_up_answer(self, request: Request) -> bytes | None:
-        """The sign-up's answer body, overload answers retried (``signup_retry``); None: gave up.
-
-        A retried attempt is a failure under ``SIGN_UP_RETRIED_NAME`` and no error of the
-        run; the attempt that gives up, or any other failure, is an error under
-        ``SIGN_UP_NAME``.
-        """
-        started_s = time.monotonic()
-        method = request.method
-        for attempt in range(SIGN_UP_MAX_ATTEMPTS):
-            t0 = time.perf_counter()
-            problem: Exception | None = None
-            try:
-                status, body, _ = self.conn.request(method.encode(), request.path,
-                                                    request.headers, body=request.body)
-            except Exception as exc:  # connection refused/reset, timeouts, parse errors
-                status, body, problem = NO_ANSWER, b"", exc
-            elapsed_ms = (time.perf_counter() - t0) * 1000.0
-            if status in request.expect_status:
-                self._fired(SIGN_UP_NAME, elapsed_ms, len(body), request_type=method)
-                return body
-            verdict = sign_up_verdict(status=status, attempt=attempt,
-                                      elapsed_s=time.monotonic() - started_s)
-            self._fired(SIGN_UP_NAME if verdict.error else SIGN_UP_RETRIED_NAME, elapsed_ms,
-                        len(body), request_type=method,
-                        exception=problem or StatusError(f"sign-up: HTTP {status}"))
-            if verdict.error:
-                self._count("errors")
-            if not verdict.retry:
-                return None
-            gevent.sleep(sign_up_delay_s(attempt=attempt, rng=self.rng))
-        return None
-
-    def _request_status(self, name: str, request: Request, *, what: str) -> tuple[int, bytes]:
-        """One described request on the tab's connection: (status, body), 0 on I/O errors.
-
-        One row in Locust's stats, marked failed unless its expected status; counts no
-        error (callers do). Status ``NO_ANSWER`` (0) when no answer came.
-        """
-        t0 = time.perf_counter()
-        method = request.method
-        try:
-            status, body, _ = self.conn.request(method.encode(), request.path, request.headers,
-                                                body=request.body)
-        except Exception as exc:  # connection refused/reset, timeouts, parse errors
-            elapsed_ms = (time.perf_counter() - t0) * 1000.0
-            self._fired(name, elapsed_ms, 0, request_type=method, exception=exc)
-            return NO_ANSWER, b""
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        ok = status in request.expect_status or (
-            request.expect_status == (200, 201) and 200 <= status < 300)
-        error = None if ok else StatusError(f"{what}: HTTP {status}")
-        self._fired(name, elapsed_ms, len(body), request_type=method, exception=error)
-        return status, body
-
-    def _fired(
-        self,
-        name: str,
-        elapsed_ms: float,
-        length: int,
-        *,
-        request_type: str = "GET",
-        exception: Exception | None = None,
-    ) -> None:
-        """One row in Locust's stats: a request, or (``DELIVERY``) a delivery latency.
-
-        A failed request (any transport's, ``exception`` set) is also an ``error`` sample.
-        """
-        if request_type != DELIVERY:
-            self._count("requests")
-            if exception is not None:
-                self._record_error(name, elapsed_ms)
-        self.fire(
-            request_type=request_type,
-            name=name,
-            response_time=elapsed_ms,
-            response_length=length,
-            exception=exception,
-            context={},
-        )
-
-    def _failed(
-        self, name: str, elapsed_ms: float, exc: Exception, *, request_type: str = "GET"
-    ) -> None:
-        self._fired(name, elapsed_ms, 0, request_type=request_type, exception=exc)
-        self._count("errors")
-
-    def _record_error(self, name: str, elapsed_ms: float) -> None:
-        """A failed request as an ``error`` sample (per-second error timelines)."""
-        rec = self.scn.recorder
-        if rec is not None and self.uid:
-            self.n_err += 1
-            rec.error(
-                t_ms=time.time() * 1000.0, user=self.uid, n=self.n_err,
-                latency_ms=elapsed_ms, name=name,
-            )
-
-    def _count(self, field: str, n: int = 1) -> None:
-        if self.scn.recorder is not None:
-            self.scn.recorder.count(field, n)

@@ -1,0 +1,93 @@
+"""A tab's chat deliveries: loss, duplicates and reorders by ``seq`` (or by send marker on
+targets without one), and one latency sample per message new to the tab.
+
+Identical for every transport: the provider hands over a
+:class:`~loadtests.clients.providers.base.Delivery`, this keeps the books.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadtests.clients.loss import SeqTracker
+from loadtests.clients.names import DELIVERY
+from loadtests.clients.providers.base import Delivery
+from loadtests.clients.tab_base import TabBase
+from loadtests.targets.receive import MarkerReceiver
+
+
+class DeliveryTab(TabBase):
+    """Delivery bookkeeping for :class:`~loadtests.clients.chat_user.ChatUser` (``abstract``)."""
+
+    abstract = True
+
+    tracker: SeqTracker | None  # set by the provider's first delivery (the loss window)
+    receiver: MarkerReceiver | None  # the marker path's receiver, None on the seq path
+    joined_ms: float
+    n_msg: int
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """Loss bookkeeping for every message; a delivery sample for each one new to us."""
+        if self.receiver is not None:
+            self._deliver_marked(delivery, self.receiver)
+            return
+        if delivery.start_after is not None and self.tracker is None:
+            self.tracker = SeqTracker(first_seq=delivery.start_after + 1)
+        tracker = self.tracker
+        if tracker is None:  # a provider bug: deliveries before the loss window is known
+            self._count("errors")
+            return
+        rec = self.scn.recorder
+        lost = duplicated = reordered = delivered = 0
+        recv_ms = delivery.recv_ms
+        seq_of, created_of = self.target.seq, self.target.created_ms
+        assert seq_of is not None  # the seq path (no markers)
+        for message in delivery.messages:
+            seq = seq_of(message)
+            counts = tracker.observe(seq)
+            lost += counts.lost
+            duplicated += counts.duplicated
+            reordered += counts.reordered
+            created_ms = created_of(message)
+            if not counts.fresh or created_ms < self.joined_ms:
+                continue  # a repeat, or history from before this tab opened
+            delivered += 1
+            self._delivery_sample(recv_ms - created_ms, recv_ms, delivery.channel, seq, rec)
+        self._delivery_counts(lost=lost, duplicated=duplicated, reordered=reordered,
+                              delivered=delivered, resumed=delivery.resumed)
+
+    def _deliver_marked(self, delivery: Delivery, receiver: MarkerReceiver) -> None:
+        """The marker path: duplicates by marker now, loss at the end from the ledger."""
+        receiver.polled(start_ms=delivery.polled_ms, complete=delivery.complete)
+        if not delivery.messages:
+            return
+        target, rec, recv_ms = self.target, self.scn.recorder, delivery.recv_ms
+        taken = receiver.take(delivery.messages, recv_ms=recv_ms, content=target.content,
+                              created_ms=target.created_ms if target.trusted_time else None)
+        for latency_ms, seq in taken.samples:
+            self._delivery_sample(latency_ms, recv_ms, delivery.channel, seq, rec)
+        self._delivery_counts(lost=0, duplicated=taken.duplicated, reordered=taken.reordered,
+                              delivered=len(taken.samples), resumed=delivery.resumed)
+
+    def _delivery_sample(
+        self, latency_ms: float, recv_ms: float, channel: str, seq: int, rec: Any
+    ) -> None:
+        if rec is not None:
+            self.n_msg += 1
+            rec.message(t_ms=recv_ms, user=self.uid, n=self.n_msg, latency_ms=latency_ms,
+                        channel=channel, seq=seq)
+        if self.delivery_rows:
+            self._fired("message", latency_ms, 0, request_type=DELIVERY)
+
+    def _delivery_counts(
+        self, *, lost: int, duplicated: int, reordered: int, delivered: int, resumed: int
+    ) -> None:
+        for field, n in (
+            ("lost", lost),
+            ("duplicated", duplicated),
+            ("reordered", reordered),
+            ("messages_delivered", delivered),
+            ("messages_resumed", resumed),
+        ):
+            if n:
+                self._count(field, n)
