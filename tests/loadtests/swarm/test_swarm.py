@@ -167,7 +167,7 @@ def test_hidden_and_offline_spells_catch_up_without_loss(
             scenario=restless,
         )
     s = result.summary
-    assert s["messages_sent"] >= 12  # news for several 3-message pages (~80 expected; fewer when start-up is slow)
+    assert s["messages_sent"] >= 12  # news for several 3-message pages (~80 when start-up is quick)
     assert (s["lost"], s["duplicated"], s["errors"]) == (0, 0, 0)
     assert s["samples"]["poll"] > s["polls"]  # catch-up pages beyond the scheduled polls
     assert s["delivery_latency_ms"]["max"] > 2500  # some deliveries waited out a spell
