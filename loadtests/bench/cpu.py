@@ -99,9 +99,8 @@ class CpuWatch:
             now_s = time.time()
             self.samples.append((now_s, meter.read([self.pid]).cpu_s))
             stat = read_schedstat_ns(self.pid)
-            if stat is not None and not self.cpus:
-                self.cpus = _affinity_count(self.pid)
             if stat is not None:
+                self.cpus = self.cpus or _affinity_count(self.pid)
                 self.sched.append(SchedSample(now_s, stat[0], stat[1], os.getloadavg()[0]))
             self._stop.wait(CPU_SAMPLE_PERIOD_S)
 

@@ -41,22 +41,28 @@ class TabBase(User):
     provider: RealtimeProvider
     delivery_rows: bool
 
+    def _exchange(self, request: Request) -> tuple[int, bytes, Exception | None, float]:
+        """One described request on the tab's connection: (status, body, problem, elapsed ms);
+        status ``NO_ANSWER`` and the exception as ``problem`` when no answer came."""
+        t0 = time.perf_counter()
+        try:
+            status, body, _ = self.conn.request(request.method.encode(), request.path,
+                                                request.headers, body=request.body)
+        except Exception as exc:  # connection refused/reset, timeouts, parse errors
+            return NO_ANSWER, b"", exc, (time.perf_counter() - t0) * 1000.0
+        return status, body, None, (time.perf_counter() - t0) * 1000.0
+
     def _request_status(self, name: str, request: Request, *, what: str) -> tuple[int, bytes]:
         """One described request on the tab's connection: (status, body), 0 on I/O errors.
 
         One row in Locust's stats, marked failed unless its expected status; counts no
         error (callers do). Status ``NO_ANSWER`` (0) when no answer came.
         """
-        t0 = time.perf_counter()
         method = request.method
-        try:
-            status, body, _ = self.conn.request(method.encode(), request.path, request.headers,
-                                                body=request.body)
-        except Exception as exc:  # connection refused/reset, timeouts, parse errors
-            elapsed_ms = (time.perf_counter() - t0) * 1000.0
-            self._fired(name, elapsed_ms, 0, request_type=method, exception=exc)
+        status, body, problem, elapsed_ms = self._exchange(request)
+        if problem is not None:
+            self._fired(name, elapsed_ms, 0, request_type=method, exception=problem)
             return NO_ANSWER, b""
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
         ok = status in request.expect_status or (
             request.expect_status == (200, 201) and 200 <= status < 300)
         error = None if ok else StatusError(f"{what}: HTTP {status}")

@@ -10,7 +10,6 @@ from locust.exception import StopUser
 
 from loadtests.clients.names import SIGN_UP_NAME, SIGN_UP_RETRIED_NAME
 from loadtests.clients.providers.polling import StatusError
-from loadtests.clients.sends import NO_ANSWER
 from loadtests.clients.signup_retry import SIGN_UP_MAX_ATTEMPTS, sign_up_delay_s, sign_up_verdict
 from loadtests.clients.tab_base import TabBase
 from loadtests.targets.compiled import Request, Session
@@ -55,14 +54,7 @@ class SignUpTab(TabBase):
         started_s = time.monotonic()
         method = request.method
         for attempt in range(SIGN_UP_MAX_ATTEMPTS):
-            t0 = time.perf_counter()
-            problem: Exception | None = None
-            try:
-                status, body, _ = self.conn.request(method.encode(), request.path,
-                                                    request.headers, body=request.body)
-            except Exception as exc:  # connection refused/reset, timeouts, parse errors
-                status, body, problem = NO_ANSWER, b"", exc
-            elapsed_ms = (time.perf_counter() - t0) * 1000.0
+            status, body, problem, elapsed_ms = self._exchange(request)
             if status in request.expect_status:
                 self._fired(SIGN_UP_NAME, elapsed_ms, len(body), request_type=method)
                 return body
