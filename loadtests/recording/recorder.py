@@ -51,6 +51,17 @@ from loadtests.recording.keys import (
     run_users_key,
     samples_key,
 )
+from loadtests.recording.rows import (
+    ErrorRow,
+    MessageRow,
+    NotificationRow,
+    PollRow,
+    ReconnectRow,
+    error_pairs,
+    message_pairs,
+    notification_pairs,
+    poll_pairs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +73,6 @@ MAX_UNACKED_BATCHES = 3_600  # counter batches kept for re-sending (an hour of f
 
 # new_run_id is re-exported: analysis.capacity imports it from here
 __all__ = ["Recorder", "new_run_id"]
-
-
-PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
-MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
-NotificationRow = tuple[float, str, int, float]
-ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
-ErrorRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, request name
 
 
 class Recorder:
@@ -292,20 +296,3 @@ class Recorder:
     def close(self) -> None:
         self.stop()
         self._redis.close()
-
-
-def poll_pairs(rows: list[PollRow]) -> list[tuple[str, str]]:
-    """(score, member) texts: score = receive time ms to 3 decimals (as redis-py wrote it)."""
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}") for t, u, n, lat, c in rows]
-
-
-def message_pairs(rows: list[MessageRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}:{s}") for t, u, n, lat, c, s in rows]
-
-
-def notification_pairs(rows: list[NotificationRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]
-
-
-def error_pairs(rows: list[ErrorRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{name}") for t, u, n, lat, name in rows]
