@@ -19,9 +19,8 @@ from target_service.embedded.stack import StackInfo
 
 @pytest.fixture
 def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(clean_backends.redis_url)
-    yield client
-    client.close()
+    with redis.Redis.from_url(clean_backends.redis_url) as client:
+        yield client
 
 
 def test_the_meta_is_the_same_in_the_folder_and_in_redis(
