@@ -32,7 +32,7 @@ from analysis.sweep.recorded import RecordedRun
 from analysis.sweep.seed_cache import SeedDelayMemo
 from analysis.sweep.simulate import evaluate_policy
 from analysis.sweep.verify_compare import compare, replay_columns
-from analysis.sweep.verify_live import measure_policy
+from analysis.sweep.verify_live import LiveSetup, measure_policy
 from target_service.policy import ThresholdPolicy
 
 
@@ -97,20 +97,13 @@ def verify_policies(
     memo = SeedDelayMemo()  # the predictions share one run: its cache simulations too
     rows = []
     with Stack(redis_url=redis_url, database_url=database_url) as info:
+        setup = LiveSetup(users=users, duration_s=duration_s,
+                          scenario=recorded_scenario(recorded), cache_mode=recorded.cache_mode,
+                          redis_url=info.redis_url, database_url=info.database_url,
+                          runs_dir=runs_dir, host=host, target=target)
         for policy in policies:
             predicted = evaluate_policy(predict_on, policy, memo=memo)
-            measured = measure_policy(
-                policy,
-                users=users,
-                duration_s=duration_s,
-                scenario=recorded_scenario(recorded),
-                cache_mode=recorded.cache_mode,
-                redis_url=info.redis_url,
-                database_url=info.database_url,
-                runs_dir=runs_dir,
-                host=host,
-                target=target,
-            )
+            measured = measure_policy(policy, setup=setup)
             replay = evaluate_policy(
                 replay_run(
                     recorded,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,25 +30,28 @@ SPAWN_S = 5.0
 TAIL_MS = 2000  # the swarm's stop: users leaving, not steady
 
 
-def measure_policy(
-    policy: ThresholdPolicy,
-    *,
-    users: int,
-    duration_s: float,
-    scenario: dict[str, Any] | None,
-    cache_mode: str,
-    redis_url: str,
-    database_url: str,
-    runs_dir: Path,
-    host: str | None = None,
-    target: str = "",
-) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class LiveSetup:
+    """How every policy's swarm of one verify runs: users, duration, the recorded
+    scenario and cache mode, the backends, and ``host`` (with ``target``, its
+    description) to measure a service of your own instead of a fresh reference one."""
+
+    users: int
+    duration_s: float
+    scenario: dict[str, Any] | None
+    cache_mode: str
+    redis_url: str
+    database_url: str
+    runs_dir: Path
+    host: str | None = None
+    target: str = ""
+
+
+def measure_policy(policy: ThresholdPolicy, *, setup: LiveSetup) -> dict[str, Any]:
     """One live swarm against a fresh service running ``policy`` (or ``host``, the users
     applying it); steady-state figures."""
-    result = _policy_swarm(policy, users=users, duration_s=duration_s, scenario=scenario,
-                           cache_mode=cache_mode, redis_url=redis_url,
-                           database_url=database_url, runs_dir=runs_dir, host=host,
-                           target=target)
+    redis_url = setup.redis_url
+    result = _policy_swarm(policy, setup=setup)
     meta = json.loads((result.run_dir / "meta.json").read_text())
     start_ms = meta["started_at_ms"] + (SPAWN_S + SETTLE_S) * 1000
     end_ms = meta["ended_at_ms"] - TAIL_MS
@@ -73,45 +77,31 @@ def measure_policy(
     }
 
 
-def _policy_swarm(
-    policy: ThresholdPolicy,
-    *,
-    users: int,
-    duration_s: float,
-    scenario: dict[str, Any] | None,
-    cache_mode: str,
-    redis_url: str,
-    database_url: str,
-    runs_dir: Path,
-    host: str | None = None,
-    target: str = "",
-) -> SwarmResult:
+def _policy_swarm(policy: ThresholdPolicy, *, setup: LiveSetup) -> SwarmResult:
     """A fresh service advertising ``policy``, and a constant swarm obeying it; or, with
     ``host``, that service and users applying the policy themselves."""
     from loadtests.swarm.run import ScenarioParams, run_swarm
     from target_service.serve import run_service
 
     known = {f.name for f in dataclasses.fields(ScenarioParams)}
-    recorded = {k: v for k, v in (scenario or {}).items() if k in known}
-    params = ScenarioParams(**{**recorded, "target": target})  # the service measured now
+    recorded = {k: v for k, v in (setup.scenario or {}).items() if k in known}
+    params = ScenarioParams(**{**recorded, "target": setup.target})  # the service measured now
+    common: dict[str, Any] = dict(
+        redis_url=setup.redis_url, users=setup.users, duration_s=setup.duration_s,
+        spawn_rate=max(setup.users / SPAWN_S, 1.0), scenario=params, runs_dir=setup.runs_dir)
     with tempfile.TemporaryDirectory(prefix="pollcap-verify-") as tmp:
         policy_path = Path(tmp) / "policy.json"
         policy_path.write_text(policy.to_json())
-        if host is not None:
+        if setup.host is not None:
             return run_swarm(
-                host=host, redis_url=redis_url, users=users,
-                spawn_rate=max(users / SPAWN_S, 1.0), duration_s=duration_s,
-                client_policy=str(policy_path), scenario=params, runs_dir=runs_dir,
-                meta={"verify_policy": policy.to_dict(), "target": target or "reference"},
+                host=setup.host, client_policy=str(policy_path), **common,
+                meta={"verify_policy": policy.to_dict(),
+                      "target": setup.target or "reference"},
             )
-        with run_service(redis_url=redis_url, database_url=database_url,
-                         policy=str(policy_path), cache_mode=cache_mode) as service:
-            return run_swarm(
-                host=service.url, redis_url=redis_url, users=users,
-                spawn_rate=max(users / SPAWN_S, 1.0), duration_s=duration_s,
-                client_policy="server", scenario=params, runs_dir=runs_dir,
-                meta={"verify_policy": policy.to_dict()},
-            )
+        with run_service(redis_url=setup.redis_url, database_url=setup.database_url,
+                         policy=str(policy_path), cache_mode=setup.cache_mode) as service:
+            return run_swarm(host=service.url, client_policy="server", **common,
+                             meta={"verify_policy": policy.to_dict()})
 
 
 def _steady_samples(

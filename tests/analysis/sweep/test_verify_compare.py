@@ -15,47 +15,29 @@ from analysis.sweep.verify_compare import (
 )
 from target_service.policy import ThresholdPolicy
 
+MEASURED = {"polls_per_s": 10.0, "delivery_p95_ms": 1000.0, "delivery_samples": 50,
+            "run_id": "x"}
+POLICY = ThresholdPolicy(name="p", default_ms=1000)
+
+
+def row_for(predicted: dict[str, float]) -> dict[str, object]:
+    return compare(policy=POLICY, users=10, predicted=predicted, measured=MEASURED)
+
 
 def test_compare_reports_signed_errors_against_the_targets() -> None:
-    policy = ThresholdPolicy(name="p", default_ms=1000)
-    row = compare(
-        policy=policy,
-        users=10,
-        predicted={"polls_per_s": 11.0, "delivery_p95_ms": 900.0},
-        measured={
-            "polls_per_s": 10.0,
-            "delivery_p95_ms": 1000.0,
-            "delivery_samples": 50,
-            "run_id": "x",
-        },
-    )
+    row = row_for({"polls_per_s": 11.0, "delivery_p95_ms": 900.0})
     assert row["rate_error_pct"] == pytest.approx(10.0)
     assert row["p95_error_pct"] == pytest.approx(-10.0)
-    assert row["within_target"]
-    row = compare(
-        policy=policy,
-        users=10,
-        predicted={"polls_per_s": 10.0, "delivery_p95_ms": 1200.0},
-        measured={
-            "polls_per_s": 10.0,
-            "delivery_p95_ms": 1000.0,
-            "delivery_samples": 50,
-            "run_id": "x",
-        },
-    )
-    assert not row["within_target"]
+    assert row["within_target"] and row["verify_run_id"] == "x"
+    assert not row_for({"polls_per_s": 10.0, "delivery_p95_ms": 1200.0})["within_target"]
 
 
 def test_a_row_just_past_a_tolerance_is_outside_the_target() -> None:
-    policy = ThresholdPolicy(name="p", default_ms=1000)
-    measured = {"polls_per_s": 10.0, "delivery_p95_ms": 1000.0, "delivery_samples": 5,
-                "run_id": "x"}
     inside = {"polls_per_s": 10.0 * (1 + RATE_TOLERANCE) - 1e-6,
               "delivery_p95_ms": 1000.0 * (1 - P95_TOLERANCE) + 1e-3}
-    assert compare(policy=policy, users=1, predicted=inside, measured=measured)["within_target"]
-    outside = {**inside, "polls_per_s": 10.0 * (1 + RATE_TOLERANCE) + 1e-3}
-    assert not compare(policy=policy, users=1, predicted=outside,
-                       measured=measured)["within_target"]
+    assert row_for(inside)["within_target"]
+    assert not row_for({**inside, "polls_per_s": 10.0 * (1 + RATE_TOLERANCE) + 1e-3})[
+        "within_target"]
 
 
 def test_replay_columns_round_the_errors_and_nothing_measured_is_nan() -> None:
