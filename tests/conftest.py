@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from target_service.embedded.stack import Stack, StackInfo
 
@@ -94,3 +95,12 @@ def clean_backends(stack: StackInfo) -> StackInfo:
     """Empty Redis and PostgreSQL before the test (tests never see each other's data)."""
     reset_backends(stack)
     return stack
+
+
+@pytest.fixture
+def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
+    """A Redis client on the emptied stack (``tests/target_service`` has its own
+    ``client``: an HTTP client of the service)."""
+    r = redis.Redis.from_url(clean_backends.redis_url)
+    yield r
+    r.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,8 @@ import redis
 from analysis.collect import read_run
 from analysis.runs import load_samples, write_samples
 from loadtests.recording.samples import _fetch_plain, parse_blob, read_samples, sample_key
-from target_service.embedded.stack import StackInfo
 
 RUN = "collect-test"
-
-
-@pytest.fixture
-def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(clean_backends.redis_url)
-    yield conn
-    conn.close()
 
 
 def _write_messages(client: redis.Redis, count: int) -> dict[str, int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 import redis
@@ -19,13 +17,6 @@ from loadtests.recording.keys import (
 )
 from loadtests.recording.samples import read_samples, sample_key
 from target_service.embedded.stack import StackInfo
-
-
-@pytest.fixture
-def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(clean_backends.redis_url)
-    yield conn
-    conn.close()
 
 
 def test_probe_reads_the_users_counters_and_backend_work(

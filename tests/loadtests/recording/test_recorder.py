@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,13 +20,6 @@ from loadtests.recording.samples import percentiles_ms, read_counters, read_samp
 from target_service.embedded.stack import StackInfo
 
 RUN = "t-rec"
-
-
-@pytest.fixture
-def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    r = redis.Redis.from_url(clean_backends.redis_url)
-    yield r
-    r.close()
 
 
 def test_samples_land_in_sorted_sets_with_unique_members(

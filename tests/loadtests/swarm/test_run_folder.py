@@ -4,23 +4,14 @@ run id starts afresh, and stages are placed from when the test really started.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from loadtests.recording.keys import TEST_STARTED_FIELD, run_meta_key
 from loadtests.shapes import Stage
 from loadtests.swarm.plan import plan_swarm
 from loadtests.swarm.run_folder import open_run, stage_windows
-from target_service.embedded.stack import StackInfo
-
-
-@pytest.fixture
-def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(clean_backends.redis_url) as client:
-        yield client
 
 
 def test_the_meta_is_the_same_in_the_folder_and_in_redis(

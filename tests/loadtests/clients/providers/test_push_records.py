@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ from loadtests.swarm.summary import push_summary
 from target_service.embedded.stack import StackInfo
 
 RUN = "t-push"
-
-
-@pytest.fixture
-def client(clean_backends: StackInfo) -> Iterator[redis.Redis]:
-    r = redis.Redis.from_url(clean_backends.redis_url)
-    yield r
-    r.close()
 
 
 def test_push_counters_and_reconnect_samples_reach_the_summary(
