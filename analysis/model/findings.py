@@ -51,6 +51,7 @@ from analysis.model.generator import (
     capacity_is_lower_bound,
     generator_steps,
     mean_lateness_ms,
+    schedule_held,
     window_means,
 )
 from analysis.model.knee import (
@@ -93,7 +94,9 @@ def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapa
     """Everything above for one analysed run (``table``: ``stats.step_table`` of ``steps``)."""
     warmup = float(inputs.get("warmup_fraction", 0.25))
     bound = demand_bound(table, cores=float(inputs.get("service_cores") or 1),
-                         max_error_rate=float(inputs.get("max_error_rate", 0.01)))
+                         max_error_rate=float(inputs.get("max_error_rate", 0.01)),
+                         held=schedule_held(table, interval_ms=inputs.get("nominal_interval_ms"),
+                                            warmup_fraction=warmup))
     max_users = int(table["users"].max()) if len(table) else 0
     peak = bounded_peak(fit, bound=bound, max_measured_users=max_users) if fit else None
     ordered = steps.sort_values("start_ms", kind="stable").reset_index(drop=True)

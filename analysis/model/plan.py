@@ -69,11 +69,19 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
 
 
-def per_user_rates(table: pd.DataFrame, *, capacity: SloCapacity) -> PerUserRates:
-    """User-weighted rates over the steps at or below the SLO capacity (all steps if none)."""
+def per_user_rates(table: pd.DataFrame, *, capacity: SloCapacity,
+                   held: pd.Series | None = None) -> PerUserRates:
+    """User-weighted rates over the steps at or below the SLO capacity (all steps if none).
+
+    ``held`` (``generator.schedule_held``) narrows them to the steps whose users kept
+    their poll schedule, when there is one: a step near saturation throttles its users,
+    so its requests per user say how busy the service was, not what the users ask for."""
     rows = table
     if capacity.last_pass_users is not None:
         rows = table[table["users"] <= capacity.last_pass_users]
+    if held is not None:
+        kept = rows[held.reindex(rows.index, fill_value=False)]
+        rows = kept if len(kept) else rows
     users = rows["users"].to_numpy(dtype=np.float64)
 
     def rate(col: str) -> float:

@@ -42,6 +42,7 @@ from analysis.model.findings import (
     measured_node_throughput,
     model_findings,
 )
+from analysis.model.generator import schedule_held
 from analysis.model.plan import (
     PG_QUERIES_PER_NODE_S,
     REDIS_OPS_PER_NODE_S,
@@ -120,7 +121,9 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     validation = _validate(fit_rows)
     capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
                             max_error_rate=float(inputs["max_error_rate"]))
-    rates = per_user_rates(table, capacity=capacity)
+    rates = per_user_rates(table, capacity=capacity, held=schedule_held(
+        table, interval_ms=inputs.get("nominal_interval_ms"),
+        warmup_fraction=float(inputs["warmup_fraction"])))
     # backend nodes from measured CPU; per-node figures given in the inputs override them
     per_node = measured_node_throughput(
         table=table, steps=data.steps, resources=data.resources, capacity=capacity,
