@@ -39,6 +39,7 @@ from analysis.model.cost import price_assumption
 from analysis.model.findings import (
     Findings,
     findings_json,
+    generator_verdicts,
     measured_node_throughput,
     model_findings,
 )
@@ -115,7 +116,10 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     inputs = resolved_inputs(data.meta, **overrides)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
                        warmup_fraction=float(inputs["warmup_fraction"]))
-    fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]))
+    generator_bound = [g.users for g in generator_verdicts(
+        table=table, steps=data.steps, resources=data.resources, inputs=inputs) if g.saturated]
+    fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]),
+                                   generator_bound=generator_bound)
     fit, fit_note = _fit(fit_rows, bootstrap=bootstrap, seed=seed)
     fit_note = f"{fit_note}; {left_out}" if left_out else fit_note
     validation = _validate(fit_rows)

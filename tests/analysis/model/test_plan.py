@@ -24,6 +24,19 @@ def test_per_user_rates_use_passing_steps_only(step_rows: Rows) -> None:
     )
 
 
+def test_per_user_rates_read_the_steps_that_kept_their_schedule(step_rows: Rows) -> None:
+    table = step_rows([500, 1500, 2500], [1900, 1950, 2100])
+    table.loc[2, "requests_per_s"] = 2500 * 0.43  # throttled users: fewer requests each
+    cap = slo_capacity(table)
+    assert cap.last_pass_users == 2500
+    everything = per_user_rates(table, capacity=cap)
+    held = per_user_rates(table, capacity=cap, held=pd.Series([True, True, False]))
+    assert held.requests_per_s == pytest.approx(0.5)  # the users' own demand
+    assert everything.requests_per_s < 0.47  # the throttled step pulls the pooled rate down
+    none_held = per_user_rates(table, capacity=cap, held=pd.Series([False] * 3))
+    assert none_held == everything  # no held step: the steps within the SLO stand
+
+
 def test_plan_instances_backends_and_cost(step_rows: Rows) -> None:
     cap = SloCapacity(users=1000.0, status="interpolated", limited_by="p95 delivery",
                       last_pass_users=800, first_fail_users=1200, slo_p95_ms=3000,
