@@ -143,9 +143,10 @@ def measure_arm(
 ) -> BenchArm:
     """Rate, CPU and latency of one finished arm (from its run folder and Redis)."""
     history = read_csv(result.run_dir / "locust_stats_history.csv")
-    poll_window = steady_window(history, name=POLL_NAME, method="GET")
-    all_window = steady_window(history)
     summary = result.summary
+    run_s = summary.get("duration_s")
+    poll_window = steady_window(history, name=POLL_NAME, method="GET", run_s=run_s)
+    all_window = steady_window(history, run_s=run_s)
     problems = tuple(summary.get("problems", ()))
     if poll_window is None or not summary.get("poll_requests"):
         arm = failed_arm(record=record, chat_users=chat_users, problems=problems)

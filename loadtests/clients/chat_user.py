@@ -158,14 +158,17 @@ class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
             share=opts.offline_share, mean_s=opts.offline_mean_s, now_s=now, rng=self.rng
         )
         self.send_at = now + self._send_gap_s() if self.sender else math.inf
+        provider = self.provider
         while True:
-            due = min(self.provider.next_due_s(), self.notification_pacer.next_due_s, self.send_at)
+            # Only this loop moves the poll timers (tick, back), so one reading serves both
+            poll_due_s = provider.next_due_s()
+            due = min(poll_due_s, self.notification_pacer.next_due_s, self.send_at)
             self._sleep(due - time.time())
             now = time.time()
             if self._away(now):
                 continue
-            if self.provider.next_due_s() <= now:
-                self.provider.tick()
+            if poll_due_s <= now:
+                provider.tick()
             elif self.notification_pacer.next_due_s <= now:
                 self._notification_tick()
             elif self.send_at <= now:

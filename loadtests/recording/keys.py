@@ -20,6 +20,8 @@ its own), so its keys are scoped by run id and named apart from the service's:
   member ``{user}:{counter}`` (the send marker's sender and number).
 * ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
   next, or ``stop``; written by the capacity runner after it judges each step.
+* ``run:{run}:flushes``: hash of the last recorder flush applied per process
+  (:mod:`loadtests.recording.increments`: a retried flush counts once).
 * ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
   of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).
 
@@ -91,6 +93,10 @@ def run_meta_key(*, run_id: str) -> str:
 
 def run_live_key(*, run_id: str) -> str:
     return f"run:{run_id}:live"
+
+
+def run_flushes_key(*, run_id: str) -> str:
+    return f"run:{run_id}:flushes"
 
 
 def run_users_key(*, run_id: str) -> str:

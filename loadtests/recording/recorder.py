@@ -35,6 +35,7 @@ import orjson
 import redis
 
 from loadtests.recording import resp
+from loadtests.recording.increments import increments_command
 from loadtests.recording.keys import (
     RECORDER_COMMANDS_FIELD,
     TEST_STARTED_FIELD,
@@ -43,11 +44,23 @@ from loadtests.recording.keys import (
     live_samples_field,
     new_run_id,
     run_counters_key,
+    run_flushes_key,
     run_live_key,
     run_meta_key,
     run_sends_key,
     run_users_key,
     samples_key,
+)
+from loadtests.recording.rows import (
+    ErrorRow,
+    MessageRow,
+    NotificationRow,
+    PollRow,
+    ReconnectRow,
+    error_pairs,
+    message_pairs,
+    notification_pairs,
+    poll_pairs,
 )
 
 log = logging.getLogger(__name__)
@@ -56,16 +69,10 @@ FLUSH_INTERVAL_S = 1.0
 ZADD_CHUNK = 5000
 STOP_WAIT_S = 30.0  # how long stop() lets a flush in progress finish
 MAX_BUFFERED_SAMPLES = 2_000_000  # past this, a dead Redis costs samples, not memory
+MAX_UNACKED_BATCHES = 3_600  # counter batches kept for re-sending (an hour of flushes)
 
 # new_run_id is re-exported: analysis.capacity imports it from here
 __all__ = ["Recorder", "new_run_id"]
-
-
-PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
-MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
-NotificationRow = tuple[float, str, int, float]
-ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
-ErrorRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, request name
 
 
 class Recorder:
@@ -98,6 +105,9 @@ class Recorder:
         self._loop: gevent.Greenlet | None = None
         self._stopping = gevent.event.Event()
         self._dropped = 0
+        self._flush_seq = 0  # this process's flush number (increments.py)
+        self._unacked: list[bytes] = []  # counter batches not known to have landed
+        self._counted_ahead = 0  # re-queued samples an unacked batch already counts
 
     # -- the hot path: appends only -------------------------------------------------
 
@@ -157,23 +167,25 @@ class Recorder:
         errors, self._errors = self._errors, []
         sends, self._sends = self._sends, []
         sent = len(polls) + len(messages) + len(notes) + len(reconnects)
-        if not (sent or counters or live or users or errors or sends):
+        if not (sent or counters or live or users or errors or sends or self._unacked):
             return 0
         outcomes = self._outcome_commands(errors, sends)
-        commands = self._commands(
-            polls, messages, notes, reconnects, counters, live, users, sent, outcomes
-        )
+        commands = self._commands(polls, messages, notes, reconnects, live, users, outcomes)
+        fresh, self._counted_ahead = sent - self._counted_ahead, 0
+        pending = [*self._unacked, self._increments(counters, fresh, len(commands))]
         try:
-            resp.ship(self._redis, commands)
+            resp.ship(self._redis, commands + pending)
         except BaseException as exc:  # Redis errors, and a kill while the batch was in flight
             self._users[:0] = users
             self._reconnects[:0] = reconnects  # few: kept whatever the bound
             self._errors[:0] = errors
             self._sends[:0] = sends
-            self._requeue(polls, messages, notes, counters, exc)
+            self._unacked = pending[-MAX_UNACKED_BATCHES:]  # re-sent as they are: count once
+            self._counted_ahead = len(reconnects) + self._requeue(polls, messages, notes, exc)
             if not isinstance(exc, redis.RedisError):
                 raise
             return 0
+        self._unacked = []
         return sent
 
     def _commands(
@@ -182,16 +194,14 @@ class Recorder:
         messages: list[MessageRow],
         notes: list[NotificationRow],
         reconnects: list[ReconnectRow],
-        counters: Counter[str],
         live: dict[str, str | int | float],
         users: list[bytes],
-        sent: int,
         outcomes: list[bytes],
     ) -> list[bytes]:
-        """One flush as RESP commands: the samples' ZADDs, then counters, live, users, the
-        error samples and send records (``outcomes``), and the recorder's own count."""
+        """A flush's commands that may be sent twice: the samples' ZADDs, the live
+        figures, users, the error samples and send records (``outcomes``)."""
         run = self.run_id
-        counters_key, live_key = run_counters_key(run_id=run), run_live_key(run_id=run)
+        live_key = run_live_key(run_id=run)
         commands: list[bytes] = []
         for sample_type, pairs in (
             ("poll", poll_pairs(polls)),
@@ -201,25 +211,26 @@ class Recorder:
         ):
             key = samples_key(run_id=run, sample_type=sample_type)
             commands += resp.zadd_chunks(key, pairs, chunk=ZADD_CHUNK)
-        commands += [
-            resp.command("HINCRBY", counters_key, name, int(n)) for name, n in counters.items() if n
-        ]
         if live:
             commands.append(resp.command("HSET", live_key, *(x for kv in live.items() for x in kv)))
-        if sent:
-            samples_field = live_samples_field(self.process)
-            commands.append(resp.command("HINCRBY", live_key, samples_field, sent))
-        if counters.get("polls"):  # this process's share of the run's polls counter
-            polls_field = live_polls_field(self.process)
-            commands.append(resp.command("HINCRBY", live_key, polls_field, counters["polls"]))
         if users:
             commands.append(resp.command("SADD", run_users_key(run_id=run), *users))
         commands += outcomes
-        # The recorder's own load on Redis, so capacity plans can leave it out.
-        commands.append(
-            resp.command("HINCRBY", counters_key, RECORDER_COMMANDS_FIELD, len(commands) + 1)
-        )
         return commands
+
+    def _increments(self, counters: Counter[str], sent: int, n_commands: int) -> bytes:
+        """This flush's counter and live increments as one apply-once batch, with the
+        recorder's own load on Redis (so capacity plans can leave it out)."""
+        self._flush_seq += 1
+        run = self.run_id
+        live = {live_samples_field(self.process): sent,
+                # this process's share of the run's polls counter
+                live_polls_field(self.process): counters.get("polls", 0)}
+        return increments_command(
+            counters_key=run_counters_key(run_id=run), live_key=run_live_key(run_id=run),
+            flushes_key=run_flushes_key(run_id=run), process=self.process, seq=self._flush_seq,
+            counters={**counters, RECORDER_COMMANDS_FIELD: n_commands + 1}, live=live,
+        )
 
     def _outcome_commands(self, errors: list[ErrorRow], sends: list[tuple[str, bytes]]
                           ) -> list[bytes]:
@@ -237,18 +248,19 @@ class Recorder:
         polls: list[PollRow],
         messages: list[MessageRow],
         notes: list[NotificationRow],
-        counters: Counter[str],
         exc: BaseException,
-    ) -> None:
-        """Keep what failed to ship for the next flush, up to a memory bound."""
+    ) -> int:
+        """Keep what failed to ship for the next flush, up to a memory bound; returns the
+        number of samples kept."""
         log.warning("recorder flush failed (%s); keeping samples for the next flush", exc)
-        self._counters.update(counters)
-        if len(self._polls) + len(polls) + len(messages) + len(notes) > MAX_BUFFERED_SAMPLES:
-            self._dropped += len(polls) + len(messages) + len(notes)
-            return
+        n = len(polls) + len(messages) + len(notes)
+        if len(self._polls) + n > MAX_BUFFERED_SAMPLES:
+            self._dropped += n
+            return 0
         self._polls[:0] = polls
         self._messages[:0] = messages
         self._notifications[:0] = notes
+        return n
 
     def start(self) -> None:
         """Start the background flusher (a greenlet; Locust runs under gevent)."""
@@ -284,20 +296,3 @@ class Recorder:
     def close(self) -> None:
         self.stop()
         self._redis.close()
-
-
-def poll_pairs(rows: list[PollRow]) -> list[tuple[str, str]]:
-    """(score, member) texts: score = receive time ms to 3 decimals (as redis-py wrote it)."""
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}") for t, u, n, lat, c in rows]
-
-
-def message_pairs(rows: list[MessageRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}:{s}") for t, u, n, lat, c, s in rows]
-
-
-def notification_pairs(rows: list[NotificationRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]
-
-
-def error_pairs(rows: list[ErrorRow]) -> list[tuple[str, str]]:
-    return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{name}") for t, u, n, lat, name in rows]

@@ -31,6 +31,7 @@ from loadtests.recording.samples import percentiles_ms, read_samples
 from loadtests.swarm.problems import failure_lines, find_problems, log_lines
 
 SETTLE_S = 5.0  # skip this long after the plateau is reached (random poll phases settle)
+STOP_MARGIN_S = 1.0  # rows this close to the planned end may already be stopping users
 
 
 def summarize(
@@ -47,7 +48,8 @@ def summarize(
     messages = read_samples(client, run_id=run_id, sample_type="message")
     notes = read_samples(client, run_id=run_id, sample_type="notification")
     requests, errors = request_totals(stats)
-    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy())
+    rps, poll_rps, window_s = steady_rates(history, poll_t_ms=polls["t_ms"].to_numpy(),
+                                           run_s=meta.get("duration_s"))
     polls_done = max(counters.get("polls", 0), 1)
     poll_requests = request_count(stats, name=POLL_NAME, method="GET")
     problems = find_problems(
@@ -165,16 +167,19 @@ class SteadyWindow:
         return self.end_s - self.start_s
 
 
-def steady_rates(history: pd.DataFrame, *, poll_t_ms: np.ndarray) -> tuple[float, float, float]:
+def steady_rates(
+    history: pd.DataFrame, *, poll_t_ms: np.ndarray, run_s: float | None = None
+) -> tuple[float, float, float]:
     """(requests/s, chat polls/s, window s) on the final plateau.
 
     Locust's history counts move in steps (whole seconds; every 3 s with worker
     processes), enough to bias a 30 s rate by 10%. When poll samples exist, the
     poll rate is counted from their ms receive times inside the window, and the
-    request rate scaled by the same correction.
+    request rate scaled by the same correction. ``run_s``: the planned run time (see
+    :func:`steady_window`).
     """
-    every = steady_window(history)
-    poll = steady_window(history, name=POLL_NAME, method="GET")
+    every = steady_window(history, run_s=run_s)
+    poll = steady_window(history, name=POLL_NAME, method="GET", run_s=run_s)
     if every is None:
         return 0.0, 0.0, 0.0
     if poll is None or poll.rps <= 0 or poll_t_ms.size == 0:
@@ -206,14 +211,26 @@ def final_plateau(users: np.ndarray) -> tuple[int, int]:
 
 
 def steady_window(
-    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
+    history: pd.DataFrame,
+    *,
+    name: str | None = None,
+    method: str | None = None,
+    run_s: float | None = None,
 ) -> SteadyWindow | None:
     """The final plateau of a full-history CSV, minus ``SETTLE_S`` at its start.
 
     ``name``/``method`` restrict the rate to one request; otherwise every non-delivery one.
+    ``run_s``, Locust's ``--run-time``: the window ends ``STOP_MARGIN_S`` before it runs
+    out (counted from the history's first row, when the test started). The rows after
+    are Locust stopping its users: 10,000 of them take a second or two, during which the
+    plateau's user count still shows but polls stop, and a 30 s window that kept them
+    read 96.6 % of a rate the seconds before it held in full.
     """
     if history.empty:
         return None
+    if run_s:
+        first_s = float(history["Timestamp"].min())
+        history = history[history["Timestamp"] <= first_s + float(run_s) - STOP_MARGIN_S]
     rows = history[(history["Name"] != "Aggregated") & (history["Type"] != DELIVERY)]
     if name is not None:
         rows = rows[rows["Name"] == name]

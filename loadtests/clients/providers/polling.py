@@ -113,11 +113,14 @@ class PollingProvider(RealtimeProvider):
     def next_due_s(self) -> float:
         if self.paused or not self.channels:
             return math.inf
+        if len(self.channels) == 1:  # a tab's usual one channel: no generator per call
+            for state in self.channels.values():
+                return state.pacer.next_due_s
         return min(state.pacer.next_due_s for state in self.channels.values())
 
     def tick(self) -> None:
         now = time.time()
-        for channel, state in list(self.channels.items()):
+        for channel, state in self.channels.items():  # returns before the dict can change
             if state.pacer.next_due_s <= now:
                 self._scheduled_poll(channel, state)
                 return  # one poll per tick: the tab's loop interleaves sends and notes

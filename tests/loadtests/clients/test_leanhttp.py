@@ -76,3 +76,32 @@ def test_the_hint_header_is_the_descriptions_and_a_bad_value_is_no_hint() -> Non
     assert _parse_head(head)[4] == 9  # the reference service's header by default
     assert _parse_head(head, b"\r\n")[4] is None  # a description without a header hint
     assert _parse_head(b"HTTP/1.1 200 OK\r\nX-Next-Poll: soon", b"x-next-poll")[4] is None
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nx-poll-interval-ms: 2000",
+         (200, 12, False, False, 2000)),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length:3\r\nConnection:  Close ",
+         (404, 3, False, True, None)),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nX-Content-Length: 5",
+         (200, 0, True, False, None)),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 1", (200, 1, False, True, None)),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive", (200, 0, False, False, None)),
+        (b"HTTP/1.1 204 No Content", (204, 0, False, False, None)),
+    ],
+)
+def test_heads_parse_whatever_the_case_and_spacing(
+    head: bytes, expected: tuple[int, int, bool, bool, int | None]
+) -> None:
+    from loadtests.clients.leanhttp import _parse_head
+
+    assert _parse_head(head) == expected
+
+
+def test_a_bad_status_line_is_a_protocol_error() -> None:
+    from loadtests.clients.leanhttp import HTTPProtocolError, _parse_head
+
+    with pytest.raises(HTTPProtocolError):
+        _parse_head(b"SSH-2.0-OpenSSH\r\nContent-Length: 1")

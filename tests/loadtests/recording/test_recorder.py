@@ -72,7 +72,58 @@ def test_unreachable_redis_keeps_samples_for_the_next_flush() -> None:
     rec.poll(t_ms=1.0, user="u", n=1, latency_ms=1.0, channel="c")
     rec.count("polls")
     assert rec.flush() == 0
-    assert len(rec._polls) == 1 and rec._counters["polls"] == 1
+    assert len(rec._polls) == 1 and len(rec._unacked) == 1  # the counters' batch, kept
+
+
+def test_a_batch_redis_applied_but_did_not_answer_counts_once(
+    clean_backends: StackInfo, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply of a flush is lost after Redis applied it: the re-sent batch adds nothing."""
+    from loadtests.recording import recorder as recorder_module
+
+    real_ship = recorder_module.resp.ship
+
+    def ship_then_lose_the_reply(conn: redis.Redis, commands: list[bytes]) -> None:
+        real_ship(conn, commands)
+        raise redis.ConnectionError("reply lost")
+
+    rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN, process="p1")
+    rec.poll(t_ms=1.0, user="u", n=1, latency_ms=1.0, channel="c")
+    rec.count("polls")
+    rec.count("lost", 2)
+    monkeypatch.setattr(recorder_module.resp, "ship", ship_then_lose_the_reply)
+    assert rec.flush() == 0  # failed, as far as the recorder knows
+    monkeypatch.setattr(recorder_module.resp, "ship", real_ship)
+    rec.count("polls")  # the next second's count
+    rec.flush()
+    counters = read_counters(client, run_id=RUN)
+    assert counters["polls"] == 2 and counters["lost"] == 2  # not 3 and 4
+    live: Any = client.hgetall(run_live_key(run_id=RUN))
+    assert int(live[b"polls:p1"]) == 2 and int(live[b"samples:p1"]) == 1
+    assert client.zcard(samples_key(run_id=RUN, sample_type="poll")) == 1  # the sample once
+    assert rec._unacked == []
+
+
+def test_a_batch_that_never_landed_is_applied_by_the_next_flush(
+    clean_backends: StackInfo, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadtests.recording import recorder as recorder_module
+
+    real_ship = recorder_module.resp.ship
+
+    def refuse(conn: redis.Redis, commands: list[bytes]) -> None:
+        raise redis.ConnectionError("down")
+
+    rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN, process="p1")
+    rec.count("polls", 5)
+    monkeypatch.setattr(recorder_module.resp, "ship", refuse)
+    rec.flush()
+    rec.count("polls", 1)
+    rec.flush()  # fails too: two batches wait, in order
+    monkeypatch.setattr(recorder_module.resp, "ship", real_ship)
+    rec.count("polls", 1)
+    rec.flush()
+    assert read_counters(client, run_id=RUN)["polls"] == 7
 
 
 def test_read_samples_pages(clean_backends: StackInfo, client: redis.Redis) -> None:

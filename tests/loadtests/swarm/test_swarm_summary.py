@@ -98,3 +98,16 @@ def test_poll_samples_correct_the_stepped_history() -> None:
     rps, poll_rps, span_s = steady_rates(frame, poll_t_ms=samples)
     assert poll_rps == pytest.approx(100.0, rel=0.01)
     assert span_s > 20
+
+
+def test_the_window_ends_where_the_planned_run_time_runs_out() -> None:
+    """The seconds after --run-time are Locust stopping 10,000 users: the plateau's user
+    count still shows, the polls stop (the bench read 96.6 % of a rate held in full)."""
+    users = [0, 5000, 10000] + [10000] * 30 + [10000, 10000]
+    per_s = [0, 2500, 5000] + [5000.0] * 30 + [2176, 400]  # run time 33 s: 2 stopping rows
+    frame = history(users, per_s)
+    kept = steady_window(frame, name=POLL, method="GET", run_s=33)
+    assert kept is not None and kept.rps == pytest.approx(5000.0)
+    assert kept.end_s == 1000 + 33 - 1
+    blind = steady_window(frame, name=POLL, method="GET")
+    assert blind is not None and blind.rps < 0.95 * 5000  # the old reading
