@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from target_service import realtime
 from target_service.gc_tuning import tune_gc
+from target_service.log_limit import LogLimiter
 from target_service.middleware import BodyLimitMiddleware, DeadlineMiddleware, PromMiddleware
 from target_service.openapi import describe_errors
 from target_service.prom import PromMetrics
@@ -35,10 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     prom = PromMetrics()
     _ensure_log_handler()
+    # One per worker: a burst of 503s logs its first line and then a summary per interval.
+    limiter = LogLimiter(interval_s=settings.overload_log_interval_s, logger=log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await open_state(settings, prom=prom)
+        state = await open_state(settings, prom=prom, log_limiter=limiter)
         _register_gauges(prom, state)
         app.state.svc = state
         state.start()
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="pollcap reference polling service", version="0.1.0", lifespan=lifespan,
                   telemetry={"tracing": otel, "metrics": otel, "logs": otel})
     app.state.settings = settings
+    app.state.log_limiter = limiter
     # Hot routers first (routes are matched in order, each included router costs a match):
     # the bench's baseline, then the polls; see routes/ops.py. The WebSocket is served by
     # the WebSocketShortcut ahead of routing; SSE and long-poll stay last.
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _server_error)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(DeadlineMiddleware, deadline_s=settings.request_deadline_s,
-                       retry_after_s=settings.retry_after_s)
+                       retry_after_s=settings.retry_after_s, log_limiter=limiter)
     app.add_middleware(PromMiddleware, prom=prom)  # outside: counts the deadline's 503s
     describe_errors(app)
     app.add_middleware(realtime.WebSocketShortcut)  # outermost: see realtime/ws.py
@@ -84,16 +88,22 @@ def _ensure_log_handler() -> None:
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: logged with its traceback, answered as JSON (Starlette re-raises it after)."""
+    """A bug: logged with its traceback *every time* (never rate-limited), answered as JSON
+    (Starlette re-raises it after)."""
     log.error("500 on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
 async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-    """503: nothing was done, retry. 504: a write went out unconfirmed (see store/db.py)."""
+    """503: nothing was done, retry. 504: a write went out unconfirmed (see store/db.py).
+
+    Logged through the log limiter: the first of each cause, then a summary per interval.
+    """
     settings: Settings = request.app.state.settings
     status = 504 if exc.outcome_unknown else 503
-    log.warning("%d on %s %s: %s", status, request.method, request.url.path, exc)
+    limiter: LogLimiter = request.app.state.log_limiter
+    limiter.warning(f"{status} ({exc.cause})", "%d on %s %s: %s", status, request.method,
+                    request.url.path, exc)
     detail = (f"the database did not confirm the write ({exc}): it may or may not be"
               " committed; retry with the same Idempotency-Key" if exc.outcome_unknown
               else f"the database is unavailable ({exc}); retry later")

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from target_service.log_limit import LogLimiter
 from target_service.prom import PromMetrics
 
 log = logging.getLogger("pollcap.service")
@@ -78,8 +79,10 @@ class DeadlineMiddleware:
     def __init__(
         self, app: ASGIApp, *, deadline_s: float, retry_after_s: int,
         exempt_prefixes: tuple[str, ...] = DEADLINE_EXEMPT_PREFIXES,
+        log_limiter: LogLimiter | None = None,
     ) -> None:
         self.app = app
+        self.log_limiter = log_limiter or LogLimiter(logger=log)
         self.deadline_s = deadline_s
         self.retry_after = str(retry_after_s).encode()
         self.exempt_prefixes = exempt_prefixes
@@ -103,8 +106,10 @@ class DeadlineMiddleware:
         except TimeoutError:
             if not deadline.expired():
                 raise  # a timeout of the route's own, not ours
-            log.warning("%s %s passed its deadline of %g s%s", scope["method"], scope["path"],
-                        self.deadline_s, "" if started else "; answered 503")
+            self.log_limiter.warning(
+                "passed deadlines (answer under way)" if started else "503 (deadline passed)",
+                "%s %s passed its deadline of %g s%s", scope["method"], scope["path"],
+                self.deadline_s, "" if started else "; answered 503")
             if not started:
                 await send({"type": "http.response.start", "status": 503, "headers": [
                     (b"content-type", b"application/json"), (b"retry-after", self.retry_after)]})

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     pg_acquire_timeout_s: float = Field(default=1.0, gt=0, description="wait for a connection")
     pg_command_timeout_s: float = Field(default=2.0, gt=0, description="one statement/transaction")
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After of a 503")
+    overload_log_interval_s: float = Field(
+        default=10.0, gt=0, description="503/504 warnings: the first, then one summary per this")
     idempotency_ttl_s: int = Field(default=86_400, ge=1, description="Redis copy of a key's row")
 
     # source design's cache levels

@@ -15,6 +15,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from target_service.cpu_load import LoadMeter
+from target_service.log_limit import LogLimiter
 from target_service.policy import ThresholdPolicy, load_policy
 from target_service.prom import PromMetrics
 from target_service.settings import Settings
@@ -60,6 +61,7 @@ class AppState:
     tokens: TokenCache
     prom: PromMetrics
     counters: Counters = field(default_factory=Counters)
+    log_limiter: LogLimiter = field(default_factory=LogLimiter)  # overload warnings
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     _intervals: dict[tuple[int, float, float], int] = field(default_factory=dict)
@@ -92,6 +94,7 @@ class AppState:
             await self.chat.pushes.stop()
         with contextlib.suppress(Exception):
             await self._tick()  # last flush of presence, versions and samples
+        self.log_limiter.flush(force=True)  # the count of a burst still under way
         await close_redis(self.redis)
         try:
             await asyncio.wait_for(self.db.pool.close(), STOP_TIMEOUT_S)
@@ -114,6 +117,7 @@ class AppState:
 
     async def _tick(self, *, metrics: bool = True) -> None:
         self.load.sample()
+        self.log_limiter.flush()  # summaries of overload warnings, once per interval
         if not self.redis.up:
             await self.redis.probe()
         if not self.redis.up:
@@ -128,7 +132,11 @@ class AppState:
             await self.recorder.flush()
 
 
-async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
+async def open_state(
+    settings: Settings, *, prom: PromMetrics, log_limiter: LogLimiter | None = None,
+) -> AppState:
+    log_limiter = log_limiter or LogLimiter(interval_s=settings.overload_log_interval_s,
+                                            logger=log)
     policy = load_policy(settings.policy)
     client: Redis = open_redis(
         settings.redis_url, max_connections=settings.redis_max_connections,
@@ -155,7 +163,7 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
     )
     assert pool is not None
     db = Db(pool, acquire_timeout_s=settings.pg_acquire_timeout_s,
-            command_timeout_s=settings.pg_command_timeout_s)
+            command_timeout_s=settings.pg_command_timeout_s, log_limiter=log_limiter)
     try:
         await create_schema(pool)
     except BaseException:
@@ -180,6 +188,7 @@ async def open_state(settings: Settings, *, prom: PromMetrics) -> AppState:
         tokens=TokenCache(max_size=settings.token_cache_size),
         prom=prom,
         counters=counters,
+        log_limiter=log_limiter,
     )
     redis.on_down(state.presence.forget)  # presence unknown from the first failure on
     return state

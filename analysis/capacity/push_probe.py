@@ -14,12 +14,14 @@ step by :mod:`analysis.model.push`.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pandas as pd
+
+from target_service.periodic import PeriodicSampler
 
 SCRAPE_TIMEOUT_S = 2.0
 SAMPLE_INTERVAL_S = 1.0
@@ -55,40 +57,34 @@ def merged_row(latest: dict[int, dict[str, float]]) -> dict[str, float]:
 
 
 @dataclass
-class PushSampler:
+class PushSampler(PeriodicSampler):
     """Scrapes ``{url}/metrics`` in a thread; :meth:`stop` returns ``t_ms`` + push columns."""
 
+    thread_name: ClassVar[str] = "push-sampler"
     url: str
     interval_s: float = SAMPLE_INTERVAL_S
     rows: list[dict[str, float]] = field(default_factory=list)
     errors: int = 0
     _latest: dict[int, dict[str, float]] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def start(self) -> PushSampler:
-        self._thread = threading.Thread(target=self._loop, name="push-sampler", daemon=True)
-        self._thread.start()
+        self._start_sampling()
         return self
 
     def stop(self) -> pd.DataFrame:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._stop_sampling()
         return pd.DataFrame(self.rows, columns=["t_ms", *PUSH_COLUMNS])
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                with urllib.request.urlopen(f"{self.url}/metrics",
-                                            timeout=SCRAPE_TIMEOUT_S) as resp:
-                    page = resp.read().decode()
-            except OSError:
-                self.errors += 1  # an overloaded service answers late: a gap, not a zero
-                continue
-            self._latest.update(parse_push_metrics(page))
-            if self._latest:
-                self.rows.append({"t_ms": time.time() * 1000.0, **merged_row(self._latest)})
+    def _sample(self) -> None:
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=SCRAPE_TIMEOUT_S) as resp:
+                page = resp.read().decode()
+        except OSError:
+            self.errors += 1  # an overloaded service answers late: a gap, not a zero
+            return
+        self._latest.update(parse_push_metrics(page))
+        if self._latest:
+            self.rows.append({"t_ms": time.time() * 1000.0, **merged_row(self._latest)})
 
 
 def with_push_columns(resources: pd.DataFrame, push: pd.DataFrame) -> pd.DataFrame:

@@ -10,9 +10,8 @@ message is stored once and was delivered, and no request outlived the deadline;
 from __future__ import annotations
 
 import json
-import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -25,6 +24,7 @@ from analysis.chaos.schedule import (
     DEFAULT_TAIL_S,
     DEFAULT_WARMUP_S,
     FAULT_KINDS,
+    Fault,
     default_schedule,
     parse_fault,
     swarm_duration_s,
@@ -33,9 +33,15 @@ from analysis.cli.options import MetricsRedisUrlOpt, ReportsDirOpt, RunsDirOpt, 
 from analysis.defaults import REPORTS_DIR, RUNS_DIR
 from loadtests.clients.providers.factory import TRANSPORTS
 from target_service.errors import UserError
+from target_service.periodic import PeriodicSampler
+
+if TYPE_CHECKING:  # analysis.chaos.run loads the stack and pandas: not for `--help`
+    from analysis.chaos.run import ChaosConfig
 
 err = Console(stderr=True)
 TABLE_WIDTH = 130  # columns of the result table when stdout is not a terminal
+MAX_SPAWN_RATE = 50.0
+PROGRESS_INTERVAL_S = 0.5
 FAULT_HELP = (
     "KIND@START+DURATION, repeatable, e.g. valkey:pause@30s+10s (START on the swarm's clock). "
     f"Kinds: {', '.join(FAULT_KINDS)}. Default: every kind in turn."
@@ -75,30 +81,51 @@ def chaos(
     every message (acknowledged, failed, unknown -> lost, duplicated, recovered) and time
     each recovery."""
     from analysis.chaos.evaluate import Limits
-    from analysis.chaos.run import ChaosConfig, run_chaos
+    from analysis.chaos.run import ChaosConfig
 
     if realtime not in TRANSPORTS:
         raise UserError(f"--realtime must be one of {', '.join(TRANSPORTS)}, got {realtime!r}")
-    if fault:
-        faults = [parse_fault(text) for text in fault]
-    else:
-        faults = default_schedule(
-            warmup_s=duration_s(warmup, option="--warmup"),
-            fault_s=duration_s(fault_duration, option="--fault-duration", min_s=0.1),
-            steady_s=duration_s(steady, option="--steady"),
-        )
-    tail_s = duration_s(tail, option="--tail")
+    faults = _faults(fault, warmup=warmup, fault_duration=fault_duration, steady=steady)
     cfg = ChaosConfig(
-        faults=faults, users=users, spawn_rate=max(1.0, min(users / 2, 50.0)), workers=workers,
-        cache=cache, policy=policy, realtime=realtime, tail_s=tail_s,
+        faults=faults, users=users, spawn_rate=chaos_spawn_rate(users), workers=workers,
+        cache=cache, policy=policy, realtime=realtime, tail_s=duration_s(tail, option="--tail"),
         limits=Limits(deadline_s=deadline_s, deadline_slack_s=deadline_slack_s),
         redis_url=redis_url, database_url=database_url, metrics_redis_url=metrics_redis_url,
         run_id=run_id, runs_dir=runs_dir, reports_dir=reports_dir,
-        command="pollcap chaos " + " ".join(
-            [f"--fault {f.label}" for f in faults] + [f"--realtime {realtime}"]),
+        command=command_line(faults, realtime=realtime),
     )
-    planned_s = swarm_duration_s(faults, tail_s=tail_s)
-    with ChaosProgress(planned_s) as on_event:
+    _run(cfg, json_out=json_out)
+
+
+def _faults(
+    given: list[str] | None, *, warmup: str, fault_duration: str, steady: str,
+) -> list[Fault]:
+    """The ``--fault`` schedule, or the default one (every kind in turn) from its options."""
+    if given:
+        return [parse_fault(text) for text in given]
+    return default_schedule(
+        warmup_s=duration_s(warmup, option="--warmup"),
+        fault_s=duration_s(fault_duration, option="--fault-duration", min_s=0.1),
+        steady_s=duration_s(steady, option="--steady"),
+    )
+
+
+def chaos_spawn_rate(users: int) -> float:
+    """Half the users per second, within 1..50: everyone is in before the first fault."""
+    return max(1.0, min(users / 2, MAX_SPAWN_RATE))
+
+
+def command_line(faults: list[Fault], *, realtime: str) -> str:
+    """The command that replays this schedule (recorded in the report)."""
+    return "pollcap chaos " + " ".join(
+        [f"--fault {f.label}" for f in faults] + [f"--realtime {realtime}"])
+
+
+def _run(cfg: ChaosConfig, *, json_out: bool) -> None:
+    """Run it under the progress bar, print the verdict; exit 1 when it failed."""
+    from analysis.chaos.run import run_chaos
+
+    with ChaosProgress(swarm_duration_s(cfg.faults, tail_s=cfg.tail_s)) as on_event:
         done = run_chaos(cfg, on_event=on_event)
     _print(done.result, json_out=json_out)
     err.print(f"report: {done.html_path}")
@@ -106,30 +133,32 @@ def chaos(
         raise typer.Exit(code=1)
 
 
-class ChaosProgress:
-    """A bar over the swarm's planned time; fault events printed above it."""
+class ChaosProgress(PeriodicSampler):
+    """A bar over the swarm's planned time (moved every 0.5 s by the sampling thread);
+    fault events printed above it."""
+
+    thread_name: ClassVar[str] = "chaos-progress"
 
     def __init__(self, planned_s: float) -> None:
         self.planned_s = planned_s
+        self.interval_s = PROGRESS_INTERVAL_S
         self.bar = Progress(TextColumn("chaos"), BarColumn(), TimeElapsedColumn(),
                             TextColumn("{task.fields[note]}"), console=err, transient=True)
         self.task = self.bar.add_task("chaos", total=planned_s, note="starting")
         self.t0: float | None = None
-        self.stop = threading.Event()
 
     def __enter__(self) -> Any:
         self.bar.start()
-        threading.Thread(target=self._tick, daemon=True).start()
+        self._start_sampling()
         return self.event
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+        self._stop_sampling()
         self.bar.stop()
 
-    def _tick(self) -> None:
-        while not self.stop.wait(0.5):
-            if self.t0 is not None:
-                self.bar.update(self.task, completed=min(time.time() - self.t0, self.planned_s))
+    def _sample(self) -> None:
+        if self.t0 is not None:
+            self.bar.update(self.task, completed=min(time.time() - self.t0, self.planned_s))
 
     def event(self, name: str, details: dict[str, Any]) -> None:
         if name == "swarm":

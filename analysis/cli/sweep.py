@@ -90,6 +90,28 @@ def sweep(
     Writes <reports-dir>/<run-id>/sweep/ (results.csv, front.csv, summary.json,
     pareto.png, policy.json); exit code 1 when no policy meets the SLO.
     """
+    verify_s, target_path = _check_options(
+        run=run, synthetic=synthetic, verify=verify, verify_duration=verify_duration,
+        host=host, target=target, allow_remote=allow_remote)
+    policies = _policies(grid)
+    recorded = _recorded(run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=step)
+    console = Console()
+    out_dir = reports_dir / recorded.run_id / "sweep"
+    result = _sweep_and_show(console, recorded, policies, slo_p95_ms=slo_p95_ms, top=top,
+                             out_dir=out_dir, policy_out=out)
+    if verify:
+        _verify(console, recorded, result, top=top, users=verify_users, duration_s=verify_s,
+                redis_url=redis_url, database_url=database_url, out_dir=out_dir,
+                host=host, target=target_path)
+    if result.best is None:
+        raise typer.Exit(1)
+
+
+def _check_options(
+    *, run: str | None, synthetic: bool, verify: bool, verify_duration: str,
+    host: str | None, target: Path | None, allow_remote: bool,
+) -> tuple[float, str]:
+    """The option combinations, refused before any work: (verify duration s, target path)."""
     if (run is None) == (not synthetic):
         raise UserError("give exactly one of --run <run-id> or --synthetic")
     if verify and synthetic:
@@ -99,27 +121,26 @@ def sweep(
         raise UserError("--host and --target are for --verify (the live swarms)")
     target_path = check_own_service(target=target, host=host, allow_remote=allow_remote,
                                     service_pid=None) if verify else ""
-    policies = _policies(grid)
-    recorded = _recorded(run, reports_dir=reports_dir, capacity_rps=capacity_rps, steps=step)
+    return verify_s, target_path
+
+
+def _sweep_and_show(
+    console: Console, recorded: RecordedRun, policies: list[ThresholdPolicy], *,
+    slo_p95_ms: float, top: int, out_dir: Path, policy_out: Path | None,
+) -> SweepResult:
+    """Evaluate every policy, write ``sweep/`` and print the tables and the files."""
     from analysis.sweep.outputs import write_sweep
     from analysis.sweep.run import run_sweep
 
     result = run_sweep(recorded, policies, slo_p95_ms=slo_p95_ms)
-    out_dir = reports_dir / recorded.run_id / "sweep"
-    paths = write_sweep(result, out_dir=out_dir, policy_out=out)
-    console = Console()
+    paths = write_sweep(result, out_dir=out_dir, policy_out=policy_out)
     console.print(_run_line(recorded))
     _print_result(console, result, top=top)
     for kind, path in paths.items():
         console.print(f"{kind:>10}: {path}")
     if result.best is None:
         console.print(f"[red]no policy meets p95 <= {slo_p95_ms:g} ms without saturating[/red]")
-    if verify:
-        _verify(console, recorded, result, top=top, users=verify_users, duration_s=verify_s,
-                redis_url=redis_url, database_url=database_url, out_dir=out_dir,
-                host=host, target=target_path)
-    if result.best is None:
-        raise typer.Exit(1)
+    return result
 
 
 def _run_line(recorded: RecordedRun) -> str:

@@ -11,11 +11,12 @@ rate it held is a lower bound, not its capacity.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
+from target_service.periodic import PeriodicSampler
 from target_service.proc_tree import TreeMeter
 
 CPU_SAMPLE_PERIOD_S = 0.5
@@ -74,35 +75,34 @@ def contention_between(
 
 
 @dataclass
-class CpuWatch:
+class CpuWatch(PeriodicSampler):
     """Samples (epoch s, CPU s) of a process tree from outside, in a thread."""
 
     pid: int
     samples: list[tuple[float, float]] = field(default_factory=list)
     sched: list[SchedSample] = field(default_factory=list)
     cpus: int = 0  # CPUs the generator may run on (its affinity), read while it runs
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    interval_s: float = CPU_SAMPLE_PERIOD_S
+    thread_name: ClassVar[str] = "cpu-watch"
+    # the tree's one sampler; an exited process keeps its reading
+    _meter: TreeMeter = field(default_factory=TreeMeter)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._start_sampling()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._stop_sampling()
 
-    def _run(self) -> None:
-        meter = TreeMeter()  # the tree's one sampler; an exited process keeps its reading
-        while not self._stop.is_set():
-            now_s = time.time()
-            self.samples.append((now_s, meter.read([self.pid]).cpu_s))
-            stat = read_schedstat_ns(self.pid)
-            if stat is not None:
-                self.cpus = self.cpus or _affinity_count(self.pid)
-                self.sched.append(SchedSample(now_s, stat[0], stat[1], os.getloadavg()[0]))
-            self._stop.wait(CPU_SAMPLE_PERIOD_S)
+    def _first_sample(self) -> None:
+        self._sample()
+
+    def _sample(self) -> None:
+        now_s = time.time()
+        self.samples.append((now_s, self._meter.read([self.pid]).cpu_s))
+        stat = read_schedstat_ns(self.pid)
+        if stat is not None:
+            self.cpus = self.cpus or _affinity_count(self.pid)
+            self.sched.append(SchedSample(now_s, stat[0], stat[1], os.getloadavg()[0]))
 
     def cores_between(self, start_s: float, end_s: float) -> float | None:
         """Mean CPU cores used between two epoch times (None without enough samples)."""

@@ -4,8 +4,9 @@ A recorder flush is one pipeline. Its ``ZADD``, ``SADD`` and ``HSET`` commands
 can be sent again after a failure and change nothing, but ``HINCRBY`` cannot: if
 Redis applied a batch and only its reply was lost (a timeout, a dropped
 connection), sending the increments again counted them twice. So each flush's
-increments go out as one Lua script with the process's flush number. Redis
-remembers the last number applied per process in ``run:{run}:flushes``, and
+increments go out as one Lua script with the recorder's flush number. Redis
+remembers the last number applied per recorder (``{process}:{random token}``, so a
+reused run id starts afresh) in ``run:{run}:flushes``, and
 applies a batch only if its number is newer. A batch that failed is re-sent
 word for word (same number) ahead of the next flush's batch, so batches apply in
 order and at most once.
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 
 from loadtests.recording import resp
 
-# KEYS: counters hash, live hash, flushes hash. ARGV: process, flush number, count of
+# KEYS: counters hash, live hash, flushes hash. ARGV: flusher, flush number, count of
 # counter pairs, then (field, n) pairs: the counters' first, then the live hash's.
 APPLY_ONCE = """
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
@@ -42,7 +43,7 @@ def increments_command(
     counters_key: str,
     live_key: str,
     flushes_key: str,
-    process: str,
+    flusher: str,
     seq: int,
     counters: Mapping[str, int],
     live: Mapping[str, int],
@@ -51,4 +52,4 @@ def increments_command(
     pairs_c = [x for name, n in counters.items() if n for x in (name, int(n))]
     pairs_l = [x for name, n in live.items() if n for x in (name, int(n))]
     return resp.command("EVAL", APPLY_ONCE, 3, counters_key, live_key, flushes_key,
-                        process, seq, len(pairs_c) // 2, *pairs_c, *pairs_l)
+                        flusher, seq, len(pairs_c) // 2, *pairs_c, *pairs_l)

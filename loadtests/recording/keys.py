@@ -20,7 +20,7 @@ its own), so its keys are scoped by run id and named apart from the service's:
   member ``{user}:{counter}`` (the send marker's sender and number).
 * ``run:{run}:next_users``: string, the user count a live (knee-finding) shape holds
   next, or ``stop``; written by the capacity runner after it judges each step.
-* ``run:{run}:flushes``: hash of the last recorder flush applied per process
+* ``run:{run}:flushes``: hash of the last flush applied per recorder
   (:mod:`loadtests.recording.increments`: a retried flush counts once).
 * ``run:{run}:sends``: hash of every send's outcome by client reference (JSON records
   of :func:`loadtests.clients.sends.send_record`; the last write of a reference wins).

@@ -25,6 +25,7 @@ into one member (the source's ``user:latency`` member does exactly that).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -105,7 +106,8 @@ class Recorder:
         self._loop: gevent.Greenlet | None = None
         self._stopping = gevent.event.Event()
         self._dropped = 0
-        self._flush_seq = 0  # this process's flush number (increments.py)
+        self._flush_seq = 0  # this recorder's flush number (increments.py)
+        self._flusher = f"{process}:{secrets.token_hex(4)}"  # a reused run id starts afresh
         self._unacked: list[bytes] = []  # counter batches not known to have landed
         self._counted_ahead = 0  # re-queued samples an unacked batch already counts
 
@@ -228,7 +230,7 @@ class Recorder:
                 live_polls_field(self.process): counters.get("polls", 0)}
         return increments_command(
             counters_key=run_counters_key(run_id=run), live_key=run_live_key(run_id=run),
-            flushes_key=run_flushes_key(run_id=run), process=self.process, seq=self._flush_seq,
+            flushes_key=run_flushes_key(run_id=run), flusher=self._flusher, seq=self._flush_seq,
             counters={**counters, RECORDER_COMMANDS_FIELD: n_commands + 1}, live=live,
         )
 

@@ -9,15 +9,15 @@ showing an empty column. Readings go through the one tree sampler,
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
 from target_service.errors import UserError
+from target_service.periodic import PeriodicSampler
 from target_service.proc_tree import TreeMeter
 
 SAMPLE_INTERVAL_S = 1.0
@@ -42,15 +42,15 @@ def service_pids(*, started: Callable[[], list[int]] | None,
     return None if pid is None else (lambda: [pid])
 
 
-class ServiceWatch:
+class ServiceWatch(PeriodicSampler):
     """Samples the service tree every second in a thread; :meth:`figures` sums it up."""
+
+    thread_name: ClassVar[str] = "service-watch"
 
     def __init__(self, pids: Callable[[], list[int]] | None, *,
                  interval_s: float = SAMPLE_INTERVAL_S) -> None:
         self.pids, self.interval_s = pids, interval_s
         self._meter = TreeMeter()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._first: tuple[float, float] | None = None  # (monotonic s, cpu s)
         self._last: tuple[float, float] | None = None
         self._peak_rss = 0
@@ -60,20 +60,16 @@ class ServiceWatch:
     def __enter__(self) -> ServiceWatch:
         if self.pids is not None:
             self._read()
-            self._thread = threading.Thread(target=self._loop, name="service-watch", daemon=True)
-            self._thread.start()
+            self._start_sampling()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._stop_sampling():
             self._read()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._read()
+    def _sample(self) -> None:
+        self._read()
 
     def _read(self) -> None:
         assert self.pids is not None

@@ -5,102 +5,37 @@ reference service's own, and ``examples/offset_chat.toml``). It states how a tab
 up and presents its token, how it polls a channel (path, cursor, where the messages
 and their fields are), how it sends, and optionally notifications and push URLs.
 
-This module only *reads and checks* a description into typed, frozen objects; every
-mistake is a :class:`~target_service.errors.UserError` naming the file and the key, so
-the CLI shows one line and exits 2. :mod:`loadtests.targets.compiled` turns the result
+This module only *reads and checks* a description into the typed, frozen objects of
+:mod:`loadtests.targets.specs`; every mistake is a
+:class:`~target_service.errors.UserError` naming the file and the key, so the CLI
+shows one line and exits 2. :mod:`loadtests.targets.compiled` turns the result
 into the request strings and field getters of the lean poll path.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from loadtests.targets.specs import (
+    CREATED_AT_FORMATS,
+    METHODS,
+    AuthSpec,
+    CreatedAtFormat,
+    NotificationsSpec,
+    PollSpec,
+    PushSpec,
+    RequestSpec,
+    TargetDescription,
+)
 from target_service.errors import UserError
 
+# The specs are re-exported: callers import them from here with load_description
+__all__ = ["CREATED_AT_FORMATS", "METHODS", "REFERENCE_PATH", "AuthSpec", "CreatedAtFormat",
+           "NotificationsSpec", "PollSpec", "PushSpec", "RequestSpec", "TargetDescription",
+           "load_description"]
 REFERENCE_PATH = Path(__file__).with_name("reference.toml")
-CreatedAtFormat = Literal["epoch_ms", "epoch_s", "iso8601"]
-CREATED_AT_FORMATS: tuple[str, ...] = ("epoch_ms", "epoch_s", "iso8601")
-METHODS = ("GET", "POST", "PUT", "PATCH")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestSpec:
-    """One request: method, a path template (``{channel}`` and friends), a JSON body template.
-
-    Body templates are TOML tables whose string values may hold placeholders such as
-    ``{name}`` or ``{content}``; a value that is exactly one placeholder (``"{ids}"``) is
-    replaced by the raw value (a list stays a list), so bodies are always valid JSON.
-    """
-
-    method: str
-    path: str
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    expect_status: tuple[int, ...] = (200, 201)
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSpec:
-    """Sign-up and token presentation (exactly one of header, query, cookie)."""
-
-    signup: RequestSpec | None
-    token_path: str
-    user_id_path: str | None
-    header: str | None
-    query: str | None
-    cookie: str | None
-    tokens_file: Path | None
-
-
-@dataclass(frozen=True, slots=True)
-class PollSpec:
-    """The poll route and where each field of its answer is."""
-
-    request: RequestSpec
-    cursor_param: str
-    cursor_from: str  # "message.<field>" of the last message, or "answer.<dotted path>"
-    cursor_start: str | None  # the cursor to send when the first answer is empty
-    limit_param: str | None
-    messages_path: str
-    id_field: str
-    seq_field: str | None
-    created_at_field: str
-    created_at_format: CreatedAtFormat
-    created_at_trusted: bool
-    content_field: str
-    active_users: str | None  # "answer.<path>" or "header.<Name>"
-    interval_hint: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationsSpec:
-    unread: RequestSpec
-    list_path: str
-    id_field: str
-    created_at_field: str
-    created_at_format: CreatedAtFormat
-    mark_read: RequestSpec | None
-    create: RequestSpec | None
-
-
-@dataclass(frozen=True, slots=True)
-class PushSpec:
-    websocket_path: str | None
-    sse_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetDescription:
-    name: str
-    source: Path
-    auth: AuthSpec
-    poll: PollSpec
-    send: RequestSpec
-    notifications: NotificationsSpec | None
-    push: PushSpec | None
 
 
 class _Reader:

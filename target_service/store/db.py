@@ -25,6 +25,11 @@ budget and raises what the reset raised (a lagging loop, a stalled backend, a lo
 socket), after terminating it. The statement has run by then, so a failed release
 never fails the call (before, a committed sign-up answered 500): it is counted and
 logged, and a failed statement keeps its own error.
+
+Each failure names its ``cause`` (a few fixed words: "no connection in time",
+"PostgreSQL connection lost", ...), the key under which the service's
+:class:`LogLimiter` logs the first of a burst and then one summary per interval, not
+one line per request.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+
+from target_service.log_limit import LogLimiter
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -55,8 +62,11 @@ log = logging.getLogger("pollcap.service")
 class DatabaseUnavailable(Exception):
     """PostgreSQL did not answer within its deadline, or the connection was lost."""
 
-    def __init__(self, message: str, *, lost_connection: bool, sent: bool = True) -> None:
+    def __init__(
+        self, message: str, *, cause: str, lost_connection: bool, sent: bool = True,
+    ) -> None:
         super().__init__(message)
+        self.cause = cause  # fixed words naming the kind of failure (the log limiter's key)
         self.lost_connection = lost_connection
         self.sent = sent  # False: failed before any statement went out
         self.outcome_unknown = False  # set for writes that were sent
@@ -66,9 +76,11 @@ class Db:
     """The pool, with an acquire timeout and a command timeout on every call."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, acquire_timeout_s: float, command_timeout_s: float
+        self, pool: asyncpg.Pool, *, acquire_timeout_s: float, command_timeout_s: float,
+        log_limiter: LogLimiter | None = None,
     ) -> None:
         self.pool = pool
+        self.log_limiter = log_limiter or LogLimiter(logger=log)
         self.acquire_timeout_s = acquire_timeout_s
         self.command_timeout_s = command_timeout_s
         self.unavailable = 0  # calls answered with DatabaseUnavailable
@@ -81,8 +93,11 @@ class Db:
             conn = await self.pool.acquire(timeout=self.acquire_timeout_s)
         except ACQUIRE_ERRORS as exc:
             self.unavailable += 1
-            raise DatabaseUnavailable(f"no PostgreSQL connection: {_why(exc)}", sent=False,
-                                      lost_connection=not isinstance(exc, TimeoutError)) from exc
+            timed_out = isinstance(exc, TimeoutError)
+            raise DatabaseUnavailable(
+                f"no PostgreSQL connection: {_why(exc)}", sent=False,
+                cause="no connection in time" if timed_out else "PostgreSQL unreachable",
+                lost_connection=not timed_out) from exc
         healthy = False
         try:
             async with asyncio.timeout(self.command_timeout_s):
@@ -92,11 +107,12 @@ class Db:
             self.unavailable += 1
             raise DatabaseUnavailable(
                 f"PostgreSQL did not answer within {self.command_timeout_s:g} s",
-                lost_connection=False) from exc
+                cause="PostgreSQL too slow", lost_connection=False) from exc
         except CONNECTION_ERRORS as exc:
             self.unavailable += 1
             self.pool.expire_connections()
             raise DatabaseUnavailable(f"PostgreSQL connection lost: {_why(exc)}",
+                                      cause="PostgreSQL connection lost",
                                       lost_connection=True) from exc
         except asyncpg.PostgresError:
             healthy = True  # the server answered (a constraint, a bad value): still usable
@@ -112,8 +128,10 @@ class Db:
             await self.pool.release(conn)
         except Exception as exc:  # noqa: BLE001 - asyncpg terminated it; the pool opens another
             self.release_failures += 1
-            log.warning("a PostgreSQL connection failed its reset at release (%s);"
-                        " it was closed", _why(exc))
+            self.log_limiter.warning(
+                "failed connection resets at release",
+                "a PostgreSQL connection failed its reset at release (%s); it was closed",
+                _why(exc))
 
     async def _call(self, method: str, sql: str, args: tuple[Any, ...], *, write: bool) -> Any:
         for attempt in (1, 2):

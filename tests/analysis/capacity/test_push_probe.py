@@ -1,12 +1,19 @@
-"""The push sampler's parsing of ``/metrics`` pages and its join onto the resources frame."""
+"""The push sampler's parsing of ``/metrics`` pages, its scrape thread, and its join onto
+the resources frame."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
 
 from analysis.capacity.push_probe import (
     PUSH_COLUMNS,
+    PushSampler,
     merged_row,
     parse_push_metrics,
     with_push_columns,
@@ -54,3 +61,51 @@ def test_push_rows_join_the_resources_at_or_before_each_sample() -> None:
     assert joined["push_ws_connections"].isna().tolist() == [True, False, False]
     assert list(joined["push_ws_connections"].iloc[1:]) == [1.0, 2.0]
     assert with_push_columns(resources, push.iloc[0:0]) is resources
+
+
+@pytest.fixture
+def metrics_server() -> Iterator[tuple[str, list[int]]]:
+    """A loopback HTTP server whose ``/metrics`` is one worker's page; the list holds the
+    status to answer (200, or 500 to fail a scrape)."""
+    body = page(RealtimeCounters(ws_open=5, frames_out=40)).encode()
+    status = [200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(status[0])
+            self.end_headers()
+            self.wfile.write(body if status[0] == 200 else b"")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", status
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def wait_until(check: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
+    deadline_s = time.monotonic() + timeout_s
+    while not check() and time.monotonic() < deadline_s:
+        time.sleep(0.01)
+
+
+def test_the_sampler_scrapes_rows_in_its_thread_and_counts_failed_scrapes(
+    metrics_server: tuple[str, list[int]],
+) -> None:
+    url, status = metrics_server
+    sampler = PushSampler(url=url, interval_s=0.02).start()
+    wait_until(lambda: len(sampler.rows) >= 2)
+    status[0] = 500
+    wait_until(lambda: sampler.errors >= 1)
+    frame = sampler.stop()
+    assert list(frame.columns) == ["t_ms", *PUSH_COLUMNS]
+    assert len(frame) >= 2 and set(frame["push_ws_connections"]) == {5.0}
+    assert sampler.errors >= 1
+    assert not sampler._thread or not sampler._thread.is_alive()

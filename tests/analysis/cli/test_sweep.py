@@ -8,7 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from analysis.runs import RunData
+from target_service.errors import UserError
 from target_service.policy import load_policy
 
 
@@ -60,3 +63,23 @@ def test_cli_sweep_on_a_run_writes_a_policy_the_service_loads(
 
     assert Settings(policy=str(out)).policy == str(out)  # the service accepts it as --policy
     assert policy.name in (tmp_path / "rec" / "sweep" / "results.csv").read_text()
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--run", "r1", "--synthetic"], "exactly one of --run"),
+    ([], "exactly one of --run"),
+    (["--synthetic", "--verify"], "--verify needs a recorded run"),
+    (["--run", "r1", "--verify", "--verify-duration", "soon"], "--verify-duration"),
+    (["--run", "r1", "--host", "http://127.0.0.1:9"], "are for --verify"),
+])
+def test_option_combinations_are_refused_before_any_work(
+    argv: list[str], says: str, tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from analysis.cli.app import app
+
+    result = CliRunner().invoke(app, ["sweep", "--reports-dir", str(tmp_path), *argv])
+    assert isinstance(result.exception, UserError), result.output
+    assert says in str(result.exception)
+    assert not any(tmp_path.iterdir())  # nothing written

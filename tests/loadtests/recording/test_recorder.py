@@ -200,3 +200,14 @@ def test_stop_while_a_flush_waits_on_redis_loses_nothing(clean_backends: StackIn
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["200"]
+
+
+def test_two_recorders_of_one_process_name_both_count(
+    clean_backends: StackInfo, client: redis.Redis
+) -> None:
+    """Flush numbers are per recorder: a reused run id or process name is not a replay."""
+    for _ in range(2):
+        rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN, process="p1")
+        rec.count("polls", 3)
+        rec.flush()
+    assert read_counters(client, run_id=RUN)["polls"] == 6

@@ -1,0 +1,122 @@
+"""``pollcap bench-swarm``: the generator bench, recording on vs off, CPU from outside.
+
+N 2-second pollers on one Locust process pinned to the first core, against the
+in-memory stub (the generator alone) or the reference service on the other cores;
+the two arms' figures go to ``runs/bench-swarm-<run-id>.json`` and, worded against
+the bench's targets, to stdout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from analysis.cli.options import DatabaseUrlOpt, RedisUrlOpt
+from analysis.cli.swarm_output import err, progress_bar
+from loadtests.clients.options import ScenarioParams
+from loadtests.durations import parse_duration_s
+from loadtests.swarm.targets import bench_target
+from target_service.errors import UserError
+
+if TYPE_CHECKING:
+    from loadtests.bench.run import BenchArm
+
+TARGET_KINDS = ("stub", "service")
+BENCH_SENDER_SHARE = 0.005  # a few senders: the bench measures polling, not fan-out
+BENCH_NOTIFICATION_RATE_PER_S = 1.0
+
+
+def bench_swarm(
+    users: Annotated[
+        int, typer.Option(help="2-second pollers in the one Locust process (target: 10000)")
+    ] = 10_000,
+    duration: Annotated[str, typer.Option(help="Run time of each arm (duration: 60s, 2m)")] = "60s",
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 400.0,
+    target_kind: Annotated[
+        str,
+        typer.Option(
+            "--against",
+            help=(
+                "stub: in-memory poll API server (measures the generator alone); "
+                "service: the reference service (then the service is usually the limit)"
+            ),
+        ),
+    ] = "stub",
+    workers: Annotated[
+        int, typer.Option(help="Service uvicorn workers (--against service)")
+    ] = 1,
+    redis_url: RedisUrlOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where the two runs go")] = Path("runs"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
+    gc_tuning: Annotated[
+        bool, typer.Option(help="Freeze objects after the ramp, fewer young GC passes (A/B)")
+    ] = True,
+) -> None:
+    """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
+
+    Prints each target (pollers, rate held, recording's CPU share) beside its measured
+    value and the ratio; exit 1 when a target is missed or an arm failed.
+    """
+    from loadtests.bench.verdict import bench_text, verdict
+
+    if target_kind not in TARGET_KINDS:
+        raise UserError(f"--against must be stub or service, got {target_kind!r}")
+    generator_cpus, target_cpus = bench_cpus(sorted(os.sched_getaffinity(0)))
+    arms = _run_arms(
+        users=users, duration_s=parse_duration_s(duration), spawn_rate=spawn_rate,
+        target_kind=target_kind, workers=workers, redis_url=redis_url,
+        database_url=database_url, runs_dir=runs_dir, gc_tuning=gc_tuning,
+        generator_cpus=generator_cpus, target_cpus=target_cpus,
+    )
+    figures = {
+        "users": users, "target": target_kind, "generator_cpus": generator_cpus,
+        "target_cpus": target_cpus, "gc_tuning": gc_tuning,
+        "arms": [dataclasses.asdict(arm) for arm in arms],
+        **verdict(arms[0], arms[1], users=users),
+    }
+    _save(figures, runs_dir=runs_dir, arms=arms)
+    typer.echo(json.dumps(figures, indent=2) if json_out else bench_text(figures))
+    if not figures["ok"]:
+        raise typer.Exit(1)
+
+
+def bench_cpus(cores: list[int]) -> tuple[list[int], list[int] | None]:
+    """(generator's cores, target's cores): the first core for Locust, the rest (or none:
+    shared) for the target."""
+    return cores[:1], cores[1:] or None
+
+
+def _run_arms(
+    *, users: int, duration_s: float, spawn_rate: float, target_kind: str, workers: int,
+    redis_url: str | None, database_url: str | None, runs_dir: Path, gc_tuning: bool,
+    generator_cpus: list[int], target_cpus: list[int] | None,
+) -> list[BenchArm]:
+    """The two arms, recording on then off, against one target started for both."""
+    from loadtests.bench.run import run_arm
+
+    scenario = ScenarioParams(sender_share=BENCH_SENDER_SHARE,
+                              notification_rate_per_s=BENCH_NOTIFICATION_RATE_PER_S,
+                              gc_tuning=gc_tuning)
+    arms = []
+    with bench_target(kind=target_kind, redis_url=redis_url, database_url=database_url,
+                      workers=workers, cpu_affinity=target_cpus) as (url, rurl):
+        for record in (True, False):
+            with progress_bar(err.is_terminal) as on_progress:
+                arms.append(run_arm(
+                    record=record, host=url, redis_url=rurl, users=users,
+                    spawn_rate=spawn_rate, duration_s=duration_s, runs_dir=runs_dir,
+                    cpu_affinity=generator_cpus, scenario=scenario, progress=on_progress,
+                ))
+    return arms
+
+
+def _save(figures: dict[str, Any], *, runs_dir: Path, arms: list[BenchArm]) -> None:
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    name = arms[0].run_id or arms[1].run_id or "failed"
+    (runs_dir / f"bench-swarm-{name}.json").write_text(json.dumps(figures, indent=2))
