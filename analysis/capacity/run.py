@@ -325,6 +325,7 @@ def _meta(
         # the users' send rate, for the push price tables (analysis.model.findings)
         "sender_share": cfg.scenario.sender_share,
         "send_rate_per_min": cfg.scenario.send_rate_per_min,
+        "seed": cfg.scenario.seed,  # the users' draws (loadtests.clients.scenario.tab_rng)
         # the channel model, for the expected audience per message (analysis.model.audience)
         "channels": cfg.scenario.channels,
         "channel_skew": cfg.scenario.channel_skew,

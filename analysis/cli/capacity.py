@@ -24,6 +24,7 @@ from analysis.cli.options import (
     RedisUrlOpt,
     ReportsDirOpt,
     RunsDirOpt,
+    SeedOpt,
     SenderShareOpt,
     SendRateOpt,
     ServicePidOpt,
@@ -35,6 +36,7 @@ from analysis.cli.options import (
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
+from loadtests.clients.options import DEFAULT_SEED
 from target_service.errors import UserError
 
 if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
@@ -93,6 +95,7 @@ def capacity(
     channels: ChannelsOpt = 200,
     sender_share: SenderShareOpt = 0.1,
     send_rate_per_min: SendRateOpt = 6.0,
+    seed: SeedOpt = DEFAULT_SEED,
     realtime: Annotated[
         str | None,
         typer.Option(help="Transport of the users: polling, long-poll, sse or websocket "
@@ -178,7 +181,7 @@ def capacity(
         allow_remote=allow_remote, service_pid=service_pid,
         scenario=ScenarioParams(
             target=target_path, channels=channels, sender_share=sender_share,
-            send_rate_per_min=send_rate_per_min, realtime=_transport(realtime),
+            send_rate_per_min=send_rate_per_min, seed=seed, realtime=_transport(realtime),
             reconnect_every_s=duration_s(reconnect_every, option="--reconnect-every"),
         ),
         runs_dir=runs_dir,

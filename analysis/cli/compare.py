@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from analysis.defaults import REPORTS_DIR
 from target_service.errors import UserError
+
+if TYPE_CHECKING:
+    from analysis.compare.headline import HeadlineRow
 
 
 def compare(
@@ -37,7 +40,8 @@ def compare(
     """Compare two capacity runs: SLO capacity, requests per user, CPU per request and p95
     delivery at matched user counts, each with a bootstrap 95% interval of B − A and a
     verdict (better / worse / no significant change)."""
-    from analysis.compare.page import comparison_json, metrics_table, render_page
+    from analysis.compare.headline import headline_json
+    from analysis.compare.page import comparison_json, headline_table, metrics_table, render_page
     from analysis.compare.verdict import compare_runs, regressions
     from analysis.runs import load_run_data
 
@@ -54,11 +58,16 @@ def compare(
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(render_page(result), encoding="utf-8")
     doc = comparison_json(result)
+    headline = _headline(run_a, run_b, reports_dir=reports_dir)
+    if headline is not None:
+        doc["headline"] = headline_json(headline)
     page.with_suffix(".json").write_text(json.dumps(doc, indent=2))
     if json_out:
         typer.echo(json.dumps(doc, indent=2))
     else:
         console.print(metrics_table(result))
+        if headline is not None:
+            console.print(headline_table(headline))
         for note in result.notes:
             console.print(f"[dim]{note}[/dim]")
         console.print(f"page: {page}")
@@ -68,6 +77,22 @@ def compare(
             names = ", ".join(f"{m.name} {m.diff_pct:+.1f}%" for m in worse)
             typer.echo(f"regression beyond {fail_on_regression:g}%: {names}", err=True)
             raise typer.Exit(code=1)
+
+
+def _headline(run_a: str, run_b: str, *, reports_dir: Path) -> list[HeadlineRow] | None:
+    """Both reports' headline figures side by side (None unless both have a summary.json)."""
+    from analysis.compare.headline import headline_rows
+
+    docs = []
+    for run in (run_a, run_b):
+        path = reports_dir / run / "summary.json"
+        if not path.is_file():
+            return None
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path} is not valid JSON: {exc}") from exc
+    return headline_rows(docs[0], docs[1])
 
 
 def history(

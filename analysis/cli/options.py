@@ -108,6 +108,15 @@ SenderShareOpt = Annotated[
 SendRateOpt = Annotated[
     float, typer.Option(min=0.0, help="Messages per minute of each sender (Poisson).")
 ]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Seed of the users' random draws (who sends, which channel, jitter, spells): "
+        "tab i of Locust process w draws from (seed, w, i), so two runs with one seed run "
+        "the same workload; recorded in the run's JSON and shown in the report.",
+    ),
+]
 TargetUsersOpt = Annotated[
     int | None,
     typer.Option("--target-users", min=1, help="Exit 1 unless the SLO holds at this many users."),

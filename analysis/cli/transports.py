@@ -17,12 +17,14 @@ from analysis.cli.options import (
     PricesOpt,
     ReportsDirOpt,
     RunsDirOpt,
+    SeedOpt,
     SenderShareOpt,
     SendRateOpt,
     SloP95Opt,
     duration_s,
 )
 from analysis.defaults import PLAN_DEFAULTS, REPORTS_DIR, RUNS_DIR
+from loadtests.clients.options import DEFAULT_SEED
 from target_service.errors import UserError
 
 
@@ -41,6 +43,7 @@ def transports(
     channels: ChannelsOpt = 200,
     sender_share: SenderShareOpt = 0.1,
     send_rate_per_min: SendRateOpt = 6.0,
+    seed: SeedOpt = DEFAULT_SEED,
     slo_p95_ms: SloP95Opt = PLAN_DEFAULTS.slo_p95_ms,
     prices: PricesOpt = None,
     service_cpus: Annotated[str, typer.Option(help="Cores for the service (0, 0,1, any).")] = "0",
@@ -75,7 +78,7 @@ def transports(
         plan=plan, slo_p95_ms=slo_p95_ms, service_cpus=_cpus(service_cpus, "--service-cpus"),
         generator_cpus=_cpus(generator_cpus, "--generator-cpus"),
         scenario=ScenarioParams(channels=channels, sender_share=sender_share,
-                                send_rate_per_min=send_rate_per_min),
+                                send_rate_per_min=send_rate_per_min, seed=seed),
         runs_dir=runs_dir, knee=KneeSettings(max_users=max_users, budget_s=budget_s))
     console = Console(stderr=True)
     console.print(f"[bold]pollcap transports[/]: {', '.join(chosen)}; each a knee ramp from "

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from rich import box
 from rich.table import Table
 
+from analysis.compare.headline import HeadlineRow
 from analysis.compare.verdict import Comparison, MetricComparison
 from analysis.report.figures import to_data_uri
 
@@ -127,6 +128,17 @@ def metrics_table(result: Comparison) -> Table:
     for m in result.metrics:
         table.add_row(f"{m.name} ({m.unit})", _num(m.a), _num(m.b), _pct(m.diff_pct),
                       f"{_num(m.ci_low)} … {_num(m.ci_high)}", _styled(m))
+    return table
+
+
+def headline_table(rows: list[HeadlineRow]) -> Table:
+    """Every headline figure of both reports (instances: the continuous figure compared)."""
+    table = Table(title="headline figures of the two reports (instances compared before "
+                  "rounding up)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("figure", "A", "B", "apart"):
+        table.add_column(name, justify="left" if name == "figure" else "right")
+    for r in rows:
+        table.add_row(r.name, r.shown_a, r.shown_b, _pct(r.apart_pct))
     return table
 
 

@@ -87,8 +87,8 @@ def step_demand_s(table: pd.DataFrame) -> pd.Series:
     return demand.where(np.isfinite(demand) & (demand > 0))
 
 
-def demand_bound(table: pd.DataFrame, *, cores: float,
-                 max_error_rate: float | None = None) -> DemandBound:
+def demand_bound(table: pd.DataFrame, *, cores: float, max_error_rate: float | None = None,
+                 held: pd.Series | None = None) -> DemandBound:
     """The utilization-law bound from a step table (``stats.step_table``) on ``cores``.
 
     With ``max_error_rate`` the demand is read from the busy steps whose errors stay
@@ -110,7 +110,9 @@ def demand_bound(table: pd.DataFrame, *, cores: float,
                            note="no step with service CPU >= "
                                 f"{MIN_BUSY_FRACTION:.0%} of {cores:g} core(s): no bound")
     rps = pd.to_numeric(table["requests_per_s"], errors="coerce")
-    per_user = pooled_requests_per_user_s(table[busy])
+    # requests per user from the busy steps whose users kept their schedule (as the plan's)
+    kept = busy & held.reindex(table.index, fill_value=False) if held is not None else busy
+    per_user = pooled_requests_per_user_s(table[kept if kept.any() else busy])
     est = estimate_demand(requests_per_s=rps[busy].to_numpy(),
                           cpu_cores=(cpu[busy] / 100.0).to_numpy())
     d_s, users = est.demand_s, None

@@ -33,6 +33,7 @@ import pandas as pd
 CPU_SATURATED_FRACTION = 0.90
 LATE_FRACTION = 0.10
 LITTLE_MIN_RATIO = 0.90
+SCHEDULE_HELD_RATIO = 0.95  # polls/s at least this share of N / T: the users kept their grid
 RESPONSIVE_FRACTION = 0.5  # lateness is the generator's only while R < T/2 ...
 SERVICE_BUSY_FRACTION = 0.85  # ... and the service's CPU is under 85% of its cores
 # the run's one NotificationProducer (loadtests.clients.producer, fixed_count = 1) is a
@@ -145,6 +146,27 @@ def _one(row: dict, *, cpu: float, late: float, cpu_limit: float, interval_ms: f
                          late_ms=late, expected_polls_per_s=expected, measured_polls_per_s=measured,
                          little_ratio=ratio, saturated=bool(evidence),
                          evidence="; ".join(evidence) or "kept its schedule")
+
+
+def schedule_held(table: pd.DataFrame, *, interval_ms: float | None,
+                  warmup_fraction: float = 0.25) -> pd.Series | None:
+    """Per row: did the users poll on their schedule, ≥ ``SCHEDULE_HELD_RATIO`` of N / T?
+
+    A step whose polls fell short (a service so busy that answers come late, or a busy
+    generator) measures the service throttling its users, not what users ask for, so
+    per-user rates are read from the held steps. In two default runs of the same code
+    the last step within the SLO polled at 95.5% and 86% of N / T, and requests per
+    user over the steps within the SLO came out 0.627 and 0.587 (−6.4%); over the held
+    ones, 0.629 and 0.632. None without a nominal interval (a policy that adapts the
+    interval to load: every step stands)."""
+    if interval_ms is None or interval_ms <= 0 or table.empty:
+        return None
+    held = []
+    for row in table.to_dict("records"):
+        expected, measured = _little(row, users=int(row["users"]), interval_ms=interval_ms,
+                                     response_ms=math.nan, warmup_fraction=warmup_fraction)
+        held.append(expected > 0 and measured >= SCHEDULE_HELD_RATIO * expected)
+    return pd.Series(held, index=table.index, dtype=bool)
 
 
 def _little(row: dict, *, users: int, interval_ms: float | None, response_ms: float,

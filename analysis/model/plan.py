@@ -39,6 +39,11 @@ class PerUserRates:
 
 @dataclass(frozen=True, slots=True)
 class PlanRow:
+    """One target's plan. ``instances`` is ``instances_exact`` rounded up: the count to
+    deploy. The continuous figure is what two runs can agree on (10.7 and 11.1 instances'
+    worth are 3.7 % apart; rounded up, 11 and 12 are 9.1 %), so the report shows both and
+    compares the continuous one."""
+
     target_users: int
     instances: int | None
     requests_per_s: float
@@ -49,6 +54,7 @@ class PlanRow:
     limit: str
     requests_per_month: float
     cost_per_month_usd: float
+    instances_exact: float | None = None  # target / users per instance, before rounding up
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,19 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
 
 
-def per_user_rates(table: pd.DataFrame, *, capacity: SloCapacity) -> PerUserRates:
-    """User-weighted rates over the steps at or below the SLO capacity (all steps if none)."""
+def per_user_rates(table: pd.DataFrame, *, capacity: SloCapacity,
+                   held: pd.Series | None = None) -> PerUserRates:
+    """User-weighted rates over the steps at or below the SLO capacity (all steps if none).
+
+    ``held`` (``generator.schedule_held``) narrows them to the steps whose users kept
+    their poll schedule, when there is one: a step near saturation throttles its users,
+    so its requests per user say how busy the service was, not what the users ask for."""
     rows = table
     if capacity.last_pass_users is not None:
         rows = table[table["users"] <= capacity.last_pass_users]
+    if held is not None:
+        kept = rows[held.reindex(rows.index, fill_value=False)]
+        rows = kept if len(kept) else rows
     users = rows["users"].to_numpy(dtype=np.float64)
 
     def rate(col: str) -> float:
@@ -121,9 +135,10 @@ def _plan_row(target: int, *, per_instance: float | None, rates: PerUserRates, h
     pg_nodes = _nodes(pg_s, pg_cap * headroom)
     limits = [name for name, nodes in (("Redis", redis_nodes), ("PostgreSQL", pg_nodes))
               if nodes is not None and nodes > 1]
+    exact = target / per_instance if per_instance else None
     return PlanRow(
         target_users=target,
-        instances=math.ceil(target / per_instance) if per_instance else None,
+        instances=None if exact is None else math.ceil(exact), instances_exact=exact,
         requests_per_s=requests_s, redis_ops_per_s=redis_s, pg_queries_per_s=pg_s,
         redis_nodes=redis_nodes, pg_nodes=pg_nodes,
         limit=" + ".join(f"{name} beyond one node" for name in limits) or "service instances",

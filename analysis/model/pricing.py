@@ -144,7 +144,8 @@ def _lambda_http(p: dict[str, float], u: Usage) -> tuple[dict[str, float], float
              "api gateway http": requests * units / 1e6
              * p["apigw_http_request_per_million_usd"]}, 0.0,
             [f"{u.requests_per_user_s:.3g} requests/s per user, each billed "
-             f"{u.response_ms:.0f} ms at {p['lambda_memory_mb']:g} MB (measured response time)"])
+             f"{u.response_ms:.2g} ms at {p['lambda_memory_mb']:g} MB (the measured response "
+             "time without a queue: the least mean of the steps that kept their schedule)"])
 
 
 def keepalive_rate_s(*, traffic_per_s: float, keepalive_s: float) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -260,22 +261,32 @@ def _r_squared(actual: FloatArray, fitted: FloatArray) -> float:
 MIN_FIT_STEPS = 3
 
 
-def usl_steps(table: pd.DataFrame, *, max_error_rate: float) -> tuple[pd.DataFrame, str]:
-    """The steps the USL is fitted on: those whose errors stay within the SLO's limit.
+def usl_steps(table: pd.DataFrame, *, max_error_rate: float,
+              generator_bound: Sequence[int] = ()) -> tuple[pd.DataFrame, str]:
+    """The steps the USL is fitted on: errors within the SLO's limit, generator not bound.
 
     A step with more errors counts its failures as throughput: deadline 503s are fast,
     so its requests/s says how the service breaks down, not what it serves, and that
     differs from run to run (two runs of the same code put X(N*) at 1,328 and 1,997
     requests/s from their one such step). With fewer than ``MIN_FIT_STEPS`` such steps
-    every step is kept. Returns the rows and a note naming what was left out ('' if none).
+    every step is kept. A step whose generator fell behind (``generator_bound``: users
+    of the steps ``analysis.model.generator`` marks saturated) under-loaded the service,
+    so its requests/s is a lower bound, not a point of the curve: one such step at 2,750
+    users pulled a run's X(N*) to 1,440 requests/s where the run beside it found 1,994.
+    Returns the rows and a note naming what was left out ('' if none).
     """
     errors = pd.to_numeric(table.get("error_rate"), errors="coerce")
     if errors is None:
-        return table, ""
-    keep = errors.isna() | (errors <= max_error_rate)
+        errors = pd.Series(np.nan, index=table.index)
+    failing = ~(errors.isna() | (errors <= max_error_rate))
+    bound = table["users"].isin(list(generator_bound))
+    keep = ~failing & ~bound
     if keep.all() or int(keep.sum()) < MIN_FIT_STEPS:
         return table, ""
-    left = ", ".join(f"{int(u)}" for u in table.loc[~keep, "users"])
+    why = [f"{', '.join(str(int(u)) for u in table.loc[rows, 'users'])} users ({reason})"
+           for rows, reason in ((failing, "their requests/s counts fast failures"),
+                                (bound & ~failing, "the generator fell behind: a lower bound"))
+           if rows.any()]
     return table[keep], (f"fitted on the {int(keep.sum())} steps with errors <= "
-                         f"{max_error_rate:.0%}; left out {left} users (their requests/s "
-                         "counts fast failures)")
+                         f"{max_error_rate:.0%} and the generator on schedule; left out "
+                         + "; ".join(why))

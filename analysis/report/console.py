@@ -81,7 +81,8 @@ def headline(result: Analysis) -> list[str]:
                      f"{result.validation.mean_abs_error_pct:.1f}% mean error on the other "
                      f"{result.validation.test_points}")
     for row in result.plan.rows:
-        lines.append(f"{row.target_users:>9,} users: {_fmt(row.instances)} instance(s), "
+        worth = "" if row.instances_exact is None else f"{row.instances_exact:.1f} → "
+        lines.append(f"{row.target_users:>9,} users: {worth}{_fmt(row.instances)} instance(s), "
                      f"{row.requests_per_s:,.0f} req/s, ${row.cost_per_month_usd:,.0f}/month; "
                      f"limit: {row.limit}")
     lines.append(result.causes_summary)

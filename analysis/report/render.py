@@ -39,9 +39,11 @@ from analysis.model.cost import price_assumption
 from analysis.model.findings import (
     Findings,
     findings_json,
+    generator_verdicts,
     measured_node_throughput,
     model_findings,
 )
+from analysis.model.generator import schedule_held
 from analysis.model.plan import (
     PG_QUERIES_PER_NODE_S,
     REDIS_OPS_PER_NODE_S,
@@ -114,13 +116,18 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
     inputs = resolved_inputs(data.meta, **overrides)
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
                        warmup_fraction=float(inputs["warmup_fraction"]))
-    fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]))
+    generator_bound = [g.users for g in generator_verdicts(
+        table=table, steps=data.steps, resources=data.resources, inputs=inputs) if g.saturated]
+    fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]),
+                                   generator_bound=generator_bound)
     fit, fit_note = _fit(fit_rows, bootstrap=bootstrap, seed=seed)
     fit_note = f"{fit_note}; {left_out}" if left_out else fit_note
     validation = _validate(fit_rows)
     capacity = slo_capacity(table, slo_p95_ms=float(inputs["slo_p95_ms"]),
                             max_error_rate=float(inputs["max_error_rate"]))
-    rates = per_user_rates(table, capacity=capacity)
+    rates = per_user_rates(table, capacity=capacity, held=schedule_held(
+        table, interval_ms=inputs.get("nominal_interval_ms"),
+        warmup_fraction=float(inputs["warmup_fraction"])))
     # backend nodes from measured CPU; per-node figures given in the inputs override them
     per_node = measured_node_throughput(
         table=table, steps=data.steps, resources=data.resources, capacity=capacity,

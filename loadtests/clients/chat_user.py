@@ -75,7 +75,12 @@ class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
     def on_start(self) -> None:
         self.scn: Scenario = scenario_for(self.environment)
         opts = self.scn.options
-        self.rng = random.Random()
+        # --seed: the same draws in every run; the sign-up's retries draw a varying number
+        # of waits, so they get a stream of their own and the workload's draws stay put
+        rng = self.scn.next_tab_rng()
+        self.channel = self.scn.pick_channel(rng)
+        self.sender = rng.random() < opts.sender_share and opts.send_rate_per_min > 0
+        self.rng = random.Random(rng.getrandbits(64))
         self.fire = self.environment.events.request.fire
         self.delivery_rows = opts.delivery_rows
         self.target = target = self.scn.target
@@ -87,7 +92,7 @@ class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
         self.user_id = self.session.user_id
         self.uid = str(self.user_id)
         self.auth = self.session.headers
-        self.channel = self.scn.pick_channel(self.rng)
+        self.rng = rng
         # Set by the provider's first delivery (where this tab's loss window starts).
         self.tracker: SeqTracker | None = None
         self.joined_ms = time.time() * 1000.0
@@ -100,7 +105,6 @@ class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
         self.n_poll = self.n_msg = self.n_note = self.n_reconnect = self.n_sent = 0
         self.seen_notes: set[Any] = set()
         self.unread_path: str | None = None
-        self.sender = self.rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         transport = choose_transport(option=opts.realtime, environ=os.environ)
         self.provider: RealtimeProvider = make_provider(
             transport, self._context(self.session.token), policy=self.scn.policy, options=opts,

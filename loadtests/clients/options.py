@@ -29,6 +29,7 @@ SERVER_POLICY = "server"
 CLIENT_POLICIES = ("fixed-2s", "seed-dynamic", "seed-optimal", SERVER_POLICY)
 DEFAULT_ADMIN_TOKEN = "pollcap-admin"  # the service's Settings.admin_token default
 DURATION_UNIT = "s"
+DEFAULT_SEED = 1  # fixed: two runs of the same code draw the same workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,13 @@ SCENARIO_OPTIONS: tuple[ScenarioOption, ...] = (
         "",
         "Target description (TOML) of the service at --host: paths, cursor, fields, auth"
         " (default: the reference service's own, loadtests/targets/reference.toml)",
+    ),
+    ScenarioOption(
+        "seed",
+        int,
+        DEFAULT_SEED,
+        "Seed of every tab's random draws (sender or not, channel, jitter, spells): tab i of"
+        " Locust process w draws from (seed, w, i), so the same seed repeats the workload",
     ),
     ScenarioOption("channels", int, 10, "Number of chat channels"),
     ScenarioOption(
@@ -188,6 +196,7 @@ class ScenarioParams:
     """
 
     target: str = _default("target")  # "" = the reference service's description
+    seed: int = _default("seed")
     channels: int = _default("channels")
     channel_skew: float = _default("channel_skew")
     channel_prefix: str = _default("channel_prefix")

@@ -8,6 +8,7 @@ ledger and this process's receivers, settled when the test stops).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -38,6 +39,23 @@ from target_service.policy import ThresholdPolicy, load_policy
 log = logging.getLogger("pollcap")
 
 
+def tab_rng(*, seed: int, worker: int, tab: int) -> random.Random:
+    """Tab ``tab`` of Locust process ``worker``'s random draws, from the run's ``--seed``.
+
+    The same (seed, worker, tab) draws the same sender choice, channel, jitter and spells
+    in every run; a string seed is hashed whole (SHA-512), so neighbouring indices and
+    workers get unrelated streams."""
+    return random.Random(f"pollcap-tab:{seed}:{worker}:{tab}")
+
+
+def worker_index(environment: Environment) -> int:
+    """This process's index among the run's Locust workers (0 when it runs alone).
+
+    Locust's master numbers its workers (``--processes`` children or workers elsewhere)
+    0, 1, ... as they connect, so no two share tab indices."""
+    return max(0, int(getattr(environment.runner, "worker_index", 0) or 0))
+
+
 def channel_weights(*, channels: int, skew: float) -> list[float]:
     """Zipf-like popularity: channel i gets weight 1/(i+1)**skew (a few busy, many quiet)."""
     return [1.0 / (i + 1) ** skew for i in range(channels)]
@@ -57,10 +75,17 @@ class Scenario:
     ledger: Ledger | None = None  # the senders' ledger (marker path, recording on)
     receivers: list[MarkerReceiver] = field(default_factory=list)  # marker path, this process
     user_ids: list[object] = field(default_factory=list)  # users signed up in this process
+    seed: int = 1  # --seed (loadtests.clients.options.DEFAULT_SEED)
+    worker: int = 0  # this process's Locust worker index
+    _tabs: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
     def record(self) -> bool:
         return self.recorder is not None
+
+    def next_tab_rng(self) -> random.Random:
+        """The next tab's draws: tabs are numbered in the order this process starts them."""
+        return tab_rng(seed=self.seed, worker=self.worker, tab=next(self._tabs))
 
     def pick_channel(self, rng: random.Random) -> str:
         return rng.choices(self.channels, weights=self.weights)[0]
@@ -141,4 +166,6 @@ def _build(environment: Environment) -> Scenario:
         recorder=recorder,
         target=target,
         ledger=ledger,
+        seed=int(getattr(opts, "seed", 1)),
+        worker=worker_index(environment),
     )

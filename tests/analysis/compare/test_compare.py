@@ -160,6 +160,14 @@ def test_history_lists_reported_runs_in_order_with_a_trend_plot(tmp_path: Path) 
     assert (tmp_path / "history.html").read_text().count("data:image/png;base64,") == 1
     code, out = _invoke("history", "--reports-dir", str(tmp_path / "none"))
     assert code == 2 and "no reports folder" in out
+    # reported runs: compare adds every headline figure of both reports, A / B / apart
+    code, out = _invoke("compare", "base", "slow", "--reports-dir", str(tmp_path),
+                        "--draws", "50")
+    assert code == 0 and "headline figures of the two reports" in out
+    doc = json.loads((tmp_path / "compare-base-vs-slow" / "compare.json").read_text())
+    head = {h["figure"]: h for h in doc["headline"]}
+    assert head["SLO capacity (users)"]["apart_pct"] < -5  # the slower service holds fewer
+    assert "→" in head["instances at 10,000 users"]["shown_a"]
 
 
 def _error_limited(run_id: str, *, rates: dict[int, float], seed: int = 0) -> RunData:

@@ -224,3 +224,15 @@ def test_users_at_bound_needs_a_rate_and_carries_the_bound_interval() -> None:
     assert ci == pytest.approx((bound.max_requests_interval[0] / rate,
                                 bound.max_requests_interval[1] / rate))
     assert users_at_bound(demand_bound(table.assign(cpu_percent=0.0), cores=1)) is None
+
+
+def test_requests_per_user_for_littles_law_skip_a_throttled_step() -> None:
+    users = np.array([500, 1500, 2500])
+    rps = np.array([0.63, 0.63, 0.55]) * users  # the last step's users were held back
+    table = pd.DataFrame({"users": users, "requests_per_s": rps,
+                          "cpu_percent": rps * 700e-6 * 100.0})
+    pooled = demand_bound(table, cores=1).requests_per_user_s
+    held = demand_bound(table, cores=1, held=pd.Series([True, True, False]))
+    assert held.requests_per_user_s == pytest.approx(0.63)
+    assert pooled is not None and pooled < 0.60
+    assert held.demand_s == demand_bound(table, cores=1).demand_s  # D still reads every step

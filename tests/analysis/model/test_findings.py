@@ -76,3 +76,26 @@ def test_the_report_says_what_the_knee_ramp_would_measure_next() -> None:
     assert f.knee.phase == "extend" and f.knee.users == 1200
     assert f.knee_hint == "--max-users 1200"
     assert findings_json(f)["knee_next"]["hint"] == "--max-users 1200"
+
+
+def test_lambda_duration_is_the_held_steps_least_response_time() -> None:
+    import pandas as pd
+
+    from analysis.model.findings import usage_from_run
+    from analysis.model.slo import SloCapacity
+
+    # the second run of a pair: its 1,500-user step answered in 55 ms on a shared core,
+    # its 2,500-user step (within the SLO) was throttled and missed its poll schedule
+    table = pd.DataFrame({"users": [500, 1500, 2500], "start_ms": [0, 20_000, 40_000],
+                          "end_ms": [15_000, 35_000, 55_000], "req_mean_ms": [1.7, 54.7, 103.8],
+                          "requests_per_s": [310.0, 930.0, 1170.0], "delivery_samples": 0})
+    cap = SloCapacity(users=2514.0, status="interpolated", limited_by="error rate",
+                      last_pass_users=2500, first_fail_users=2750, slo_p95_ms=3000,
+                      max_error_rate=0.01, message="")
+    plan = scale_out_plan(capacity=cap, rates=per_user_rates(table, capacity=cap))
+    held = pd.Series([True, True, False])
+    usage = usage_from_run(table=table, capacity=cap, plan=plan, backends=[], inputs={},
+                           held=held)
+    assert usage.response_ms == 1.7  # no queue: the least mean of the held steps
+    pooled = usage_from_run(table=table, capacity=cap, plan=plan, backends=[], inputs={})
+    assert pooled.response_ms == (1.7 * 500 + 54.7 * 1500 + 103.8 * 2500) / 4500

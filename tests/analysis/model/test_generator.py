@@ -11,6 +11,7 @@ from analysis.model.generator import (
     capacity_is_lower_bound,
     generator_steps,
     mean_lateness_ms,
+    schedule_held,
     window_means,
 )
 
@@ -103,3 +104,13 @@ def test_capacity_is_a_lower_bound_when_its_deciding_step_was_generator_bound(
         expected: bool) -> None:
     assert capacity_is_lower_bound(status=status, first_fail_users=fail, last_pass_users=last,
                                    saturated_users=saturated) is expected
+
+
+def test_schedule_held_marks_steps_polling_at_95_percent_of_n_over_t() -> None:
+    # 2 s polls: 1000 users owe 499.5 polls/s (the producer never polls); the last step
+    # polled at 86%, as a service near saturation throttles its users
+    table = pd.DataFrame([_row(1000, polls_per_s=499.0), _row(2000, polls_per_s=955.0),
+                          _row(2500, polls_per_s=0.86 * 1249.5)])
+    held = schedule_held(table, interval_ms=2000)
+    assert held is not None and held.tolist() == [True, True, False]
+    assert schedule_held(table, interval_ms=None) is None  # an adaptive policy: no schedule

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.model.stats import exact_percentiles, median_poll_interval_ms, step_table, steps_frame
+from analysis.model.stats import (
+    exact_percentiles,
+    median_poll_interval_ms,
+    steady_requests_per_s,
+    step_table,
+    steps_frame,
+)
 
 
 def test_exact_percentiles_match_numpy_on_every_sample() -> None:
@@ -68,3 +74,24 @@ def test_bad_steps_are_rejected() -> None:
         steps_frame([(10, 5_000, 5_000)])
     with pytest.raises(ValueError, match="lack column"):
         steps_frame(pd.DataFrame({"users": [1]}))
+
+
+def test_steady_rate_does_not_move_with_a_late_flush() -> None:
+    # one chat poll per 100 ms plus a quarter as many other requests; the second copy's
+    # counters missed their last flush (a second's counts), as a busy generator's do
+    on_time = {"users": [10], "start_ms": [0], "end_ms": [10_000], "requests": [125],
+               "polls": [100]}
+    late = {**on_time, "requests": [112.5], "polls": [90]}
+    rows = [step_table(steps=pd.DataFrame(c), samples=_samples()).iloc[0] for c in (on_time, late)]
+    assert rows[0]["requests_per_s"] == pytest.approx(12.5)  # 10 polls/s × 1.25
+    assert rows[1]["requests_per_s"] == pytest.approx(rows[0]["requests_per_s"])
+    assert rows[1]["requests_per_s_counted"] == pytest.approx(11.25)  # the counters' own figure
+
+
+def test_steady_rate_without_chat_polls_is_the_counted_one() -> None:
+    assert steady_requests_per_s(sampled_polls_per_s=0.0, requests=300.0, polls=0.0,
+                                 counted_per_s=30.0) == 30.0
+    assert steady_requests_per_s(sampled_polls_per_s=8.0, requests=300.0, polls=float("nan"),
+                                 counted_per_s=30.0) == 30.0
+    assert steady_requests_per_s(sampled_polls_per_s=8.0, requests=300.0, polls=200.0,
+                                 counted_per_s=30.0) == 12.0

@@ -184,3 +184,20 @@ def test_the_fit_leaves_out_steps_whose_errors_pass_the_slo_limit() -> None:
     few, kept = usl_steps(table.assign(error_rate=[0.0, 0.0, 0.2, 0.3, 0.4]),
                           max_error_rate=0.01)
     assert len(few) == 5 and kept == ""  # under MIN_FIT_STEPS clean steps: keep them all
+
+
+def test_the_fit_leaves_out_steps_the_generator_could_not_load() -> None:
+    import pandas as pd
+
+    from analysis.model.usl import usl_steps
+
+    # a run's 2,750-user refinement step: errors under 1%, but its generator fell behind
+    table = pd.DataFrame({"users": [500, 1500, 2500, 3500, 2750],
+                          "requests_per_s": [314.0, 970.0, 1576.0, 1837.0, 1175.0],
+                          "error_rate": [0.0, 0.0, 0.0004, 0.011, 0.0098]})
+    rows, note = usl_steps(table, max_error_rate=0.01, generator_bound=[2750])
+    assert list(rows["users"]) == [500, 1500, 2500]
+    assert "3500 users (their requests/s counts fast failures)" in note
+    assert "2750 users (the generator fell behind: a lower bound)" in note
+    kept, _ = usl_steps(table, max_error_rate=0.01)
+    assert 2750 in set(kept["users"])  # without the verdict it stays in the fit

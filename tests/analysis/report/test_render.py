@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,22 @@ def test_summary_carries_fit_capacity_plan_and_causes(built: tuple[Path, dict, s
     assert {c["cause"] for c in summary["causes"]} >= {"cache staleness"}
 
 
+def test_seed_and_the_continuous_instance_figure(
+        tmp_path: Path, capacity_run_data: Callable[..., RunData]) -> None:
+    data = capacity_run_data(run_id="r2")
+    data.meta["seed"] = 17  # the users' --seed, as pollcap capacity records it
+    files = build_report(data, out_dir=tmp_path, bootstrap=0)
+    summary, html = json.loads(files.summary.read_text()), files.html.read_text()
+    assert summary["inputs"]["seed"] == 17 and "workload seed <code>17</code>" in html
+    for row in summary["plan"]["rows"]:  # the count to deploy is the continuous one rounded up
+        assert row["instances"] == math.ceil(row["instances_exact"])
+        assert row["instances_exact"] == pytest.approx(
+            row["target_users"] / summary["plan"]["users_per_instance"])
+    row = summary["plan"]["rows"][1]
+    assert f"{row['instances_exact']:.1f} → {row['instances']:,}" in html
+    assert "compared on the continuous figure" in html
+
+
 def test_slo_capacity_of_the_synthetic_service(capacity_run_data: Callable[..., RunData]) -> None:
     # no cache: delivery p95 ~ 0.95 T + response; the service saturates between 1000 and
     # 1400 users (USL peak 1000 users, 667 req/s), errors cross 1% between 1400 and 1800
@@ -70,3 +87,4 @@ def test_terminal_table_lists_steps_and_headline(capacity_run_data: Callable[...
     text = console.export_text()
     assert "1800" in text and "One instance holds ~" in text and "USL: σ=" in text
     assert "1,000,000 users" in text
+    assert re.search(r"10,000 users: \d+\.\d → \d+ instance", text)  # worth → count
