@@ -32,7 +32,12 @@ from analysis.capacity.probes import CountersProbe
 from analysis.capacity.ramp import RampPlan
 from analysis.capacity.resources import SAMPLE_INTERVAL_S
 from analysis.capacity.steps import StepTracker, StepWindow
-from analysis.model.generator import generator_steps, mean_lateness_ms, window_means
+from analysis.model.generator import (
+    generator_steps,
+    mean_lateness_ms,
+    window_means,
+    with_schedule_shortfall,
+)
 from analysis.model.knee import (
     KneeRules,
     Phase,
@@ -119,6 +124,10 @@ def step_row(*, window: StepWindow, samples: dict[str, pd.DataFrame],
                                            warmup_fraction=warmup),
         late_ms=mean_lateness_ms(steps), warmup_fraction=warmup)
     saturated = [g.users for g in gen if g.saturated]
+    interval = None if push_warmup_fraction(inputs) is not None else inputs.get(
+        "nominal_interval_ms")
+    table = with_schedule_shortfall(table, interval_ms=interval, generator_bound=saturated,
+                                    warmup_fraction=warmup)
     return figures_from_table(table, saturated_users=saturated, phases={window.users: phase},
                               push_warmup_fraction=push_warmup_fraction(inputs))[0]
 

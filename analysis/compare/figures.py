@@ -26,7 +26,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis.defaults import PLAN_DEFAULTS
-from analysis.model.slo import slo_capacity
+from analysis.model.findings import judge_schedule
+from analysis.model.slo import MAX_SHORTFALL, slo_capacity
 from analysis.model.stats import WARMUP_FRACTION, step_table
 from analysis.runs import RunData
 
@@ -84,12 +85,21 @@ def users_within_slo(data: RunData, *, slo_p95_ms: float | None = None) -> set[i
     warmup = float(data.meta.get("warmup_fraction", WARMUP_FRACTION))
     slo = float(slo_p95_ms if slo_p95_ms is not None
                 else data.meta.get("slo_p95_ms", PLAN_DEFAULTS.slo_p95_ms))
-    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
-                       warmup_fraction=warmup)
+    table = _judged(data, warmup=warmup)
     p95 = pd.to_numeric(table["delivery_p95_ms"], errors="coerce")
     errors = pd.to_numeric(table["error_rate"], errors="coerce").fillna(0.0)
-    ok = (p95.isna() | (p95 <= slo)) & (errors <= PLAN_DEFAULTS.max_error_rate)
+    short = pd.to_numeric(table["schedule_shortfall"], errors="coerce")
+    ok = ((p95.isna() | (p95 <= slo)) & (errors <= PLAN_DEFAULTS.max_error_rate)
+          & ~(short > MAX_SHORTFALL))
     return {int(u) for u in table.loc[ok, "users"]}
+
+
+def _judged(data: RunData, *, warmup: float) -> pd.DataFrame:
+    """The step table with the poll-schedule judgement the report's SLO reads."""
+    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
+                       warmup_fraction=warmup)
+    inputs = {**data.meta, "warmup_fraction": warmup}
+    return judge_schedule(table, steps=data.steps, resources=data.resources, inputs=inputs)
 
 
 def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOOTSTRAP_DRAWS,
@@ -99,8 +109,7 @@ def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOO
     slo = float(slo_p95_ms if slo_p95_ms is not None
                 else data.meta.get("slo_p95_ms", PLAN_DEFAULTS.slo_p95_ms))
     rng = np.random.default_rng(seed)
-    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
-                       warmup_fraction=warmup)
+    table = _judged(data, warmup=warmup)
     windows = step_windows(data.steps, warmup_fraction=warmup)
     messages = data.samples.get("message")
     delivery = {u: _slice(messages, "latency_ms", lo, hi) for u, lo, hi in windows}
@@ -152,7 +161,7 @@ def _capacity(table: pd.DataFrame, p95_draws: dict[int, FloatArray],
     if point.users is None:
         return Figure(value=None, draws=np.empty(0), note=point.message), point.status
     out = np.empty(draws)
-    boot = table[["users", "delivery_p95_ms", "error_rate"]].copy()
+    boot = table[["users", "delivery_p95_ms", "error_rate", "schedule_shortfall"]].copy()
     nan = np.full(draws, math.nan)
     columns = [p95_draws.get(int(u), nan) for u in table["users"]]
     rates = [error_draws.get(int(u), np.full(draws, e))

@@ -53,6 +53,7 @@ from analysis.model.generator import (
     mean_lateness_ms,
     schedule_held,
     window_means,
+    with_schedule_shortfall,
 )
 from analysis.model.knee import (
     Decision,
@@ -100,6 +101,19 @@ def generator_verdicts(*, table: pd.DataFrame, steps: pd.DataFrame, resources: p
         generator_cpu_percent=window_means(ordered, resources, column="generator_cpu_percent",
                                            warmup_fraction=warmup),
         late_ms=mean_lateness_ms(ordered), warmup_fraction=warmup)
+
+
+def judge_schedule(table: pd.DataFrame, *, steps: pd.DataFrame, resources: pd.DataFrame,
+                   inputs: dict[str, Any]) -> pd.DataFrame:
+    """``table`` with each step's ``schedule_shortfall`` (polling runs with a nominal
+    interval; generator-bound steps are left unjudged), as the report, the knee replay
+    and ``pollcap compare`` read the SLO."""
+    interval = (None if push_warmup_fraction(inputs) is not None
+                else _float(inputs.get("nominal_interval_ms")))
+    bound = [g.users for g in generator_verdicts(table=table, steps=steps, resources=resources,
+                                                 inputs=inputs) if g.saturated]
+    return with_schedule_shortfall(table, interval_ms=interval, generator_bound=bound,
+                                   warmup_fraction=float(inputs.get("warmup_fraction", 0.25)))
 
 
 def model_findings(*, table: pd.DataFrame, fit: UslFit | None, capacity: SloCapacity,

@@ -169,6 +169,39 @@ def schedule_held(table: pd.DataFrame, *, interval_ms: float | None,
     return pd.Series(held, index=table.index, dtype=bool)
 
 
+MIN_SCHEDULE_POLLS = 500  # expected polls in a step's window before its shortfall is judged
+
+
+def with_schedule_shortfall(table: pd.DataFrame, *, interval_ms: float | None,
+                            generator_bound: Sequence[int] = (),
+                            warmup_fraction: float = 0.25) -> pd.DataFrame:
+    """``table`` with ``schedule_shortfall``: 1 − measured / (N / T) chat polls/s, per step.
+
+    Read by the SLO judgement (:func:`analysis.model.slo.slo_capacity`) and the knee
+    ramp (:func:`analysis.model.knee.passes`): a step whose users polled below
+    ``SCHEDULE_HELD_RATIO`` of their schedule did not carry N users' load, whatever its
+    p95 (answers came so late that the users' polls thinned out; one default run passed
+    a step polling at 81 % of schedule, 34 % above its CPU bound, and two runs of the
+    same code then found SLO capacities 32 % apart). NaN where it is not the service's
+    to answer for: no nominal interval (an adaptive policy), a generator-bound step,
+    or fewer than ``MIN_SCHEDULE_POLLS`` expected polls (counting noise)."""
+    out = table.copy()
+    shortfall = []
+    bound = set(generator_bound)
+    for row in table.to_dict("records"):
+        value = math.nan
+        if interval_ms and interval_ms > 0 and int(row["users"]) not in bound:
+            expected, measured = _little(row, users=int(row["users"]), interval_ms=interval_ms,
+                                         response_ms=math.nan, warmup_fraction=warmup_fraction)
+            window_s = ((float(row["end_ms"]) - float(row["start_ms"]))
+                        * (1 - warmup_fraction) / 1000.0)
+            if expected * window_s >= MIN_SCHEDULE_POLLS and math.isfinite(measured):
+                value = max(0.0, 1.0 - measured / expected)
+        shortfall.append(value)
+    out["schedule_shortfall"] = shortfall
+    return out
+
+
 def _little(row: dict, *, users: int, interval_ms: float | None, response_ms: float,
             warmup_fraction: float) -> tuple[float, float]:
     """(expected, measured) chat polls/s over the step's steady window."""

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from analysis.model.push import PUSH_TRANSPORTS
+from analysis.model.slo import MAX_SHORTFALL
 from analysis.model.stats import WARMUP_FRACTION
 
 Phase = Literal["planned", "extend", "refine"]
@@ -44,6 +45,8 @@ class StepFigures:
     phase: Phase = "planned"
     # a push transport's throughput (delivered messages/s); None: requests/s is it
     delivered_per_s: float | None = None
+    # 1 − polls / (N / T) (generator.with_schedule_shortfall); None: not judged
+    schedule_shortfall: float | None = None
 
     @property
     def throughput_per_s(self) -> float:
@@ -79,9 +82,11 @@ class Decision:
 
 
 def passes(step: StepFigures, *, rules: KneeRules) -> bool:
-    """Meets the SLO: p95 delivery within it (or no delivery sample) and few errors."""
+    """Meets the SLO: p95 delivery within it (or no delivery sample), few errors, and the
+    users kept their poll schedule (``slo.MAX_SHORTFALL``), as the report judges it."""
     p95_ok = step.delivery_p95_ms is None or step.delivery_p95_ms <= rules.slo_p95_ms
-    return p95_ok and step.error_rate <= rules.max_error_rate
+    schedule_ok = step.schedule_shortfall is None or step.schedule_shortfall <= MAX_SHORTFALL
+    return p95_ok and step.error_rate <= rules.max_error_rate and schedule_ok
 
 
 def bent(done: Sequence[StepFigures], *, rules: KneeRules) -> bool:
@@ -210,5 +215,10 @@ def figures_from_table(table: pd.DataFrame, *, saturated_users: Sequence[int] = 
         delivery_p95_ms=None if pd.isna(r.get("delivery_p95_ms")) else float(r["delivery_p95_ms"]),
         generator_saturated=int(r["users"]) in sat,
         phase=phases.get(int(r["users"]), "planned"),
-        delivered_per_s=None if push is None else delivered_per_s(r, warmup_fraction=push))
+        delivered_per_s=None if push is None else delivered_per_s(r, warmup_fraction=push),
+        schedule_shortfall=_finite(r.get("schedule_shortfall")))
         for r in rows]
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

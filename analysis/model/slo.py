@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.defaults import PLAN_DEFAULTS
+from analysis.model.generator import SCHEDULE_HELD_RATIO
+
+MAX_SHORTFALL = 1.0 - SCHEDULE_HELD_RATIO  # polls below 95 % of schedule: the step fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,10 @@ def slo_capacity(
     """The SLO capacity of one instance from a step table (``stats.step_table``).
 
     A step without delivery samples and within the error limit says nothing about
-    the SLO (few users, nobody wrote) and is left out; one that errs fails.
+    the SLO (few users, nobody wrote) and is left out; one that errs fails. So does one
+    whose users fell short of their poll schedule (``schedule_shortfall`` over
+    ``MAX_SHORTFALL``, :func:`analysis.model.generator.with_schedule_shortfall`; a
+    table without that column judges p95 and errors only).
     """
     rows = table.sort_values("users", kind="stable").reset_index(drop=True)
     errors_all = rows["error_rate"].fillna(0.0).to_numpy(dtype=np.float64)
@@ -55,13 +61,16 @@ def slo_capacity(
     users = rows["users"].to_numpy(dtype=np.float64)
     p95 = rows["delivery_p95_ms"].to_numpy(dtype=np.float64)
     errors = errors_all[evidence]
-    passes = (p95 <= slo_p95_ms) & (errors <= max_error_rate)
+    short = (rows["schedule_shortfall"].to_numpy(dtype=np.float64)
+             if "schedule_shortfall" in rows else np.full(len(rows), math.nan))
+    passes = (p95 <= slo_p95_ms) & (errors <= max_error_rate) & ~(short > MAX_SHORTFALL)
     args = dict(slo_p95_ms=slo_p95_ms, max_error_rate=max_error_rate)
     note = f" ({_users(skipped)} users: no delivery samples, ignored)" if skipped else ""
     if len(rows) == 0 or not passes[0]:
         first = int(users[0]) if len(rows) else None
         limited_by = None if first is None else (
-            "error rate" if errors[0] > max_error_rate else "p95 delivery")
+            "error rate" if errors[0] > max_error_rate else
+            "poll schedule" if short[0] > MAX_SHORTFALL else "p95 delivery")
         return SloCapacity(users=None, status="never_met", limited_by=limited_by,
                            last_pass_users=None, first_fail_users=first,
                            message=_never_met(users) + note, **args)
@@ -74,7 +83,9 @@ def slo_capacity(
                     f"step and the ramp never reached the limit{note}", **args)
     lo, hi = fail - 1, fail
     crossings = {"p95 delivery": _cross(users[lo], users[hi], p95[lo], p95[hi], slo_p95_ms),
-                 "error rate": _cross(users[lo], users[hi], errors[lo], errors[hi], max_error_rate)}
+                 "error rate": _cross(users[lo], users[hi], errors[lo], errors[hi], max_error_rate),
+                 "poll schedule": _cross(users[lo], users[hi], short[lo], short[hi],
+                                         MAX_SHORTFALL)}
     limited_by = min(crossings, key=lambda k: crossings[k])
     capacity = math.floor(crossings[limited_by])
     return SloCapacity(

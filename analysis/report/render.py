@@ -40,6 +40,7 @@ from analysis.model.findings import (
     Findings,
     findings_json,
     generator_verdicts,
+    judge_schedule,
     measured_node_throughput,
     model_findings,
 )
@@ -114,8 +115,10 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
             price_tables: list[PriceTable] | None = None, **overrides: Any) -> Analysis:
     """All numbers of the report, computed from ``data`` (no files, no output)."""
     inputs = resolved_inputs(data.meta, **overrides)
-    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
-                       warmup_fraction=float(inputs["warmup_fraction"]))
+    table = judge_schedule(
+        step_table(steps=data.steps, samples=data.samples, resources=data.resources,
+                   warmup_fraction=float(inputs["warmup_fraction"])),
+        steps=data.steps, resources=data.resources, inputs=inputs)
     generator_bound = [g.users for g in generator_verdicts(
         table=table, steps=data.steps, resources=data.resources, inputs=inputs) if g.saturated]
     fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]),

@@ -114,3 +114,22 @@ def test_schedule_held_marks_steps_polling_at_95_percent_of_n_over_t() -> None:
     held = schedule_held(table, interval_ms=2000)
     assert held is not None and held.tolist() == [True, True, False]
     assert schedule_held(table, interval_ms=None) is None  # an adaptive policy: no schedule
+
+
+def test_schedule_shortfall_is_judged_only_where_it_is_the_services() -> None:
+    from analysis.model.generator import with_schedule_shortfall
+
+    # 10 s steps, warm-up 25 %: 7.5 s windows; N users polling every 2 s expect N/2 polls/s
+    table = pd.DataFrame({
+        "users": [11, 1001, 2001, 3001],
+        "start_ms": [0, 10_000, 20_000, 30_000], "end_ms": [10_000, 20_000, 30_000, 40_000],
+        "poll_samples": [20, 3750, 6000, 4000],  # 2001: 80 % of schedule
+    })
+    out = with_schedule_shortfall(table, interval_ms=2000, generator_bound=[3001])
+    short = out["schedule_shortfall"].tolist()
+    assert math.isnan(short[0])  # 37 polls expected: too few to judge
+    assert short[1] == pytest.approx(0.0)
+    assert short[2] == pytest.approx(0.2)
+    assert math.isnan(short[3])  # the generator's shortfall, not the service's
+    none = with_schedule_shortfall(table, interval_ms=None)
+    assert none["schedule_shortfall"].isna().all()  # an adaptive policy: no schedule

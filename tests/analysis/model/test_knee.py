@@ -194,3 +194,17 @@ def test_push_figures_read_delivered_messages_per_second_as_the_push_table_does(
                for f in polling)
     assert push_warmup_fraction({"realtime": "websocket", "warmup_fraction": 0.25}) == 0.25
     assert push_warmup_fraction({"realtime": "polling", "warmup_fraction": 0.25}) is None
+
+
+def test_a_step_short_of_its_poll_schedule_fails_as_the_report_judges_it() -> None:
+    from analysis.model.knee import KneeRules, StepFigures, passes
+
+    rules = KneeRules()
+    kept = StepFigures(users=2000, requests_per_s=1000.0, error_rate=0.0,
+                       delivery_p95_ms=1500.0, schedule_shortfall=0.02)
+    thinned = StepFigures(users=3500, requests_per_s=1400.0, error_rate=0.0,
+                          delivery_p95_ms=2400.0, schedule_shortfall=0.19)
+    unjudged = StepFigures(users=3500, requests_per_s=1400.0, error_rate=0.0,
+                           delivery_p95_ms=2400.0)
+    assert passes(kept, rules=rules) and passes(unjudged, rules=rules)
+    assert not passes(thinned, rules=rules)

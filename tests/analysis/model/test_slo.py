@@ -53,3 +53,16 @@ def test_steps_without_delivery_samples_are_ignored_unless_they_err(step_rows: R
     cap = slo_capacity(step_rows([100, 200, 300], [1000, 1200, math.nan], [0, 0, 0.5]))
     assert (cap.status, cap.first_fail_users, cap.limited_by) == ("interpolated", 300, "error rate")
     assert slo_capacity(step_rows([100], [math.nan])).message.startswith("No step has delivery")
+
+
+def test_users_short_of_their_poll_schedule_break_the_slo(step_rows: Rows) -> None:
+    """p95 and errors hold at every step, but at 800 users the polls thinned to 81 %."""
+    users = [200, 400, 600, 800]
+    table = step_rows(users, [900, 950, 1000, 1100]).assign(
+        schedule_shortfall=[0.0, 0.01, 0.03, 0.19])
+    cap = slo_capacity(table, slo_p95_ms=3000)
+    assert (cap.status, cap.limited_by) == ("interpolated", "poll schedule")
+    assert (cap.last_pass_users, cap.first_fail_users) == (600, 800)
+    assert cap.users == 625  # 3 % -> 19 %: 5 % is crossed an eighth of the way
+    unjudged = table.assign(schedule_shortfall=[math.nan] * 4)  # adaptive policy, no interval
+    assert slo_capacity(unjudged, slo_p95_ms=3000).status == "never_exceeded"
