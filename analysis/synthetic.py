@@ -8,10 +8,13 @@ with the channel's users. Seeded; nothing here is measured.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from analysis.defaults import PLAN_DEFAULTS
+from analysis.model.knee import StepFigures
 from analysis.model.usl import usl_throughput
 from analysis.runs import RunData
 from analysis.sweep.recorded import RecordedRun
@@ -77,6 +80,16 @@ def synthetic_run(
 
 
 T0_MS = 1_800_000_000_000  # a fixed epoch ms, so folders of synthetic runs compare
+
+
+def synthetic_step_measure(*, slo_users: float) -> Callable[[int, float, float], StepFigures]:
+    """A knee ramp's ``measure`` for a synthetic service: 0.5 req/s per user, no errors,
+    p95 delivery 1000 + 2000·(users / slo_users)^4 ms (3000 ms, the SLO, at ``slo_users``)."""
+    def measure(users: int, start_s: float, end_s: float) -> StepFigures:
+        p95 = 1000.0 + 2000.0 * (users / slo_users) ** 4
+        return StepFigures(users=users, requests_per_s=users / 2.0, error_rate=0.0,
+                           delivery_p95_ms=p95)
+    return measure
 
 
 def synthetic_capacity_data(

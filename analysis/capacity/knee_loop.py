@@ -44,6 +44,7 @@ from analysis.model.knee import (
     StepFigures,
     figures_from_table,
     push_warmup_fraction,
+    schedule_interval_ms,
 )
 from analysis.model.knee_ramp import KneeRamp, Recovery
 from analysis.model.stats import step_table
@@ -124,10 +125,8 @@ def step_row(*, window: StepWindow, samples: dict[str, pd.DataFrame],
                                            warmup_fraction=warmup),
         late_ms=mean_lateness_ms(steps), warmup_fraction=warmup)
     saturated = [g.users for g in gen if g.saturated]
-    interval = None if push_warmup_fraction(inputs) is not None else inputs.get(
-        "nominal_interval_ms")
-    table = with_schedule_shortfall(table, interval_ms=interval, generator_bound=saturated,
-                                    warmup_fraction=warmup)
+    table = with_schedule_shortfall(table, interval_ms=schedule_interval_ms(inputs),
+                                    generator_bound=saturated, warmup_fraction=warmup)
     return figures_from_table(table, saturated_users=saturated, phases={window.users: phase},
                               push_warmup_fraction=push_warmup_fraction(inputs))[0]
 

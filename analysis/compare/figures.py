@@ -26,8 +26,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis.defaults import PLAN_DEFAULTS
-from analysis.model.findings import judge_schedule
-from analysis.model.slo import MAX_SHORTFALL, slo_capacity
+from analysis.model.findings import generator_verdicts, judge_schedule
+from analysis.model.slo import meets_slo, slo_capacity
 from analysis.model.stats import WARMUP_FRACTION, step_table
 from analysis.runs import RunData
 
@@ -86,11 +86,7 @@ def users_within_slo(data: RunData, *, slo_p95_ms: float | None = None) -> set[i
     slo = float(slo_p95_ms if slo_p95_ms is not None
                 else data.meta.get("slo_p95_ms", PLAN_DEFAULTS.slo_p95_ms))
     table = _judged(data, warmup=warmup)
-    p95 = pd.to_numeric(table["delivery_p95_ms"], errors="coerce")
-    errors = pd.to_numeric(table["error_rate"], errors="coerce").fillna(0.0)
-    short = pd.to_numeric(table["schedule_shortfall"], errors="coerce")
-    ok = ((p95.isna() | (p95 <= slo)) & (errors <= PLAN_DEFAULTS.max_error_rate)
-          & ~(short > MAX_SHORTFALL))
+    ok = meets_slo(table, slo_p95_ms=slo, max_error_rate=PLAN_DEFAULTS.max_error_rate)
     return {int(u) for u in table.loc[ok, "users"]}
 
 
@@ -99,7 +95,10 @@ def _judged(data: RunData, *, warmup: float) -> pd.DataFrame:
     table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
                        warmup_fraction=warmup)
     inputs = {**data.meta, "warmup_fraction": warmup}
-    return judge_schedule(table, steps=data.steps, resources=data.resources, inputs=inputs)
+    bound = [g.users for g in generator_verdicts(table=table, steps=data.steps,
+                                                 resources=data.resources, inputs=inputs)
+             if g.saturated]
+    return judge_schedule(table, generator_bound=bound, inputs=inputs)
 
 
 def run_figures(data: RunData, *, matched_users: Sequence[int], draws: int = BOOTSTRAP_DRAWS,

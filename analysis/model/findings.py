@@ -62,6 +62,7 @@ from analysis.model.knee import (
     figures_from_table,
     next_step,
     push_warmup_fraction,
+    schedule_interval_ms,
 )
 from analysis.model.plan import PG_QUERIES_PER_NODE_S, REDIS_OPS_PER_NODE_S, PerUserRates, Plan
 from analysis.model.pricing import CostEstimate, PriceTable, Usage, as_dict, estimate
@@ -103,16 +104,13 @@ def generator_verdicts(*, table: pd.DataFrame, steps: pd.DataFrame, resources: p
         late_ms=mean_lateness_ms(ordered), warmup_fraction=warmup)
 
 
-def judge_schedule(table: pd.DataFrame, *, steps: pd.DataFrame, resources: pd.DataFrame,
+def judge_schedule(table: pd.DataFrame, *, generator_bound: Sequence[int],
                    inputs: dict[str, Any]) -> pd.DataFrame:
     """``table`` with each step's ``schedule_shortfall`` (polling runs with a nominal
-    interval; generator-bound steps are left unjudged), as the report, the knee replay
-    and ``pollcap compare`` read the SLO."""
-    interval = (None if push_warmup_fraction(inputs) is not None
-                else _float(inputs.get("nominal_interval_ms")))
-    bound = [g.users for g in generator_verdicts(table=table, steps=steps, resources=resources,
-                                                 inputs=inputs) if g.saturated]
-    return with_schedule_shortfall(table, interval_ms=interval, generator_bound=bound,
+    interval; the ``generator_bound`` steps are left unjudged), as the report, the knee
+    replay and ``pollcap compare`` read the SLO."""
+    return with_schedule_shortfall(table, interval_ms=schedule_interval_ms(inputs),
+                                   generator_bound=generator_bound,
                                    warmup_fraction=float(inputs.get("warmup_fraction", 0.25)))
 
 

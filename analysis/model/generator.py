@@ -161,11 +161,9 @@ def schedule_held(table: pd.DataFrame, *, interval_ms: float | None,
     interval to load: every step stands)."""
     if interval_ms is None or interval_ms <= 0 or table.empty:
         return None
-    held = []
-    for row in table.to_dict("records"):
-        expected, measured = _little(row, users=int(row["users"]), interval_ms=interval_ms,
-                                     response_ms=math.nan, warmup_fraction=warmup_fraction)
-        held.append(expected > 0 and measured >= SCHEDULE_HELD_RATIO * expected)
+    held = [expected > 0 and measured >= SCHEDULE_HELD_RATIO * expected
+            for expected, measured, _ in _schedules(table, interval_ms=interval_ms,
+                                                    warmup_fraction=warmup_fraction)]
     return pd.Series(held, index=table.index, dtype=bool)
 
 
@@ -185,27 +183,37 @@ def with_schedule_shortfall(table: pd.DataFrame, *, interval_ms: float | None,
     same code then found SLO capacities 32 % apart). NaN where it is not the service's
     to answer for: no nominal interval (an adaptive policy), a generator-bound step,
     or fewer than ``MIN_SCHEDULE_POLLS`` expected polls (counting noise)."""
-    out = table.copy()
-    shortfall = []
+    if not interval_ms or interval_ms <= 0:
+        return table.assign(schedule_shortfall=math.nan)
     bound = set(generator_bound)
+    rows = _schedules(table, interval_ms=interval_ms, warmup_fraction=warmup_fraction)
+    shortfall = []
+    for users, (expected, measured, window_s) in zip(table["users"], rows, strict=True):
+        judged = (int(users) not in bound and expected * window_s >= MIN_SCHEDULE_POLLS
+                  and math.isfinite(measured))
+        shortfall.append(max(0.0, 1.0 - measured / expected) if judged else math.nan)
+    return table.assign(schedule_shortfall=shortfall)
+
+
+def _schedules(table: pd.DataFrame, *, interval_ms: float, warmup_fraction: float
+               ) -> list[tuple[float, float, float]]:
+    """Per row: (N / T expected, measured) chat polls/s and the steady window's seconds."""
+    out = []
     for row in table.to_dict("records"):
-        value = math.nan
-        if interval_ms and interval_ms > 0 and int(row["users"]) not in bound:
-            expected, measured = _little(row, users=int(row["users"]), interval_ms=interval_ms,
-                                         response_ms=math.nan, warmup_fraction=warmup_fraction)
-            window_s = ((float(row["end_ms"]) - float(row["start_ms"]))
-                        * (1 - warmup_fraction) / 1000.0)
-            if expected * window_s >= MIN_SCHEDULE_POLLS and math.isfinite(measured):
-                value = max(0.0, 1.0 - measured / expected)
-        shortfall.append(value)
-    out["schedule_shortfall"] = shortfall
+        expected, measured = _little(row, users=int(row["users"]), interval_ms=interval_ms,
+                                     response_ms=math.nan, warmup_fraction=warmup_fraction)
+        out.append((expected, measured, _window_s(row, warmup_fraction=warmup_fraction)))
     return out
+
+
+def _window_s(row: dict, *, warmup_fraction: float) -> float:
+    return (float(row["end_ms"]) - float(row["start_ms"])) * (1 - warmup_fraction) / 1000.0
 
 
 def _little(row: dict, *, users: int, interval_ms: float | None, response_ms: float,
             warmup_fraction: float) -> tuple[float, float]:
     """(expected, measured) chat polls/s over the step's steady window."""
-    window_s = (float(row["end_ms"]) - float(row["start_ms"])) * (1 - warmup_fraction) / 1000.0
+    window_s = _window_s(row, warmup_fraction=warmup_fraction)
     samples = float(row.get("poll_samples", math.nan))
     measured = samples / window_s if window_s > 0 else math.nan
     if interval_ms is None or interval_ms <= 0:

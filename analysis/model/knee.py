@@ -199,6 +199,15 @@ def push_warmup_fraction(inputs: dict[str, Any]) -> float | None:
     return float(inputs.get("warmup_fraction", WARMUP_FRACTION))
 
 
+def schedule_interval_ms(inputs: dict[str, Any]) -> float | None:
+    """The poll interval a polling run's users keep (``nominal_interval_ms``); None for a
+    push transport or an adaptive policy (no schedule to judge)."""
+    if push_warmup_fraction(inputs) is not None:
+        return None
+    value = inputs.get("nominal_interval_ms")
+    return None if value is None else float(value)
+
+
 def figures_from_table(table: pd.DataFrame, *, saturated_users: Sequence[int] = (),
                        phases: dict[int, Phase] | None = None,
                        push_warmup_fraction: float | None = None) -> list[StepFigures]:

@@ -40,6 +40,18 @@ class SloCapacity:
     message: str
 
 
+def meets_slo(table: pd.DataFrame, *, slo_p95_ms: float, max_error_rate: float) -> pd.Series:
+    """Per step: p95 delivery within the SLO (or no delivery sample), errors within the
+    limit, and the users on their poll schedule (``schedule_shortfall`` at most
+    ``MAX_SHORTFALL`` where the table has it)."""
+    p95 = pd.to_numeric(table["delivery_p95_ms"], errors="coerce")
+    errors = pd.to_numeric(table["error_rate"], errors="coerce").fillna(0.0)
+    short = (pd.to_numeric(table["schedule_shortfall"], errors="coerce")
+             if "schedule_shortfall" in table else pd.Series(math.nan, index=table.index))
+    on_schedule = ~(short > MAX_SHORTFALL)
+    return (p95.isna() | (p95 <= slo_p95_ms)) & (errors <= max_error_rate) & on_schedule
+
+
 def slo_capacity(
     table: pd.DataFrame, *, slo_p95_ms: float = PLAN_DEFAULTS.slo_p95_ms,
     max_error_rate: float = PLAN_DEFAULTS.max_error_rate,
@@ -63,7 +75,7 @@ def slo_capacity(
     errors = errors_all[evidence]
     short = (rows["schedule_shortfall"].to_numpy(dtype=np.float64)
              if "schedule_shortfall" in rows else np.full(len(rows), math.nan))
-    passes = (p95 <= slo_p95_ms) & (errors <= max_error_rate) & ~(short > MAX_SHORTFALL)
+    passes = meets_slo(rows, slo_p95_ms=slo_p95_ms, max_error_rate=max_error_rate).to_numpy()
     args = dict(slo_p95_ms=slo_p95_ms, max_error_rate=max_error_rate)
     note = f" ({_users(skipped)} users: no delivery samples, ignored)" if skipped else ""
     if len(rows) == 0 or not passes[0]:

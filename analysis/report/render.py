@@ -115,12 +115,11 @@ def analyse(data: RunData, *, bootstrap: int = BOOTSTRAP_SAMPLES, seed: int = 0,
             price_tables: list[PriceTable] | None = None, **overrides: Any) -> Analysis:
     """All numbers of the report, computed from ``data`` (no files, no output)."""
     inputs = resolved_inputs(data.meta, **overrides)
-    table = judge_schedule(
-        step_table(steps=data.steps, samples=data.samples, resources=data.resources,
-                   warmup_fraction=float(inputs["warmup_fraction"])),
-        steps=data.steps, resources=data.resources, inputs=inputs)
+    table = step_table(steps=data.steps, samples=data.samples, resources=data.resources,
+                       warmup_fraction=float(inputs["warmup_fraction"]))
     generator_bound = [g.users for g in generator_verdicts(
         table=table, steps=data.steps, resources=data.resources, inputs=inputs) if g.saturated]
+    table = judge_schedule(table, generator_bound=generator_bound, inputs=inputs)
     fit_rows, left_out = usl_steps(table, max_error_rate=float(inputs["max_error_rate"]),
                                    generator_bound=generator_bound)
     fit, fit_note = _fit(fit_rows, bootstrap=bootstrap, seed=seed)

@@ -23,6 +23,9 @@ import time
 import weakref
 from typing import Any
 
+from gevent.socket import socket as gevent_socket
+from gevent.ssl import SSLSocket
+
 SWEEP_S = 0.25  # how often request deadlines are checked
 
 
@@ -81,17 +84,12 @@ class GreenIO:
         self.hub.cancel_wait(self.write_event, error)
 
     def sendall(self, data: bytes) -> None:
-        raw, view = self.raw, None
-        while True:
+        raw, view = self.raw, memoryview(data)
+        while view:
             try:
-                sent = raw.send(data if view is None else view)
+                view = view[raw.send(view):]
             except BlockingIOError:
                 self.hub.wait(self.write_event)
-                continue
-            remaining = (len(data) if view is None else len(view)) - sent
-            if remaining <= 0:
-                return
-            view = (memoryview(data) if view is None else view)[sent:]
 
     def recv(self, size: int) -> bytes:
         raw = self.raw
@@ -104,11 +102,6 @@ class GreenIO:
 
 def green_io(sock: Any, *, timeout_s: float) -> GreenIO | None:
     """A :class:`GreenIO` for a plain gevent socket; None for any other socket."""
-    try:
-        from gevent.socket import socket as gevent_socket
-        from gevent.ssl import SSLSocket
-    except ImportError:  # pragma: no cover - gevent comes with Locust
-        return None
     if not isinstance(sock, gevent_socket) or isinstance(sock, SSLSocket):
         return None
     if getattr(sock, "_read_event", None) is None or getattr(sock, "_sock", None) is None:

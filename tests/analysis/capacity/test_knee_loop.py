@@ -15,7 +15,7 @@ from analysis.capacity.steps import StepWindow
 from analysis.model.knee import KneeRules, StepFigures
 from analysis.model.knee_ramp import KneeRamp
 from analysis.report.render import analyse
-from analysis.synthetic import synthetic_capacity_data
+from analysis.synthetic import synthetic_capacity_data, synthetic_step_measure
 
 
 def test_step_row_gives_the_report_tables_figures_for_every_step() -> None:
@@ -55,19 +55,11 @@ class _Clock:
             self.live += move if gap > 0 else -move
 
 
-def _service(slo_users: float):  # type: ignore[no-untyped-def]
-    def measure(users: int, start_s: float, end_s: float) -> StepFigures:
-        p95 = 1000.0 + 2000.0 * (users / slo_users) ** 4
-        return StepFigures(users=users, requests_per_s=users / 2.0, error_rate=0.0,
-                           delivery_p95_ms=p95)
-    return measure
-
-
 def test_the_hold_starts_when_the_live_count_arrives_and_figures_wait_for_the_flush() -> None:
     events: list[tuple[str, int, float]] = []
     measured: list[tuple[int, float, float, float]] = []
     clock = _Clock(spawn_per_s=100)
-    service = _service(slo_users=1000)
+    service = synthetic_step_measure(slo_users=1000)
 
     def measure(users: int, start_s: float, end_s: float) -> StepFigures:
         measured.append((users, start_s, end_s, clock.now_s))
@@ -93,7 +85,7 @@ def test_the_hold_starts_when_the_live_count_arrives_and_figures_wait_for_the_fl
 
 def test_a_count_that_never_arrives_starts_its_hold_at_the_spawn_timeout() -> None:
     ramp = KneeRamp(planned=(500,), rules=KneeRules(max_users=500), hold_s=5,
-                    measure=_service(slo_users=1e6), spawn_timeout_s=8)
+                    measure=synthetic_step_measure(slo_users=1e6), spawn_timeout_s=8)
     assert ramp.tick(0.0, live_users=0) == 500
     assert all(ramp.tick(t, live_users=10) == 500 for t in (1.0, 7.0, 8.0, 12.0))
     assert ramp.tick(13.0, live_users=10) is None  # held 8-13 s, then max users reached

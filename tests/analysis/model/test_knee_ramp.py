@@ -13,17 +13,10 @@ from analysis.model.knee_ramp import (
     needs_recovery,
     recovered,
 )
+from analysis.synthetic import synthetic_step_measure
 
 PLANNED = (300, 600)
 RECOVERY = Recovery(min_s=2.0, max_s=8.0)
-
-
-def _measure(slo_users: float):  # type: ignore[no-untyped-def]
-    def measure(users: int, start_s: float, end_s: float) -> StepFigures:
-        p95 = 1000.0 + 2000.0 * (users / slo_users) ** 4
-        return StepFigures(users=users, requests_per_s=users / 2.0, error_rate=0.0,
-                           delivery_p95_ms=p95)
-    return measure
 
 
 def _play(ramp: KneeRamp) -> list[tuple[float, int]]:
@@ -50,7 +43,7 @@ def _drains_after(drain_s: float, calls: list[float]):  # type: ignore[no-untype
 def test_users_drop_and_the_refinement_waits_until_the_service_drained() -> None:
     calls: list[float] = []
     measured: list[tuple[int, float, float, float]] = []
-    service = _measure(slo_users=1000)
+    service = synthetic_step_measure(slo_users=1000)
 
     def measure(users: int, start_s: float, end_s: float) -> StepFigures:
         measured.append((users, start_s, end_s, 0.0))
@@ -72,13 +65,13 @@ def test_users_drop_and_the_refinement_waits_until_the_service_drained() -> None
 
 def test_the_pause_is_capped_when_the_service_never_drains_and_floored_when_it_has() -> None:
     never = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
-                     measure=_measure(slo_users=1200), recovery=RECOVERY,
+                     measure=synthetic_step_measure(slo_users=1200), recovery=RECOVERY,
                      drained=lambda _since, _now: False)
     _play(never)
     # 1500 and the first bisection (1250) both fail: two pauses
     assert [to - since for _u, since, to in never.recoveries] == [RECOVERY.max_s] * 2
     at_once = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
-                       measure=_measure(slo_users=1200), recovery=RECOVERY,
+                       measure=synthetic_step_measure(slo_users=1200), recovery=RECOVERY,
                        drained=lambda _since, _now: True)
     _play(at_once)
     assert [to - since for _u, since, to in at_once.recoveries] == [RECOVERY.min_s] * 2
@@ -87,7 +80,7 @@ def test_the_pause_is_capped_when_the_service_never_drains_and_floored_when_it_h
 def test_a_refinement_after_a_passing_step_needs_no_pause() -> None:
     # 1500 fails; 1250 (first bisection) passes at slo 1300; 1375 follows at once
     ramp = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
-                    measure=_measure(slo_users=1300), recovery=RECOVERY,
+                    measure=synthetic_step_measure(slo_users=1300), recovery=RECOVERY,
                     drained=lambda _since, _now: True)
     held = [u for _t, u in _play(ramp)]
     assert held == [1000, 1500, 1250, 1375]
@@ -97,12 +90,12 @@ def test_a_refinement_after_a_passing_step_needs_no_pause() -> None:
 def test_the_budget_counts_the_pause() -> None:
     # 1000 and 1500 take 20 s of hold; a refinement needs 2 s of pause + 10 s of hold
     tight = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
-                     budget_s=31, measure=_measure(slo_users=1200), recovery=RECOVERY)
+                     budget_s=31, measure=synthetic_step_measure(slo_users=1200), recovery=RECOVERY)
     assert [u for _t, u in _play(tight)] == [1000, 1500]
     assert tight.stop_reason is not None and tight.stop_reason.startswith("time budget 31 s")
     assert tight.recoveries == []
     roomy = KneeRamp(planned=(1000, 1500), rules=KneeRules(max_users=1500), hold_s=10,
-                     budget_s=33, measure=_measure(slo_users=1200), recovery=RECOVERY)
+                     budget_s=33, measure=synthetic_step_measure(slo_users=1200), recovery=RECOVERY)
     assert [u for _t, u in _play(roomy)] == [1000, 1500, 1250]
     assert len(roomy.recoveries) == 1
 
