@@ -132,7 +132,7 @@ def bench_report(
     """Time building a report from a synthetic run of N samples (target: <= 10 s)."""
     import tempfile
 
-    from analysis.report.render import bench_report as _bench_report
+    from analysis.report.bench import bench_report as _bench_report
 
     with tempfile.TemporaryDirectory(prefix="pollcap-bench-report-") as tmp:
         result = _bench_report(samples=samples, out_dir=Path(tmp))
