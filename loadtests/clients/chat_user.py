@@ -15,7 +15,8 @@ delivery-latency samples are kept here, identically for every transport.
 Polls are the hot path (thousands per second per process), so they skip
 FastHttpSession (cookie jar, header merging, response wrappers: 300-450 us of CPU
 per request) and use one keep-alive :class:`~loadtests.clients.leanhttp.LeanConnection`
-per tab, orjson, and a direct ``events.request.fire``. Sign-up, sends, mark-read and
+per tab, orjson, and rows written straight into Locust's stats
+(:mod:`~loadtests.clients.stats_rows`). Sign-up, sends, mark-read and
 the :class:`~loadtests.clients.providers.polling.PollingProvider`'s polls go over that
 same connection, so a polling tab holds one socket (one file descriptor: 10,000 tabs
 need 10,000, not twice that), like a browser tab's kept-alive HTTP/1.1 connection.
@@ -53,6 +54,7 @@ from loadtests.clients.sends import (
     send_record,
     send_tracked,
 )
+from loadtests.clients.stats_rows import stats_rows
 from loadtests.clients.tab_deliveries import DeliveryTab
 from loadtests.clients.tab_notifications import NotificationTab
 from loadtests.clients.tab_signup import SignUpTab
@@ -81,7 +83,7 @@ class ChatUser(SignUpTab, NotificationTab, DeliveryTab):
         self.channel = self.scn.pick_channel(rng)
         self.sender = rng.random() < opts.sender_share and opts.send_rate_per_min > 0
         self.rng = random.Random(rng.getrandbits(64))
-        self.fire = self.environment.events.request.fire
+        self.rows = stats_rows(self.environment)
         self.delivery_rows = opts.delivery_rows
         self.target = target = self.scn.target
         self.conn = LeanConnection(self.host or "", timeout_s=REQUEST_TIMEOUT_S,

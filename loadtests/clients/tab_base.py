@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from typing import Any
 
 from locust import User
 
@@ -21,6 +19,7 @@ from loadtests.clients.providers.base import RealtimeProvider
 from loadtests.clients.providers.polling import StatusError
 from loadtests.clients.scenario import Scenario
 from loadtests.clients.sends import NO_ANSWER
+from loadtests.clients.stats_rows import StatsRows
 from loadtests.targets.compiled import CompiledTarget, Request, Session
 
 
@@ -33,7 +32,7 @@ class TabBase(User):
     target: CompiledTarget
     conn: LeanConnection
     rng: random.Random
-    fire: Callable[..., Any]
+    rows: StatsRows
     uid: str
     n_err: int
     auth: dict[str, str]
@@ -86,14 +85,9 @@ class TabBase(User):
             self._count("requests")
             if exception is not None:
                 self._record_error(name, elapsed_ms)
-        self.fire(
-            request_type=request_type,
-            name=name,
-            response_time=elapsed_ms,
-            response_length=length,
-            exception=exception,
-            context={},
-        )
+                self.rows.failed(request_type, name, elapsed_ms, length, exception)
+                return
+        self.rows.ok(request_type, name, elapsed_ms, length)
 
     def _failed(
         self, name: str, elapsed_ms: float, exc: Exception, *, request_type: str = "GET"

@@ -7,7 +7,7 @@ Identical for every transport: the provider hands over a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from loadtests.clients.loss import SeqTracker
 from loadtests.clients.names import DELIVERY
@@ -37,11 +37,11 @@ class DeliveryTab(TabBase):
         if tracker is None:  # a provider bug: deliveries before the loss window is known
             self._count("errors")
             return
-        rec = self.scn.recorder
-        lost = duplicated = reordered = delivered = 0
+        lost = duplicated = reordered = 0
         recv_ms = delivery.recv_ms
         seq_of, created_of = self.target.seq, self.target.created_ms
         assert seq_of is not None  # the seq path (no markers)
+        samples: list[tuple[float, int]] = []  # (latency ms, seq) of the messages new to us
         for message in delivery.messages:
             seq = seq_of(message)
             counts = tracker.observe(seq)
@@ -51,33 +51,39 @@ class DeliveryTab(TabBase):
             created_ms = created_of(message)
             if not counts.fresh or created_ms < self.joined_ms:
                 continue  # a repeat, or history from before this tab opened
-            delivered += 1
-            self._delivery_sample(recv_ms - created_ms, recv_ms, delivery.channel, seq, rec)
+            samples.append((recv_ms - created_ms, seq))
+        self._delivery_samples(samples, recv_ms, delivery.channel)
         self._delivery_counts(lost=lost, duplicated=duplicated, reordered=reordered,
-                              delivered=delivered, resumed=delivery.resumed)
+                              delivered=len(samples), resumed=delivery.resumed)
 
     def _deliver_marked(self, delivery: Delivery, receiver: MarkerReceiver) -> None:
         """The marker path: duplicates by marker now, loss at the end from the ledger."""
         receiver.polled(start_ms=delivery.polled_ms, complete=delivery.complete)
         if not delivery.messages:
             return
-        target, rec, recv_ms = self.target, self.scn.recorder, delivery.recv_ms
+        target, recv_ms = self.target, delivery.recv_ms
         taken = receiver.take(delivery.messages, recv_ms=recv_ms, content=target.content,
                               created_ms=target.created_ms if target.trusted_time else None)
-        for latency_ms, seq in taken.samples:
-            self._delivery_sample(latency_ms, recv_ms, delivery.channel, seq, rec)
+        self._delivery_samples(taken.samples, recv_ms, delivery.channel)
         self._delivery_counts(lost=0, duplicated=taken.duplicated, reordered=taken.reordered,
                               delivered=len(taken.samples), resumed=delivery.resumed)
 
-    def _delivery_sample(
-        self, latency_ms: float, recv_ms: float, channel: str, seq: int, rec: Any
+    def _delivery_samples(
+        self, samples: Sequence[tuple[float, int]], recv_ms: float, channel: str
     ) -> None:
+        """A message sample per (latency ms, seq), and their ``DELIVERY`` rows in one batch."""
+        if not samples:
+            return
+        rec = self.scn.recorder
         if rec is not None:
-            self.n_msg += 1
-            rec.message(t_ms=recv_ms, user=self.uid, n=self.n_msg, latency_ms=latency_ms,
-                        channel=channel, seq=seq)
+            uid, n = self.uid, self.n_msg
+            for latency_ms, seq in samples:
+                n += 1
+                rec.message(t_ms=recv_ms, user=uid, n=n, latency_ms=latency_ms,
+                            channel=channel, seq=seq)
+            self.n_msg = n
         if self.delivery_rows:
-            self._fired("message", latency_ms, 0, request_type=DELIVERY)
+            self.rows.ok_many(DELIVERY, "message", [latency_ms for latency_ms, _ in samples])
 
     def _delivery_counts(
         self, *, lost: int, duplicated: int, reordered: int, delivered: int, resumed: int

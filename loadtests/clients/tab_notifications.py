@@ -91,14 +91,16 @@ class NotificationTab(TabBase):
         if not fresh:
             return fresh
         rec = self.scn.recorder
+        latencies_ms: list[float] = []
         for note in fresh:
             self.seen_notes.add(note[key])
             latency_ms = recv_ms - self.target.note_created_ms(note)
+            latencies_ms.append(latency_ms)
             if rec is not None:
                 self.n_note += 1
                 rec.notification(t_ms=recv_ms, user=self.uid, n=self.n_note, latency_ms=latency_ms)
-            if self.delivery_rows:
-                self._fired("notification", latency_ms, 0, request_type=DELIVERY)
+        if self.delivery_rows:
+            self.rows.ok_many(DELIVERY, "notification", latencies_ms)
         self._count("notifications_delivered", len(fresh))
         return fresh
 
