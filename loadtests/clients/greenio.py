@@ -84,12 +84,25 @@ class GreenIO:
         self.hub.cancel_wait(self.write_event, error)
 
     def sendall(self, data: bytes) -> None:
-        raw, view = self.raw, memoryview(data)
+        try:
+            sent = self.raw.send(data)  # a request fits the socket's free buffer: one call
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):  # a big body, or a full buffer: the rest as it drains
+            self._send_rest(memoryview(data)[sent:])
+
+    def _send_rest(self, view: memoryview) -> None:
+        raw = self.raw
         while view:
             try:
                 view = view[raw.send(view):]
             except BlockingIOError:
                 self.hub.wait(self.write_event)
+
+    def wait_readable(self) -> None:
+        """Wait until the socket has something to read. Right after a request the answer
+        is not there yet: reading first would cost a failed ``recv`` and its exception."""
+        self.hub.wait(self.read_event)
 
     def recv(self, size: int) -> bytes:
         raw = self.raw

@@ -123,6 +123,8 @@ class LeanConnection:
         io.begin()
         try:
             io.sendall(request)
+            if not self._buf:  # nothing left over from the last answer: wait for this one
+                io.wait_readable()
             return self._answer()
         finally:
             io.end()
