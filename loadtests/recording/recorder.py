@@ -28,6 +28,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gevent
@@ -59,8 +60,10 @@ from loadtests.recording.rows import (
     PollRow,
     ReconnectRow,
     error_pairs,
+    message_frames,
     message_pairs,
     notification_pairs,
+    poll_frames,
     poll_pairs,
 )
 
@@ -205,14 +208,14 @@ class Recorder:
         run = self.run_id
         live_key = run_live_key(run_id=run)
         commands: list[bytes] = []
-        for sample_type, pairs in (
-            ("poll", poll_pairs(polls)),
-            ("message", message_pairs(messages)),
-            ("notification", notification_pairs(notes)),
-            ("reconnect", notification_pairs(reconnects)),
-        ):
-            key = samples_key(run_id=run, sample_type=sample_type)
-            commands += resp.zadd_chunks(key, pairs, chunk=ZADD_CHUNK)
+        key = partial(samples_key, run_id=run)
+        commands += resp.zadd_rows(key(sample_type="poll"), polls, frames=poll_frames,
+                                   pairs=poll_pairs, chunk=ZADD_CHUNK)
+        commands += resp.zadd_rows(key(sample_type="message"), messages, frames=message_frames,
+                                   pairs=message_pairs, chunk=ZADD_CHUNK)
+        for sample_type, rows in (("notification", notes), ("reconnect", reconnects)):
+            commands += resp.zadd_chunks(key(sample_type=sample_type), notification_pairs(rows),
+                                         chunk=ZADD_CHUNK)
         if live:
             commands.append(resp.command("HSET", live_key, *(x for kv in live.items() for x in kv)))
         if users:

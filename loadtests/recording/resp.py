@@ -11,11 +11,13 @@ Members are ASCII by construction (numeric or hex user ids, channel ids from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import redis
 
 Arg = str | bytes | int | float
+Row = TypeVar("Row")
 
 
 def command(*args: Arg) -> bytes:
@@ -39,6 +41,29 @@ def zadd(key: str, pairs: Sequence[tuple[str, str]]) -> bytes:
 
 def zadd_chunks(key: str, pairs: Sequence[tuple[str, str]], *, chunk: int) -> list[bytes]:
     return [zadd(key, pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
+
+
+def zadd_rows(
+    key: str,
+    rows: Sequence[Row],
+    *,
+    frames: Callable[[Sequence[Row]], list[str] | None],
+    pairs: Callable[[Sequence[Row]], Sequence[tuple[str, str]]],
+    chunk: int,
+) -> list[bytes]:
+    """``ZADD`` commands of ``chunk`` rows each, from each row's RESP text (``frames``);
+    a chunk ``frames`` declines, or that is not ASCII, goes through :func:`zadd`."""
+    out = []
+    for i in range(0, len(rows), chunk):
+        part = rows[i : i + chunk]
+        texts = frames(part)
+        body = "" if texts is None else "".join(texts)
+        if texts is not None and body.isascii():
+            head = f"*{2 + 2 * len(part)}\r\n$4\r\nZADD\r\n${len(key)}\r\n{key}\r\n"
+            out.append((head + body).encode())
+        else:
+            out.append(zadd(key, pairs(part)))
+    return out
 
 
 def ship(client: redis.Redis, commands: Iterable[bytes]) -> None:

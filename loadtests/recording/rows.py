@@ -2,9 +2,18 @@
 
 Member layouts are in :mod:`loadtests.recording.keys`; scores are receive times in ms
 to 3 decimals (as redis-py wrote them).
+
+Polls and messages, 12,500 rows a second at 10,000 tabs, also have a *frames* form:
+each row straight to its RESP text (score and member with their lengths) in one pass,
+2.9 µs a row here against 3.6 µs for pairs then frames. A score of
+ms since the epoch to 3 decimals is 17 characters from 2001 to 2286; a batch with a
+row outside that (a broken clock) gets None and goes the pairs way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
@@ -13,12 +22,42 @@ ReconnectRow = NotificationRow  # t_ms, user, n, latency_ms
 ErrorRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, request name
 
 
-def poll_pairs(rows: list[PollRow]) -> list[tuple[str, str]]:
+def poll_pairs(rows: Sequence[PollRow]) -> list[tuple[str, str]]:
     """(score, member) texts: score = receive time ms to 3 decimals (as redis-py wrote it)."""
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}") for t, u, n, lat, c in rows]
 
 
-def message_pairs(rows: list[MessageRow]) -> list[tuple[str, str]]:
+SCORE_MIN_MS, SCORE_MAX_MS = 1e12, 1e13  # 17-character scores ("1764633600000.000")
+
+
+def _scores_fit(rows: Sequence[tuple[Any, ...]]) -> bool:
+    return bool(rows) and SCORE_MIN_MS <= min(r[0] for r in rows) and max(
+        r[0] for r in rows) < SCORE_MAX_MS - 1
+
+
+def poll_frames(rows: Sequence[PollRow]) -> list[str] | None:
+    """The RESP text of each row's (score, member) pair; None: use :func:`poll_pairs`."""
+    if not _scores_fit(rows):
+        return None
+    frames = []
+    for t, u, n, lat, c in rows:
+        member = f"{u}:{n}:{lat:.3f}:{c}"
+        frames.append(f"$17\r\n{t:.3f}\r\n${len(member)}\r\n{member}\r\n")
+    return frames
+
+
+def message_frames(rows: Sequence[MessageRow]) -> list[str] | None:
+    """The RESP text of each row's (score, member) pair; None: use :func:`message_pairs`."""
+    if not _scores_fit(rows):
+        return None
+    frames = []
+    for t, u, n, lat, c, seq in rows:
+        member = f"{u}:{n}:{lat:.3f}:{c}:{seq}"
+        frames.append(f"$17\r\n{t:.3f}\r\n${len(member)}\r\n{member}\r\n")
+    return frames
+
+
+def message_pairs(rows: Sequence[MessageRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}:{s}") for t, u, n, lat, c, s in rows]
 
 

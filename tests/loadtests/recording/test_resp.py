@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from loadtests.recording import resp
+from loadtests.recording import rows as rows_mod
 from target_service.embedded.stack import StackInfo
 
 
@@ -42,4 +43,34 @@ def test_an_error_reply_raises_and_the_connection_is_not_reused(
     with pytest.raises(redis.ResponseError):
         resp.ship(client, [resp.command("HINCRBY", "str", "f", 1), resp.command("PING")])
     assert client.ping()  # the next command does not read the stale PONG
+    client.close()
+
+
+def test_row_frames_are_the_same_commands_as_pairs() -> None:
+    t = 1_764_633_600_123.4567
+    polls = [(t + i, f"{i}", i + 1, 0.25 * i, "general") for i in range(7)]
+    messages = [(t + i, f"{i}", i + 1, 1.5 * i, "c-9", 100 + i) for i in range(7)]
+    for rows, frames, pairs in ((polls, rows_mod.poll_frames, rows_mod.poll_pairs),
+                                (messages, rows_mod.message_frames, rows_mod.message_pairs)):
+        framed = resp.zadd_rows("z", rows, frames=frames, pairs=pairs, chunk=3)
+        assert framed == resp.zadd_chunks("z", pairs(rows), chunk=3)
+        assert len(framed) == 3
+
+
+@pytest.mark.parametrize("t_ms", [999_999_999_999.0, 10_000_000_000_000.0])
+def test_a_clock_outside_2001_2286_goes_the_pairs_way(t_ms: float) -> None:
+    rows = [(1_764_633_600_000.0, "1", 1, 2.0, "c"), (t_ms, "1", 2, 2.0, "c")]
+    assert rows_mod.poll_frames(rows) is None
+    framed = resp.zadd_rows("z", rows, frames=rows_mod.poll_frames, pairs=rows_mod.poll_pairs,
+                            chunk=10)
+    assert framed == [resp.zadd("z", rows_mod.poll_pairs(rows))]
+
+
+def test_non_ascii_rows_keep_their_byte_lengths(clean_backends: StackInfo) -> None:
+    client = redis.Redis.from_url(clean_backends.redis_url)
+    rows = [(1_764_633_600_000.5, "ü", 1, 2.0, "c")]
+    resp.ship(client, resp.zadd_rows("z", rows, frames=rows_mod.poll_frames,
+                                     pairs=rows_mod.poll_pairs, chunk=10))
+    assert client.zrange("z", 0, -1, withscores=True) == [
+        ("ü:1:2.000:c".encode(), 1_764_633_600_000.5)]
     client.close()
