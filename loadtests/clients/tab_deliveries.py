@@ -88,12 +88,10 @@ class DeliveryTab(TabBase):
     def _delivery_counts(
         self, *, lost: int, duplicated: int, reordered: int, delivered: int, resumed: int
     ) -> None:
-        for field, n in (
-            ("lost", lost),
-            ("duplicated", duplicated),
-            ("reordered", reordered),
-            ("messages_delivered", delivered),
-            ("messages_resumed", resumed),
-        ):
-            if n:
-                self._count(field, n)
+        if delivered:  # the usual poll's only non-zero count: no loop over the five
+            self._count("messages_delivered", delivered)
+        if lost or duplicated or reordered or resumed:
+            for field, n in (("lost", lost), ("duplicated", duplicated),
+                             ("reordered", reordered), ("messages_resumed", resumed)):
+                if n:
+                    self._count(field, n)
