@@ -1,6 +1,6 @@
 """Rows in Locust's stats for a fraction of what the request event costs.
 
-Firing ``events.request`` costs about 8.6 µs per row here (keyword arguments, the
+Firing ``events.request`` costs 8.6 to 9.9 µs per row here (keyword arguments, the
 hook's loop, Locust's own listener, then ``RequestStats.log_request``). A tab
 reports every poll and, as ``DELIVERY`` rows, every message it receives. At 10,000
 tabs that is about 13,000 rows a second: a tenth of the Locust process's core.
@@ -73,8 +73,7 @@ class StatsRows:
     def ok(self, request_type: str, name: str, response_time_ms: float, length: int) -> None:
         """One successful row."""
         if not self.direct:
-            self.fire(request_type=request_type, name=name, response_time=response_time_ms,
-                      response_length=length, exception=None, context={})
+            self._fire(request_type, name, response_time_ms, length, None)
             return
         stats, now_s = self.environment.stats, time.time()
         rt, buckets = response_time_ms, (locust_stats.bucket_response_time(response_time_ms),)
@@ -84,15 +83,10 @@ class StatsRows:
     def ok_many(self, request_type: str, name: str, response_times_ms: Sequence[float],
                 length: int = 0) -> None:
         """Successful rows of one name, ``length`` bytes each (a poll's deliveries)."""
-        if not self.direct:
-            for rt in response_times_ms:
-                self.fire(request_type=request_type, name=name, response_time=rt,
-                          response_length=length, exception=None, context={})
-            return
         n = len(response_times_ms)
-        if n <= 1:  # a poll's usual one delivery, or none
-            if n:
-                self.ok(request_type, name, response_times_ms[0], length)
+        if n <= 1 or not self.direct:  # a poll's usual one delivery, none, or the event
+            for rt in response_times_ms:
+                self.ok(request_type, name, rt, length)
             return
         stats, now_s = self.environment.stats, time.time()
         bucket = locust_stats.bucket_response_time
@@ -104,6 +98,10 @@ class StatsRows:
     def failed(self, request_type: str, name: str, response_time_ms: float, length: int,
                exception: BaseException) -> None:
         """A failed row: always the event (Locust logs the error too)."""
+        self._fire(request_type, name, response_time_ms, length, exception)
+
+    def _fire(self, request_type: str, name: str, response_time_ms: float, length: int,
+              exception: BaseException | None) -> None:
         self.fire(request_type=request_type, name=name, response_time=response_time_ms,
                   response_length=length, exception=exception, context={})
 

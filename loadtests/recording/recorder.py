@@ -28,7 +28,6 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import gevent
@@ -60,11 +59,7 @@ from loadtests.recording.rows import (
     PollRow,
     ReconnectRow,
     error_pairs,
-    message_frames,
-    message_pairs,
-    notification_pairs,
-    poll_frames,
-    poll_pairs,
+    sample_commands,
 )
 
 log = logging.getLogger(__name__)
@@ -207,15 +202,8 @@ class Recorder:
         figures, users, the error samples and send records (``outcomes``)."""
         run = self.run_id
         live_key = run_live_key(run_id=run)
-        commands: list[bytes] = []
-        key = partial(samples_key, run_id=run)
-        commands += resp.zadd_rows(key(sample_type="poll"), polls, frames=poll_frames,
-                                   pairs=poll_pairs, chunk=ZADD_CHUNK)
-        commands += resp.zadd_rows(key(sample_type="message"), messages, frames=message_frames,
-                                   pairs=message_pairs, chunk=ZADD_CHUNK)
-        for sample_type, rows in (("notification", notes), ("reconnect", reconnects)):
-            commands += resp.zadd_chunks(key(sample_type=sample_type), notification_pairs(rows),
-                                         chunk=ZADD_CHUNK)
+        commands = sample_commands(run, polls=polls, messages=messages, notes=notes,
+                                   reconnects=reconnects, chunk=ZADD_CHUNK)
         if live:
             commands.append(resp.command("HSET", live_key, *(x for kv in live.items() for x in kv)))
         if users:

@@ -31,9 +31,8 @@ def command(*args: Arg) -> bytes:
 
 def zadd(key: str, pairs: Sequence[tuple[str, str]]) -> bytes:
     """``ZADD key score member ...`` for (score text, member text) pairs."""
-    head = f"*{2 + 2 * len(pairs)}\r\n$4\r\nZADD\r\n${len(key)}\r\n{key}\r\n"
     body = "".join([f"${len(s)}\r\n{s}\r\n${len(m)}\r\n{m}\r\n" for s, m in pairs])
-    text = head + body
+    text = _zadd_head(key, len(pairs)) + body
     if text.isascii():
         return text.encode()
     return command("ZADD", key, *(x for pair in pairs for x in pair))  # byte lengths differ
@@ -57,13 +56,15 @@ def zadd_rows(
     for i in range(0, len(rows), chunk):
         part = rows[i : i + chunk]
         texts = frames(part)
-        body = "" if texts is None else "".join(texts)
-        if texts is not None and body.isascii():
-            head = f"*{2 + 2 * len(part)}\r\n$4\r\nZADD\r\n${len(key)}\r\n{key}\r\n"
-            out.append((head + body).encode())
+        if texts is not None and (body := "".join(texts)).isascii():
+            out.append((_zadd_head(key, len(part)) + body).encode())
         else:
             out.append(zadd(key, pairs(part)))
     return out
+
+
+def _zadd_head(key: str, n_pairs: int) -> str:
+    return f"*{2 + 2 * n_pairs}\r\n$4\r\nZADD\r\n${len(key)}\r\n{key}\r\n"
 
 
 def ship(client: redis.Redis, commands: Iterable[bytes]) -> None:

@@ -1,4 +1,5 @@
-"""Sample rows as the recorder buffers them, and as the (score, member) texts it ships.
+"""Sample rows as the recorder buffers them, the (score, member) texts it ships, and a
+flush's ``ZADD`` commands (:func:`sample_commands`).
 
 Member layouts are in :mod:`loadtests.recording.keys`; scores are receive times in ms
 to 3 decimals (as redis-py wrote them).
@@ -13,7 +14,11 @@ row outside that (a broken clock) gets None and goes the pairs way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
+
+from loadtests.recording import resp
+from loadtests.recording.keys import samples_key
 
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
@@ -61,9 +66,30 @@ def message_pairs(rows: Sequence[MessageRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}:{s}") for t, u, n, lat, c, s in rows]
 
 
-def notification_pairs(rows: list[NotificationRow]) -> list[tuple[str, str]]:
+def notification_pairs(rows: Sequence[NotificationRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]
 
 
 def error_pairs(rows: list[ErrorRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{name}") for t, u, n, lat, name in rows]
+
+
+def sample_commands(
+    run_id: str,
+    *,
+    polls: Sequence[PollRow],
+    messages: Sequence[MessageRow],
+    notes: Sequence[NotificationRow],
+    reconnects: Sequence[ReconnectRow],
+    chunk: int,
+) -> list[bytes]:
+    """The ``ZADD`` commands of one flush's samples, ``chunk`` members each at most."""
+    key = partial(samples_key, run_id=run_id)
+    commands = resp.zadd_rows(key(sample_type="poll"), polls, frames=poll_frames,
+                              pairs=poll_pairs, chunk=chunk)
+    commands += resp.zadd_rows(key(sample_type="message"), messages, frames=message_frames,
+                               pairs=message_pairs, chunk=chunk)
+    for sample_type, rows in (("notification", notes), ("reconnect", reconnects)):
+        commands += resp.zadd_chunks(key(sample_type=sample_type), notification_pairs(rows),
+                                     chunk=chunk)
+    return commands
