@@ -30,11 +30,13 @@ from loadtests.clients.producer import NotificationProducer
 from loadtests.clients.scenario import scenario_for
 from loadtests.live_shape import LiveTarget
 from loadtests.recording.keys import new_run_id
+from loadtests.recording.toggle import RecordingToggle
 from loadtests.shapes import Stage, live_bounds, parse_shape, stage_at
 
 __all__ = ["ChatUser", "NotificationProducer", "StageShape"]
 log = logging.getLogger("pollcap")
 _HEALTH: weakref.WeakKeyDictionary[Environment, ProcessHealth] = weakref.WeakKeyDictionary()
+_TOGGLES: weakref.WeakKeyDictionary[Environment, RecordingToggle] = weakref.WeakKeyDictionary()
 
 
 @events.init_command_line_parser.add_listener
@@ -46,9 +48,8 @@ def _options(parser: Any) -> None:
 def _init(environment: Environment, **_kwargs: Any) -> None:
     before, after = raise_open_files_limit()  # one socket per simulated tab
     log.info("pollcap: open files limit %d -> %d", before, after)
-    if _gc_tuning(environment):
-        # spawning_complete carries no environment: bind it here
-        environment.events.spawning_complete.add_listener(_after_ramp(environment))
+    # spawning_complete carries no environment: bind it here
+    environment.events.spawning_complete.add_listener(_after_ramp(environment))
     opts = environment.parsed_options
     if opts is not None and not opts.run_id:
         # before any fork or spawn message, so every process shares the id
@@ -57,8 +58,16 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
 
 def _after_ramp(environment: Environment) -> Callable[..., None]:
     def spawning_complete(**_kwargs: Any) -> None:
-        if _user_process(environment):
+        if not _user_process(environment):
+            return
+        if _gc_tuning(environment):
             tune_gc()  # the users and their state now exist: out of the collector's sight
+        period_s = float(getattr(environment.parsed_options, "record_toggle_s", 0.0) or 0.0)
+        scenario = scenario_for(environment)
+        if period_s > 0 and scenario.recorder is not None and environment not in _TOGGLES:
+            toggle = _TOGGLES[environment] = RecordingToggle(scenario, period_s=period_s)
+            toggle.start()
+            log.info("pollcap: recording switched off and on every %g s from now", period_s)
 
     return spawning_complete
 
@@ -93,6 +102,9 @@ def _test_start(environment: Environment, **_kwargs: Any) -> None:
 def _test_stop(environment: Environment, **_kwargs: Any) -> None:
     if not _user_process(environment):
         return
+    toggle = _TOGGLES.pop(environment, None)
+    if toggle is not None:
+        toggle.stop()  # the recorder back in place: it ships the last samples below
     health = _HEALTH.pop(environment, None)
     figures = health.stop() if health is not None else {}
     log.info("pollcap: generator health %s", json.dumps(figures))

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 TARGET_KINDS = ("stub", "service")
 BENCH_SENDER_SHARE = 0.005  # a few senders: the bench measures polling, not fan-out
 BENCH_NOTIFICATION_RATE_PER_S = 1.0
+# the toggled arm's window: a 60 s arm (25 s of it the ramp) has a 29 s steady window,
+# 4 whole on/off pairs of 3 s
+DEFAULT_TOGGLE = "3s"
 
 
 def bench_swarm(
@@ -57,26 +60,41 @@ def bench_swarm(
     gc_tuning: Annotated[
         bool, typer.Option(help="Freeze objects after the ramp, fewer young GC passes (A/B)")
     ] = True,
+    toggle: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Second arm: recording switched off and on every this long in one process,"
+                " which gives recording's CPU share without the minute-to-minute drift of"
+                " a shared machine (0: a recording-off arm, the share from the two arms)"
+            )
+        ),
+    ] = DEFAULT_TOGGLE,
 ) -> None:
     """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
 
-    Prints each target (pollers, rate held, recording's CPU share) beside its measured
-    value and the ratio; exit 1 when a target is missed or an arm failed.
+    The first arm records throughout (the held rate); the second switches recording
+    off and on every --toggle in one process (recording's CPU share, window pair by
+    pair). Prints each target (pollers, rate held, recording's CPU share) beside its
+    measured value and the ratio; exit 1 when a target is missed or an arm failed.
     """
     from loadtests.bench.verdict import bench_text, verdict
 
     if target_kind not in TARGET_KINDS:
         raise UserError(f"--against must be stub or service, got {target_kind!r}")
+    toggle_s = parse_duration_s(toggle)
+    if toggle_s < 0 or 0 < toggle_s < 1:
+        raise UserError(f"--toggle must be 0 or at least 1s, got {toggle!r}")
     generator_cpus, target_cpus = bench_cpus(sorted(os.sched_getaffinity(0)))
     arms = _run_arms(
         users=users, duration_s=parse_duration_s(duration), spawn_rate=spawn_rate,
         target_kind=target_kind, workers=workers, redis_url=redis_url,
         database_url=database_url, runs_dir=runs_dir, gc_tuning=gc_tuning,
-        generator_cpus=generator_cpus, target_cpus=target_cpus,
+        generator_cpus=generator_cpus, target_cpus=target_cpus, toggle_s=toggle_s,
     )
     figures = {
         "users": users, "target": target_kind, "generator_cpus": generator_cpus,
-        "target_cpus": target_cpus, "gc_tuning": gc_tuning,
+        "target_cpus": target_cpus, "gc_tuning": gc_tuning, "toggle_s": toggle_s,
         "arms": [dataclasses.asdict(arm) for arm in arms],
         **verdict(arms[0], arms[1], users=users),
     }
@@ -95,9 +113,10 @@ def bench_cpus(cores: list[int]) -> tuple[list[int], list[int] | None]:
 def _run_arms(
     *, users: int, duration_s: float, spawn_rate: float, target_kind: str, workers: int,
     redis_url: str | None, database_url: str | None, runs_dir: Path, gc_tuning: bool,
-    generator_cpus: list[int], target_cpus: list[int] | None,
+    generator_cpus: list[int], target_cpus: list[int] | None, toggle_s: float,
 ) -> list[BenchArm]:
-    """The two arms, recording on then off, against one target started for both."""
+    """The two arms, recording on then toggled (or off), against one target started for
+    both."""
     from loadtests.bench.run import run_arm
 
     scenario = ScenarioParams(sender_share=BENCH_SENDER_SHARE,
@@ -106,12 +125,13 @@ def _run_arms(
     arms = []
     with bench_target(kind=target_kind, redis_url=redis_url, database_url=database_url,
                       workers=workers, cpu_affinity=target_cpus) as (url, rurl):
-        for record in (True, False):
+        for record, arm_toggle_s in ((True, 0.0), (toggle_s > 0, toggle_s)):
             with progress_bar(err.is_terminal) as on_progress:
                 arms.append(run_arm(
                     record=record, host=url, redis_url=rurl, users=users,
                     spawn_rate=spawn_rate, duration_s=duration_s, runs_dir=runs_dir,
                     cpu_affinity=generator_cpus, scenario=scenario, progress=on_progress,
+                    toggle_s=arm_toggle_s,
                 ))
     return arms
 

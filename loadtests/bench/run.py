@@ -19,10 +19,11 @@ from typing import Any
 import redis
 
 from loadtests.bench.cpu import CpuWatch
+from loadtests.bench.split import RecordingSplit, recording_split
 from loadtests.clients.names import POLL_NAME
 from loadtests.recording.keys import samples_key
 from loadtests.swarm.run import ScenarioParams, SwarmProgress, SwarmResult, run_swarm
-from loadtests.swarm.summary import SteadyWindow, read_csv, steady_window
+from loadtests.swarm.summary import SteadyWindow, read_csv, request_counts, steady_window
 from target_service.errors import UserError
 
 POLL_INTERVAL_S = 2.0  # the bench's users poll on fixed-2s
@@ -49,6 +50,8 @@ class BenchArm:
     machine_cpus: int | None = None  # CPUs the generator may run on
     starved: bool | None = None  # waited for a CPU >= STARVED_WAIT_SHARE: rate is a lower bound
     problems: tuple[str, ...] = ()
+    toggle_s: float = 0.0  # > 0: recording switched off and on every toggle_s (the split arm)
+    split: RecordingSplit | None = None  # that arm's recording share, window pair by pair
 
     @property
     def failed(self) -> bool:
@@ -83,8 +86,10 @@ def run_arm(
     cpu_affinity: list[int] | None,
     scenario: ScenarioParams,
     progress: Callable[[SwarmProgress], None] | None = None,
+    toggle_s: float = 0.0,
 ) -> BenchArm:
-    """One swarm of the bench with recording on or off, measured from outside."""
+    """One swarm of the bench with recording on, off, or (``toggle_s`` > 0) switched off
+    and on every ``toggle_s`` after the ramp, measured from outside."""
     watch: list[CpuWatch] = []
 
     def on_start(pid: int) -> None:
@@ -101,18 +106,20 @@ def run_arm(
             duration_s=duration_s,
             runs_dir=runs_dir,
             cpu_affinity=cpu_affinity,
-            scenario=dataclasses.replace(scenario, record=record),
+            scenario=dataclasses.replace(scenario, record=record, record_toggle_s=toggle_s),
             progress=progress,
             on_start=on_start,
-            meta={"bench": "generator", "record": record},
+            meta={"bench": "generator", "record": record, "record_toggle_s": toggle_s},
         )
     except UserError as exc:  # Locust ended badly or overran: the arm says so, the bench goes on
-        return failed_arm(record=record, chat_users=chat_users, problems=(str(exc),))
+        arm = failed_arm(record=record, chat_users=chat_users, problems=(str(exc),))
+        return dataclasses.replace(arm, toggle_s=toggle_s)
     finally:
         for w in watch:
             w.stop()
     return measure_arm(
-        result, record=record, redis_url=redis_url, chat_users=chat_users, watch=watch
+        result, record=record, redis_url=redis_url, chat_users=chat_users, watch=watch,
+        toggle_s=toggle_s,
     )
 
 
@@ -140,6 +147,7 @@ def measure_arm(
     redis_url: str,
     chat_users: int,
     watch: list[CpuWatch],
+    toggle_s: float = 0.0,
 ) -> BenchArm:
     """Rate, CPU and latency of one finished arm (from its run folder and Redis)."""
     history = read_csv(result.run_dir / "locust_stats_history.csv")
@@ -150,14 +158,22 @@ def measure_arm(
     problems = tuple(summary.get("problems", ()))
     if poll_window is None or not summary.get("poll_requests"):
         arm = failed_arm(record=record, chat_users=chat_users, problems=problems)
-        return dataclasses.replace(arm, run_id=result.run_id, errors=summary["errors"])
+        return dataclasses.replace(arm, run_id=result.run_id, errors=summary["errors"],
+                                   toggle_s=toggle_s)
     cores = watch[0].cores_between(poll_window.start_s, poll_window.end_s) if watch else None
     shared = watch[0].contention_between(poll_window.start_s, poll_window.end_s) if watch else None
     cpu_us = None
     if cores is not None and all_window is not None and all_window.rps > 0:
         cpu_us = cores / all_window.rps * 1e6
     poll_rps, rate_source = poll_window.rps, "locust history (1 s rows)"
-    if record:
+    split = None
+    if toggle_s > 0 and watch:  # samples exist in on windows only: the rate is Locust's
+        per_t = request_counts(history)
+        split = recording_split(
+            cpu=watch[0].samples, requests=list(zip(per_t.index, per_t["count"], strict=True)),
+            start_s=poll_window.start_s, end_s=poll_window.end_s, period_s=toggle_s,
+        )
+    elif record and not toggle_s:
         poll_rps = sampled_rate(redis_url, run_id=result.run_id, window=poll_window)
         rate_source = "redis poll samples (ms)"
     intended = chat_users / POLL_INTERVAL_S
@@ -173,8 +189,10 @@ def measure_arm(
         cpu_us_per_request=None if cpu_us is None else round(cpu_us, 1),
         poll_p50_ms=summary["poll_latency_ms"]["p50"],
         errors=summary["errors"],
-        poll_late_ms_mean=summary.get("poll_late_ms_mean") if record else None,
+        poll_late_ms_mean=summary.get("poll_late_ms_mean") if record and not toggle_s else None,
         problems=problems,
+        toggle_s=toggle_s,
+        split=split,
         run_queue_wait_share=None if shared is None else shared.wait_share,
         machine_load_1m=None if shared is None else shared.load_1m,
         machine_cpus=None if shared is None else shared.cpus,

@@ -2,8 +2,9 @@
 
 Targets (issue 14): one Locust process holds >= 10,000 two-second pollers at
 >= 99% of the intended poll rate with recording on, and recording costs <= 10%
-of the generator's CPU (the CPU of the recording-on arm minus the -off arm,
-over the on arm, per request, measured side by side in one invocation).
+of the generator's CPU per request: read in one process that switches recording off
+and on every few seconds (:mod:`loadtests.bench.split`), or, with the toggle off,
+the recording-on arm minus a recording-off arm run after it.
 """
 
 from __future__ import annotations
@@ -46,11 +47,17 @@ class TargetRow:
 def recording_share(on: BenchArm, off: BenchArm) -> float | None:
     """Share of the generator's CPU that recording costs (None when unmeasured).
 
+    From the toggled arm's window pairs when the second arm is one
+    (:mod:`loadtests.bench.split`); otherwise from two arms:
     Per request when both arms have it: the arms run one after the other, and on a
     shared machine the OS may give them different CPU (a starved arm uses fewer
     cores because it does less work, not because it records less); CPU per request
     compares the same work. Otherwise cores over the steady window.
     """
+    if off.split is not None:  # one process, recording toggled: drift cancels
+        return off.split.share
+    if off.toggle_s > 0:  # a toggled arm without a whole window pair measured nothing
+        return None
     if on.cpu_us_per_request and off.cpu_us_per_request is not None:
         return round((on.cpu_us_per_request - off.cpu_us_per_request) / on.cpu_us_per_request, 4)
     if on.generator_cores is None or off.generator_cores is None or on.generator_cores <= 0:
@@ -98,8 +105,30 @@ def _bound(row: dict[str, Any]) -> str:
     return f"{sign} {row['bound']:.0%}" if row["bound"] < 1 else f"{sign} {row['bound']:,.0f}"
 
 
+def arm_label(arm: dict[str, Any]) -> str:
+    if arm.get("toggle_s"):
+        return f"recording toggled every {arm['toggle_s']:g} s"
+    return f"recording {'on ' if arm['record'] else 'off'}"
+
+
+def split_line(arm: dict[str, Any]) -> str:
+    """The toggled arm's recording share, its two CPU-per-request figures and spread."""
+    split = arm.get("split")
+    if not arm.get("toggle_s"):
+        return ""
+    if split is None:
+        return "\n    recording share: no whole on/off window pair inside the steady window"
+    shares = split["pair_shares"]
+    return (
+        f"\n    recording share in one process: {split['on_us_per_request']} us CPU/request in"
+        f" {split['pairs']} windows of {split['period_s']:g} s with recording, "
+        f"{split['off_us_per_request']} us in the {split['pairs']} between without:"
+        f" {split['share']:.2%} (window pairs {min(shares):.1%} to {max(shares):.1%})"
+    )
+
+
 def arm_line(arm: dict[str, Any]) -> str:
-    label = f"recording {'on ' if arm['record'] else 'off'}"
+    label = arm_label(arm)
     if arm["poll_rps"] is None:
         return f"  {label}: FAILED, no poll rate: " + "; ".join(arm["problems"] or ["unknown"])
     line = (
@@ -112,7 +141,7 @@ def arm_line(arm: dict[str, Any]) -> str:
         line += f", polls late by {arm['poll_late_ms_mean']} ms on average"
     if arm.get("hub_lag_p99_ms") is not None:
         line += f", hub lag p99 {arm['hub_lag_p99_ms']} ms, GC {arm['gc_ms_per_s']} ms/s"
-    line += contention_line(arm)
+    line += split_line(arm) + contention_line(arm)
     if arm["problems"]:
         line += "\n    problems: " + "; ".join(arm["problems"])
     return line

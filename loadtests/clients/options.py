@@ -168,6 +168,15 @@ SCENARIO_OPTIONS: tuple[ScenarioOption, ...] = (
         "record", bool, True, "Record samples and counters in Redis (off: the bench's baseline)"
     ),
     ScenarioOption(
+        "record_toggle_s",
+        float,
+        0.0,
+        "Bench: after the ramp, switch recording off and on every this long, windows aligned"
+        " to the epoch (loadtests.recording.toggle), so one process measures what recording"
+        " costs (0 = never)",
+        DURATION_UNIT,
+    ),
+    ScenarioOption(
         "delivery_rows", bool, True, "Show delivery latencies as DELIVERY rows in Locust's stats"
     ),
     ScenarioOption(
@@ -214,6 +223,7 @@ class ScenarioParams:
     realtime: str = _default("realtime")  # "" = the design's REALTIME rule
     reconnect_every_s: float = _default("reconnect_every_s")
     record: bool = _default("record")
+    record_toggle_s: float = _default("record_toggle_s")
     delivery_rows: bool = _default("delivery_rows")
     gc_tuning: bool = _default("gc_tuning")
 

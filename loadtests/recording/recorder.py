@@ -103,6 +103,7 @@ class Recorder:
         self._users: list[bytes] = []
         self._loop: gevent.Greenlet | None = None
         self._stopping = gevent.event.Event()
+        self._kick = gevent.event.Event()  # flush_soon(): flush now, not at the next tick
         self._dropped = 0
         self._flush_seq = 0  # this recorder's flush number (increments.py)
         self._flusher = f"{process}:{secrets.token_hex(4)}"  # a reused run id starts afresh
@@ -259,10 +260,19 @@ class Recorder:
         """Start the background flusher (a greenlet; Locust runs under gevent)."""
         if self._loop is None:
             self._stopping = gevent.event.Event()
-            self._loop = gevent.spawn(self._run, self._stopping)
+            self._kick = gevent.event.Event()
+            self._loop = gevent.spawn(self._run, self._stopping, self._kick)
 
-    def _run(self, stopping: gevent.event.Event) -> None:
-        while not stopping.wait(timeout=self.flush_interval_s):
+    def flush_soon(self) -> None:
+        """Have the flusher ship the buffers now rather than at its next tick."""
+        self._kick.set()
+
+    def _run(self, stopping: gevent.event.Event, kick: gevent.event.Event) -> None:
+        while True:
+            kick.wait(timeout=self.flush_interval_s)
+            kick.clear()
+            if stopping.is_set():
+                return
             try:
                 self.flush()
             except Exception:  # a bug in a flush must not kill the recorder silently
@@ -279,6 +289,7 @@ class Recorder:
         """
         if self._loop is not None:
             self._stopping.set()
+            self._kick.set()
             self._loop.join(timeout=timeout_s)
             self._loop.kill(block=True)  # a no-op unless it overran
             self._loop = None

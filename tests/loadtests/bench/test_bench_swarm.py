@@ -141,3 +141,26 @@ def test_the_bench_says_whether_the_machine_starved_the_generator(starved: bool)
     assert f"needs {need:.2f} cores" in text
     assert ("more than the one core" in text) == (need >= 1.0)
     assert ("1 of 2 arms starved" in text) == starved
+
+
+def test_a_toggled_arm_gives_the_share_from_its_window_pairs() -> None:
+    """The two arms' CPU per request disagree (drift between runs); the split decides."""
+    from loadtests.bench.split import RecordingSplit
+
+    on = dataclasses.replace(arm(record=True, held=0.999, cores=0.45), cpu_us_per_request=74.2)
+    split = RecordingSplit(period_s=5.0, pairs=6, on_us_per_request=75.0,
+                           off_us_per_request=71.0, share=0.0533,
+                           pair_shares=(0.04, 0.05, 0.06, 0.05, 0.055, 0.06))
+    toggled = dataclasses.replace(arm(record=True, held=1.0, cores=0.39),
+                                  cpu_us_per_request=64.7, toggle_s=5.0, split=split)
+    result = verdict(on, toggled, users=TARGETS.min_users)
+    assert result["recording_cpu_share"] == pytest.approx(0.0533) and result["ok"]
+    text = bench_text(figures(on, toggled, users=TARGETS.min_users))
+    assert "recording toggled every 5 s" in text
+    assert "75.0 us CPU/request in 6 windows of 5 s" in text and "5.33%" in text
+    assert "4.0% to 6.0%" in text
+    unmeasured = dataclasses.replace(toggled, split=None)
+    result = verdict(on, unmeasured, users=TARGETS.min_users)
+    assert result["recording_cpu_share"] is None and not result["ok"]
+    assert "no whole on/off window pair" in bench_text(figures(on, unmeasured,
+                                                               users=TARGETS.min_users))
