@@ -25,6 +25,7 @@ from locust.runners import MasterRunner
 from loadtests.clients.chat_user import ChatUser
 from loadtests.clients.health import ProcessHealth, tune_gc
 from loadtests.clients.limits import open_files_shortfall, raise_open_files_limit
+from loadtests.clients.names import DELIVERY
 from loadtests.clients.options import add_locust_arguments
 from loadtests.clients.producer import NotificationProducer
 from loadtests.clients.scenario import scenario_for
@@ -65,11 +66,23 @@ def _after_ramp(environment: Environment) -> Callable[..., None]:
         period_s = float(getattr(environment.parsed_options, "record_toggle_s", 0.0) or 0.0)
         scenario = scenario_for(environment)
         if period_s > 0 and scenario.recorder is not None and environment not in _TOGGLES:
-            toggle = _TOGGLES[environment] = RecordingToggle(scenario, period_s=period_s)
+            toggle = _TOGGLES[environment] = RecordingToggle(
+                scenario, period_s=period_s, requests=_request_count(environment))
             toggle.start()
             log.info("pollcap: recording switched off and on every %g s from now", period_s)
 
     return spawning_complete
+
+
+def _request_count(environment: Environment) -> Callable[[], int]:
+    """Requests this process has made so far (Locust's stats, DELIVERY rows left out)."""
+    stats = environment.stats
+
+    def count() -> int:
+        return sum(e.num_requests for (_, method), e in stats.entries.items()
+                   if method != DELIVERY)
+
+    return count
 
 
 def _gc_tuning(environment: Environment) -> bool:
@@ -108,6 +121,8 @@ def _test_stop(environment: Environment, **_kwargs: Any) -> None:
     health = _HEALTH.pop(environment, None)
     figures = health.stop() if health is not None else {}
     log.info("pollcap: generator health %s", json.dumps(figures))
+    if toggle is not None:
+        figures["toggle"] = toggle.figures()  # the bench's recording split reads it
     scenario = scenario_for(environment)
     lost = scenario.settle_ledger()  # marker path: acknowledged yet never received
     if lost:

@@ -19,11 +19,11 @@ from typing import Any
 import redis
 
 from loadtests.bench.cpu import CpuWatch
-from loadtests.bench.split import RecordingSplit, recording_split
+from loadtests.bench.split import RecordingSplit, edges_from, recording_split
 from loadtests.clients.names import POLL_NAME
 from loadtests.recording.keys import samples_key
 from loadtests.swarm.run import ScenarioParams, SwarmProgress, SwarmResult, run_swarm
-from loadtests.swarm.summary import SteadyWindow, read_csv, request_counts, steady_window
+from loadtests.swarm.summary import SteadyWindow, read_csv, steady_window
 from target_service.errors import UserError
 
 POLL_INTERVAL_S = 2.0  # the bench's users poll on fixed-2s
@@ -167,13 +167,9 @@ def measure_arm(
         cpu_us = cores / all_window.rps * 1e6
     poll_rps, rate_source = poll_window.rps, "locust history (1 s rows)"
     split = None
-    if toggle_s > 0 and watch:  # samples exist in on windows only: the rate is Locust's
-        per_t = request_counts(history)
-        split = recording_split(
-            cpu=watch[0].samples, requests=list(zip(per_t.index, per_t["count"], strict=True)),
-            start_s=poll_window.start_s, end_s=poll_window.end_s, period_s=toggle_s,
-        )
-    elif record and not toggle_s:
+    if toggle_s > 0:  # samples exist in on windows only: the rate is Locust's
+        split = toggled_split(summary, window=poll_window, period_s=toggle_s)
+    elif record:
         poll_rps = sampled_rate(redis_url, run_id=result.run_id, window=poll_window)
         rate_source = "redis poll samples (ms)"
     intended = chat_users / POLL_INTERVAL_S
@@ -199,6 +195,18 @@ def measure_arm(
         starved=None if shared is None else shared.starved,
         **health_figures(summary, duration_s=float(summary.get("duration_s") or 0.0)),
     )
+
+
+def toggled_split(
+    summary: dict[str, Any], *, window: SteadyWindow, period_s: float
+) -> RecordingSplit | None:
+    """The toggled arm's split from its one process's edges (None: no process noted any)."""
+    for process in (summary.get("generator") or {}).values():
+        if process.get("toggle"):
+            edges = edges_from(process["toggle"])
+            return recording_split(edges, start_s=window.start_s, end_s=window.end_s,
+                                   period_s=period_s)
+    return None
 
 
 def health_figures(summary: dict[str, Any], *, duration_s: float) -> dict[str, float | None]:

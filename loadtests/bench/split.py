@@ -1,24 +1,18 @@
 """Recording's share of the generator's CPU, read from one process that toggles it.
 
-The toggled arm (:mod:`loadtests.recording.toggle`) records in even windows and not
-in odd ones. Per window, CPU seconds come from the outside sampler's cumulative
-readings and requests from Locust's full history (cumulative counts per second), both
-interpolated at the window's edges; each edge is read ``lag_s`` late, so an on
-window's closing flush (shipped at the switch) falls inside it. The share is
-``1 - (CPU per request off) / (CPU per request on)`` over whole on/off pairs; each
-pair's own share shows the spread. Pure: no I/O.
+The toggled arm (:mod:`loadtests.recording.toggle`) records in even windows and not in
+odd ones, and reads its own CPU time and request count at each window's edge. The
+share is ``1 - (CPU per request off) / (CPU per request on)`` over the whole on/off
+pairs inside the steady window; each pair's own share shows the spread. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from loadtests.recording.toggle import toggle_windows
-
-EDGE_LAG_S = 0.25  # a switch-off flush of 12,500 rows is shipped within ~50 ms here
+from loadtests.recording.toggle import Edge
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,45 +25,41 @@ class RecordingSplit:
     pair_shares: tuple[float, ...]  # each pair's own share, in time order
 
 
+def edges_from(figures: dict[str, Any]) -> list[Edge]:
+    """The edges of a toggle's figures (``RecordingToggle.figures``)."""
+    return [Edge(float(t), float(cpu), int(n), bool(on)) for t, cpu, n, on in figures["edges"]]
+
+
 def recording_split(
-    *,
-    cpu: Sequence[tuple[float, float]],
-    requests: Sequence[tuple[float, float]],
-    start_s: float,
-    end_s: float,
-    period_s: float,
-    lag_s: float = EDGE_LAG_S,
+    edges: Sequence[Edge], *, start_s: float, end_s: float, period_s: float
 ) -> RecordingSplit | None:
-    """The split over [start_s, end_s] from (epoch s, cumulative CPU s) and (epoch s,
-    cumulative requests) readings; None without one whole pair or with a window that
-    served no request."""
-    if len(cpu) < 2 or len(requests) < 2:
+    """The split over the windows between edges inside [start_s, end_s]; None without a
+    whole (on, off) pair, or with a window that served no request."""
+    inside = [e for e in edges if start_s <= e.t_s <= end_s]
+    pairs: list[tuple[tuple[float, int], tuple[float, int]]] = []
+    i = 0
+    while i + 2 < len(inside):
+        a, b, c = inside[i], inside[i + 1], inside[i + 2]
+        if a.on and not b.on:  # an on window a..b, then an off window b..c
+            pairs.append(((b.cpu_s - a.cpu_s, b.requests - a.requests),
+                          (c.cpu_s - b.cpu_s, c.requests - b.requests)))
+            i += 2
+        else:
+            i += 1
+    if not pairs or any(on[1] <= 0 or off[1] <= 0 for on, off in pairs):
         return None
-    cpu_t, cpu_s = np.asarray(cpu, dtype=float).T
-    req_t, req_n = np.asarray(requests, dtype=float).T
-    windows = toggle_windows(start_s=start_s, end_s=end_s - lag_s, period_s=period_s)
-    while windows and not windows[0].on:  # pairs start with an on window
-        windows = windows[1:]
-    if len(windows) % 2:
-        windows = windows[:-1]
-    edges = np.array([[w.start_s + lag_s, w.end_s + lag_s] for w in windows]).reshape(-1, 2)
-    inside = (edges[:, 0] >= max(cpu_t[0], req_t[0])) & (edges[:, 1] <= min(cpu_t[-1], req_t[-1]))
-    if len(windows) < 2 or not inside.all():
-        return None
-    used_s = np.diff(np.interp(edges, cpu_t, cpu_s), axis=1)[:, 0]
-    served = np.diff(np.interp(edges, req_t, req_n), axis=1)[:, 0]
-    if (served <= 0).any():
-        return None
-    per_request = used_s / served
-    on, off = per_request[0::2], per_request[1::2]
-    on_mean = used_s[0::2].sum() / served[0::2].sum()
-    off_mean = used_s[1::2].sum() / served[1::2].sum()
+    on_cpu = sum(on[0] for on, _ in pairs)
+    on_n = sum(on[1] for on, _ in pairs)
+    off_cpu = sum(off[0] for _, off in pairs)
+    off_n = sum(off[1] for _, off in pairs)
+    on_per, off_per = on_cpu / on_n, off_cpu / off_n
     return RecordingSplit(
         period_s=period_s,
-        pairs=len(on),
-        on_us_per_request=round(float(on_mean) * 1e6, 1),
-        off_us_per_request=round(float(off_mean) * 1e6, 1),
-        share=round(float(1.0 - off_mean / on_mean), 4),
-        pair_shares=tuple(round(float(s), 4) for s in 1.0 - off / on),
+        pairs=len(pairs),
+        on_us_per_request=round(on_per * 1e6, 1),
+        off_us_per_request=round(off_per * 1e6, 1),
+        share=round(1.0 - off_per / on_per, 4),
+        pair_shares=tuple(
+            round(1.0 - (off[0] / off[1]) / (on[0] / on[1]), 4) for on, off in pairs
+        ),
     )
-

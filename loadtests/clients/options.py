@@ -4,7 +4,7 @@ Each :class:`ScenarioOption` row (name, type, default, help, unit) generates
 
 * an argument on Locust's own parser (:func:`add_locust_arguments`, called from the
   locustfile's ``init_command_line_parser``), so plain ``locust -f`` knows it;
-* a flag of ``pollcap swarm`` (``analysis.cli.swarm`` builds its typer options from
+* a flag of ``pollcap swarm`` (``analysis.cli.scenario_flags`` builds its typer options from
   :data:`SWARM_OPTIONS`);
 * for workload rows, a field of :class:`ScenarioParams` and its flag in
   :meth:`ScenarioParams.to_args`, the command line the swarm gives Locust.

@@ -5,10 +5,13 @@ Member layouts are in :mod:`loadtests.recording.keys`; scores are receive times 
 to 3 decimals (as redis-py wrote them).
 
 Polls and messages, 12,500 rows a second at 10,000 tabs, also have a *frames* form:
-each row straight to its RESP text (score and member with their lengths) in one pass,
-2.9 µs a row here against 3.6 µs for pairs then frames. A score of
-ms since the epoch to 3 decimals is 17 characters from 2001 to 2286; a batch with a
-row outside that (a broken clock) gets None and goes the pairs way.
+each row straight to its RESP text (score and member with their lengths) in one pass.
+Its score is the same number written as integer µs with an exponent
+(``1764633600123457e-3``): Redis parses it to the same double as
+``1764633600123.457``, and an integer's text costs less than a float's (0.62 µs a
+row here, against 0.90 µs with ``f"{t:.3f}"`` and 3.6 µs for pairs then frames on a
+slower hour). That score is 19 characters from 2001 to 2286; a batch with a row
+outside that (a broken clock) gets None and goes the pairs way.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def poll_pairs(rows: Sequence[PollRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{c}") for t, u, n, lat, c in rows]
 
 
-SCORE_MIN_MS, SCORE_MAX_MS = 1e12, 1e13  # 17-character scores ("1764633600000.000")
+SCORE_MIN_MS, SCORE_MAX_MS = 1e12, 1e13  # 19-character scores ("1764633600000000e-3")
 
 
 def _scores_fit(rows: Sequence[tuple[Any, ...]]) -> bool:
@@ -47,7 +50,7 @@ def poll_frames(rows: Sequence[PollRow]) -> list[str] | None:
     frames = []
     for t, u, n, lat, c in rows:
         member = f"{u}:{n}:{lat:.3f}:{c}"
-        frames.append(f"$17\r\n{t:.3f}\r\n${len(member)}\r\n{member}\r\n")
+        frames.append(f"$19\r\n{round(t * 1000.0)}e-3\r\n${len(member)}\r\n{member}\r\n")
     return frames
 
 
@@ -58,7 +61,7 @@ def message_frames(rows: Sequence[MessageRow]) -> list[str] | None:
     frames = []
     for t, u, n, lat, c, seq in rows:
         member = f"{u}:{n}:{lat:.3f}:{c}:{seq}"
-        frames.append(f"$17\r\n{t:.3f}\r\n${len(member)}\r\n{member}\r\n")
+        frames.append(f"$19\r\n{round(t * 1000.0)}e-3\r\n${len(member)}\r\n{member}\r\n")
     return frames
 
 

@@ -5,26 +5,32 @@ other, and on a shared machine the CPU a request costs moves by 15 % from one mi
 to the next (two runs of the same code here: 64.7 and 74.9 µs for the recording-off
 arm), which alone turned a 5 % share into 0.7 % or 12.8 %. Within one process and
 a few seconds the drift cancels: after the ramp, recording is on in even windows of
-``period_s`` seconds and off in odd ones (windows aligned to multiples of the period
-since the epoch, so the bench, measuring the process's CPU from outside, knows them
-without being told), and the share is read window pair by window pair.
+``period_s`` seconds and off in odd ones (aligned to multiples of the period since
+the epoch), and the share is read window pair by window pair
+(:mod:`loadtests.bench.split`).
 
 "Off" is what ``--no-record`` leaves: the scenario has no recorder, so every sample,
-counter and flush is skipped. At each switch to off the recorder flushes at once,
-so an on window's last rows are shipped (and paid for) at its end, not a second
-into the off window.
+counter and flush is skipped. At each switch to off the recorder flushes at once, so
+an on window's last rows are shipped at its end, not a second into the off window.
+``lag_s`` after each switch, once that flush is done, the toggle reads the process's
+own CPU time (``time.process_time``: every thread, to the ns) and its request count
+(Locust's stats, deliveries left out): an :class:`Edge`. Windows run from edge to
+edge, each a switch plus ``lag_s`` long, so every window pays for its own flush.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from typing import Any, Protocol
 
 import gevent
 
 from loadtests.recording.recorder import Recorder
+
+EDGE_LAG_S = 0.25  # a switch-off flush of 3 s of rows at 10,000 tabs is shipped well within
 
 
 class HasRecorder(Protocol):
@@ -37,34 +43,38 @@ def recording_on_at(t_s: float, *, period_s: float) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ToggleWindow:
-    start_s: float
-    end_s: float
+class Edge:
+    """A reading ``lag_s`` after a switch; ``on``: the window that starts here records."""
+
+    t_s: float  # epoch s
+    cpu_s: float  # the process's CPU time so far
+    requests: int  # requests so far (Locust's stats, deliveries left out)
     on: bool
 
 
-def toggle_windows(*, start_s: float, end_s: float, period_s: float) -> list[ToggleWindow]:
-    """The whole windows inside [start_s, end_s], in time order (pure)."""
-    first = math.ceil(start_s / period_s)
-    last = math.floor(end_s / period_s)  # the end of the last whole window
-    return [
-        ToggleWindow(k * period_s, (k + 1) * period_s, k % 2 == 0) for k in range(first, last)
-    ]
-
-
 class RecordingToggle:
-    """Switches a scenario's recorder off and on at the window boundaries (a greenlet)."""
+    """Switches a scenario's recorder off and on at the window boundaries (a greenlet)
+    and reads an :class:`Edge` after each switch."""
 
-    def __init__(self, scenario: HasRecorder, *, period_s: float) -> None:
-        if period_s <= 0:
-            raise ValueError("period_s must be > 0")
+    def __init__(
+        self,
+        scenario: HasRecorder,
+        *,
+        period_s: float,
+        requests: Callable[[], int] = lambda: 0,
+        lag_s: float = EDGE_LAG_S,
+    ) -> None:
+        if period_s <= 0 or not 0 <= lag_s < period_s:
+            raise ValueError("period_s must be > 0 and lag_s within [0, period_s)")
         recorder = scenario.recorder
         if recorder is None:
             raise ValueError("a toggle needs a recorder to switch")
         self.scenario = scenario
         self.recorder: Recorder = recorder
         self.period_s = period_s
-        self.switches = 0
+        self.lag_s = lag_s
+        self.edges: list[Edge] = []
+        self._requests = requests
         self._loop: gevent.Greenlet[Any, Any] | None = None
 
     def start(self) -> None:
@@ -73,19 +83,31 @@ class RecordingToggle:
 
     def _run(self) -> None:
         while True:
-            self.apply(time.time())
+            if self.apply(time.time()):
+                gevent.sleep(self.lag_s)
+                self.edges.append(self.reading())
             now = time.time()
             gevent.sleep(max(0.0, (math.floor(now / self.period_s) + 1) * self.period_s - now))
 
-    def apply(self, now_s: float) -> None:
-        """Set the recorder for the window ``now_s`` falls in; flush when switching off."""
+    def apply(self, now_s: float) -> bool:
+        """Set the recorder for the window ``now_s`` falls in (flushing when switching off);
+        True when that was a switch."""
         on = recording_on_at(now_s, period_s=self.period_s)
         if on == (self.scenario.recorder is not None):
-            return
-        self.switches += 1
+            return False
         self.scenario.recorder = self.recorder if on else None
         if not on:
             self.recorder.flush_soon()
+        return True
+
+    def reading(self) -> Edge:
+        return Edge(t_s=time.time(), cpu_s=time.process_time(), requests=self._requests(),
+                    on=self.scenario.recorder is not None)
+
+    def figures(self) -> dict[str, Any]:
+        """The period, the lag and every edge as ``[t_s, cpu_s, requests, on]`` (JSON)."""
+        return {"period_s": self.period_s, "lag_s": self.lag_s,
+                "edges": [list(astuple(edge)) for edge in self.edges]}
 
     def stop(self) -> None:
         """Stop switching and leave the recorder in place (test stop ships the rest)."""

@@ -210,24 +210,6 @@ def final_plateau(users: np.ndarray) -> tuple[int, int]:
     return 0, 0
 
 
-def request_counts(
-    history: pd.DataFrame, *, name: str | None = None, method: str | None = None
-) -> pd.DataFrame:
-    """Cumulative requests (``count``) and users (``users``) per history second, of every
-    non-delivery request or of one (``name``/``method``); indexed by epoch second."""
-    if history.empty:
-        return pd.DataFrame(columns=["count", "users"])
-    rows = history[(history["Name"] != "Aggregated") & (history["Type"] != DELIVERY)]
-    if name is not None:
-        rows = rows[rows["Name"] == name]
-    if method is not None:
-        rows = rows[rows["Type"] == method]
-    per_t = rows.groupby("Timestamp").agg(
-        count=("Total Request Count", "sum"), users=("User Count", "max")
-    )
-    return per_t.sort_index()
-
-
 def steady_window(
     history: pd.DataFrame,
     *,
@@ -249,9 +231,17 @@ def steady_window(
     if run_s:
         first_s = float(history["Timestamp"].min())
         history = history[history["Timestamp"] <= first_s + float(run_s) - STOP_MARGIN_S]
-    per_t = request_counts(history, name=name, method=method)
-    if per_t.empty:
+    rows = history[(history["Name"] != "Aggregated") & (history["Type"] != DELIVERY)]
+    if name is not None:
+        rows = rows[rows["Name"] == name]
+    if method is not None:
+        rows = rows[rows["Type"] == method]
+    if rows.empty:
         return None
+    per_t = rows.groupby("Timestamp").agg(
+        count=("Total Request Count", "sum"), users=("User Count", "max")
+    )
+    per_t = per_t.sort_index()
     users = per_t["users"].to_numpy()
     begin, end = final_plateau(users)
     times = per_t.index.to_numpy(dtype=float)

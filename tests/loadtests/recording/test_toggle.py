@@ -11,7 +11,7 @@ import redis
 
 from loadtests.recording.keys import samples_key
 from loadtests.recording.recorder import Recorder
-from loadtests.recording.toggle import RecordingToggle, recording_on_at, toggle_windows
+from loadtests.recording.toggle import RecordingToggle, recording_on_at
 from target_service.embedded.stack import StackInfo
 
 RUN = "t-toggle"
@@ -24,35 +24,27 @@ def test_even_windows_record_and_odd_ones_do_not() -> None:
     assert recording_on_at(110.0, period_s=5.0)
 
 
-def test_only_whole_windows_inside_the_span_in_time_order() -> None:
-    windows = toggle_windows(start_s=101.0, end_s=121.5, period_s=5.0)
-    assert [(w.start_s, w.end_s, w.on) for w in windows] == [
-        (105.0, 110.0, False), (110.0, 115.0, True), (115.0, 120.0, False)]
-    assert toggle_windows(start_s=101.0, end_s=104.0, period_s=5.0) == []
-
-
 def test_switching_off_drops_the_recorder_and_ships_its_rows_at_once(
     clean_backends: StackInfo, client: redis.Redis
 ) -> None:
     rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN, flush_interval_s=1.0)
     scenario = SimpleNamespace(recorder=rec)
     toggle = RecordingToggle(scenario, period_s=5.0)
-    toggle.apply(100.0)  # an on window: nothing to do
-    assert scenario.recorder is rec and toggle.switches == 0
+    assert not toggle.apply(100.0)  # an on window: nothing to do
+    assert scenario.recorder is rec
     rec.start()
     try:
         rec.poll(t_ms=1000.0, user="1", n=1, latency_ms=2.0, channel="c")
         asked = time.perf_counter()
-        toggle.apply(106.0)
-        assert scenario.recorder is None and toggle.switches == 1
+        assert toggle.apply(106.0)
+        assert scenario.recorder is None
         key = samples_key(run_id=RUN, sample_type="poll")
         while client.zcard(key) == 0 and time.perf_counter() - asked < 2.0:
             gevent.sleep(0.01)
         assert client.zcard(key) == 1
         assert time.perf_counter() - asked < 0.5, "shipped at the switch, not a tick later"
-        toggle.apply(111.0)
-        assert scenario.recorder is rec and toggle.switches == 2
-        toggle.apply(107.0)
+        assert toggle.apply(111.0) and scenario.recorder is rec
+        assert toggle.apply(107.0)
         toggle.stop()  # the recorder is put back whatever the window
         assert scenario.recorder is rec
     finally:
@@ -60,31 +52,51 @@ def test_switching_off_drops_the_recorder_and_ships_its_rows_at_once(
         rec.close()
 
 
-def test_the_running_toggle_follows_the_clock(clean_backends: StackInfo) -> None:
+def test_the_running_toggle_follows_the_clock_and_reads_an_edge_after_each_switch(
+    clean_backends: StackInfo,
+) -> None:
     rec = Recorder(redis_url=clean_backends.redis_url, run_id=RUN)
     scenario = SimpleNamespace(recorder=rec)
-    period_s = 0.2
-    toggle = RecordingToggle(scenario, period_s=period_s)
+    period_s, lag_s = 0.2, 0.03
+    served = [0]
+    toggle = RecordingToggle(scenario, period_s=period_s, lag_s=lag_s,
+                             requests=lambda: served[0])
     toggle.start()
     seen, agreed = 0, 0
     try:
         end = time.time() + 1.2
         while time.time() < end:
-            gevent.sleep(0.013)
+            busy_until = time.process_time() + 0.004  # CPU the edges must see
+            while time.process_time() < busy_until:
+                pass
+            served[0] += 1
+            gevent.sleep(0.006)
             now = time.time()
             phase = (now % period_s) / period_s
-            if 0.15 < phase < 0.85:  # clear of a boundary
+            if 0.3 < phase < 0.85:  # clear of a switch and its edge
                 seen += 1
                 agreed += (scenario.recorder is rec) == recording_on_at(now, period_s=period_s)
     finally:
         toggle.stop()
         rec.close()
-    assert seen > 20 and agreed == seen
-    assert toggle.switches >= 4 and scenario.recorder is rec
+    assert seen > 20 and agreed == seen and scenario.recorder is rec
+    edges = toggle.edges
+    assert len(edges) >= 4
+    assert [e.on for e in edges] == [recording_on_at(e.t_s, period_s=period_s) for e in edges]
+    assert all(b.on != a.on for a, b in zip(edges, edges[1:], strict=False))
+    for a, b in zip(edges, edges[1:], strict=False):
+        assert b.t_s - a.t_s == pytest.approx(period_s, abs=0.05)
+        assert b.cpu_s > a.cpu_s and b.requests > a.requests
+    for e in edges:  # each read lag_s after a boundary
+        assert (e.t_s % period_s) == pytest.approx(lag_s, abs=0.03)
+    figures = toggle.figures()
+    assert figures["period_s"] == period_s and len(figures["edges"]) == len(edges)
 
 
 def test_a_toggle_needs_a_recorder_and_a_period() -> None:
     with pytest.raises(ValueError, match="recorder"):
         RecordingToggle(SimpleNamespace(recorder=None), period_s=5.0)
     with pytest.raises(ValueError, match="period"):
-        RecordingToggle(SimpleNamespace(recorder=object()), period_s=0.0)  # type: ignore[arg-type]
+        RecordingToggle(SimpleNamespace(recorder=object()), period_s=0.0)
+    with pytest.raises(ValueError, match="lag"):
+        RecordingToggle(SimpleNamespace(recorder=object()), period_s=1.0, lag_s=1.0)
