@@ -30,8 +30,9 @@ TARGET_KINDS = ("stub", "service")
 BENCH_SENDER_SHARE = 0.005  # a few senders: the bench measures polling, not fan-out
 BENCH_NOTIFICATION_RATE_PER_S = 1.0
 # the toggled arm's window: a 60 s arm (25 s of it the ramp) has a 29 s steady window,
-# 4 whole on/off pairs of 3 s
-DEFAULT_TOGGLE = "3s"
+# 7 whole on/off pairs of 2 s; short windows split a sent message's burst of deliveries
+# (its channel's tabs over their next 2 s poll) between the two states
+DEFAULT_TOGGLE = "2s"
 
 
 def bench_swarm(

@@ -104,6 +104,7 @@ class Recorder:
         self._loop: gevent.Greenlet | None = None
         self._stopping = gevent.event.Event()
         self._kick = gevent.event.Event()  # flush_soon(): flush now, not at the next tick
+        self._kicked: list[gevent.event.Event] = []  # set once the asked-for flush is done
         self._dropped = 0
         self._flush_seq = 0  # this recorder's flush number (increments.py)
         self._flusher = f"{process}:{secrets.token_hex(4)}"  # a reused run id starts afresh
@@ -263,20 +264,28 @@ class Recorder:
             self._kick = gevent.event.Event()
             self._loop = gevent.spawn(self._run, self._stopping, self._kick)
 
-    def flush_soon(self) -> None:
-        """Have the flusher ship the buffers now rather than at its next tick."""
+    def flush_soon(self) -> gevent.event.Event:
+        """Have the flusher ship what is buffered now rather than at its next tick; the
+        event is set once that flush is done (or the flusher stopped)."""
+        done = gevent.event.Event()
+        self._kicked.append(done)
         self._kick.set()
+        return done
 
     def _run(self, stopping: gevent.event.Event, kick: gevent.event.Event) -> None:
         while True:
             kick.wait(timeout=self.flush_interval_s)
             kick.clear()
-            if stopping.is_set():
-                return
+            waiting, self._kicked = self._kicked, []
             try:
+                if stopping.is_set():
+                    return
                 self.flush()
             except Exception:  # a bug in a flush must not kill the recorder silently
                 log.exception("recorder flush crashed")
+            finally:
+                for done in waiting:
+                    done.set()
 
     def stop(self, *, timeout_s: float = STOP_WAIT_S) -> None:
         """Stop the flusher and ship what is left (called at test stop).

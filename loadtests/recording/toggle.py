@@ -10,12 +10,12 @@ the epoch), and the share is read window pair by window pair
 (:mod:`loadtests.bench.split`).
 
 "Off" is what ``--no-record`` leaves: the scenario has no recorder, so every sample,
-counter and flush is skipped. At each switch to off the recorder flushes at once, so
-an on window's last rows are shipped at its end, not a second into the off window.
-``lag_s`` after each switch, once that flush is done, the toggle reads the process's
-own CPU time (``time.process_time``: every thread, to the ns) and its request count
-(Locust's stats, deliveries left out): an :class:`Edge`. Windows run from edge to
-edge, each a switch plus ``lag_s`` long, so every window pays for its own flush.
+counter and flush is skipped. At each switch the toggle reads the process's own CPU
+time (``time.process_time``: every thread, to the ns) and its request count (Locust's
+stats, deliveries left out): an :class:`Edge`; windows run from edge to edge. A switch
+to off first has the recorder ship what the on window buffered and waits for it, so
+each on window pays for its own rows (and its off window for none), where reading
+every edge a fixed lag late would mix that lag of each state into the other window.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ import gevent
 
 from loadtests.recording.recorder import Recorder
 
-EDGE_LAG_S = 0.25  # a switch-off flush of 3 s of rows at 10,000 tabs is shipped well within
-
 
 class HasRecorder(Protocol):
     recorder: Recorder | None
@@ -44,7 +42,7 @@ def recording_on_at(t_s: float, *, period_s: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A reading ``lag_s`` after a switch; ``on``: the window that starts here records."""
+    """A reading at a switch; ``on``: the window that starts here records."""
 
     t_s: float  # epoch s
     cpu_s: float  # the process's CPU time so far
@@ -62,17 +60,15 @@ class RecordingToggle:
         *,
         period_s: float,
         requests: Callable[[], int] = lambda: 0,
-        lag_s: float = EDGE_LAG_S,
     ) -> None:
-        if period_s <= 0 or not 0 <= lag_s < period_s:
-            raise ValueError("period_s must be > 0 and lag_s within [0, period_s)")
+        if period_s <= 0:
+            raise ValueError("period_s must be > 0")
         recorder = scenario.recorder
         if recorder is None:
             raise ValueError("a toggle needs a recorder to switch")
         self.scenario = scenario
         self.recorder: Recorder = recorder
         self.period_s = period_s
-        self.lag_s = lag_s
         self.edges: list[Edge] = []
         self._requests = requests
         self._loop: gevent.Greenlet[Any, Any] | None = None
@@ -84,20 +80,20 @@ class RecordingToggle:
     def _run(self) -> None:
         while True:
             if self.apply(time.time()):
-                gevent.sleep(self.lag_s)
                 self.edges.append(self.reading())
             now = time.time()
             gevent.sleep(max(0.0, (math.floor(now / self.period_s) + 1) * self.period_s - now))
 
     def apply(self, now_s: float) -> bool:
-        """Set the recorder for the window ``now_s`` falls in (flushing when switching off);
-        True when that was a switch."""
+        """Set the recorder for the window ``now_s`` falls in; True when that was a switch.
+        Switching off returns once the on window's rows are shipped (at most half a
+        period: a stalled Redis must not stop the switching)."""
         on = recording_on_at(now_s, period_s=self.period_s)
         if on == (self.scenario.recorder is not None):
             return False
         self.scenario.recorder = self.recorder if on else None
         if not on:
-            self.recorder.flush_soon()
+            self.recorder.flush_soon().wait(timeout=self.period_s / 2)
         return True
 
     def reading(self) -> Edge:
@@ -105,9 +101,8 @@ class RecordingToggle:
                     on=self.scenario.recorder is not None)
 
     def figures(self) -> dict[str, Any]:
-        """The period, the lag and every edge as ``[t_s, cpu_s, requests, on]`` (JSON)."""
-        return {"period_s": self.period_s, "lag_s": self.lag_s,
-                "edges": [list(astuple(edge)) for edge in self.edges]}
+        """The period and every edge as ``[t_s, cpu_s, requests, on]`` (JSON)."""
+        return {"period_s": self.period_s, "edges": [list(astuple(edge)) for edge in self.edges]}
 
     def stop(self) -> None:
         """Stop switching and leave the recorder in place (test stop ships the rest)."""

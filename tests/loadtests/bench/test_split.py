@@ -52,6 +52,6 @@ def test_no_whole_pair_or_no_request_measures_nothing() -> None:
 
 def test_edges_come_back_from_the_toggles_json_figures() -> None:
     readings = edges(start_s=1000.25, n=4, first_on=True, on_cores=0.45, off_cores=0.42)
-    figures = {"period_s": 3.0, "lag_s": 0.25,
+    figures = {"period_s": 3.0,
                "edges": [[e.t_s, e.cpu_s, e.requests, e.on] for e in readings]}
     assert edges_from(figures) == readings
