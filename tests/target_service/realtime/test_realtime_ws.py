@@ -135,12 +135,15 @@ async def test_replay_then_live_has_no_gap_and_no_repeat_with_concurrent_writers
         async def write(account: Account) -> None:
             for i in range(per_writer):
                 await post(http, account, channel, f"live {i}")
+                await asyncio.sleep(0.03)  # >= 0.9 s of writes: the last reader joins at 0.6 s
 
         async def read(after: int | None, delay_s: float) -> tuple[int, list[int]]:
             await asyncio.sleep(delay_s)
             async with connect(ws_url(service, reader.token)) as ws:
                 latest = (await subscribe(ws, channel, after))["latest"]
                 start = latest if after is None else after
+                if start >= 10 + total:  # joined at the newest after the writers were done
+                    return start, []
                 return start, await _receive_seqs(ws, channel, 10 + total)
 
         readers = [read(after, delay) for after, delay in
