@@ -7,13 +7,44 @@ the SLO fails at ``--target-users``, 2 for bad input.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analysis.capacity.ramp import RampPlan, make_plan
+from analysis.cli.capacity_inputs import (
+    AllowRemoteOpt,
+    BudgetOpt,
+    ClientPolicyOpt,
+    ExpectWorkersOpt,
+    FixedRampOpt,
+    GeneratorCpusOpt,
+    HoldOpt,
+    HostOpt,
+    MasterBindHostOpt,
+    MasterBindPortOpt,
+    MasterOpt,
+    MaxUsersOpt,
+    PlanStepsOpt,
+    PolicyOpt,
+    ProcessesOpt,
+    QuickOpt,
+    RealtimeOpt,
+    ReconnectEveryOpt,
+    ServiceCpusOpt,
+    StartUsersOpt,
+    StepUsersOpt,
+    SweepWorkersOpt,
+    WorkersOpt,
+    WorkersWaitOpt,
+    check_policies,
+    cpu_list,
+    knee_settings,
+    master_spec,
+    transport,
+)
 from analysis.cli.options import (
     CacheOpt,
     ChannelsOpt,
@@ -42,111 +73,49 @@ from target_service.errors import UserError
 if TYPE_CHECKING:  # the runner loads pandas, Locust's helpers and the service
     from pathlib import Path
 
-    from analysis.capacity.knee_loop import KneeSettings
     from analysis.capacity.run import CapacityConfig, CapacityRun
     from analysis.model.pricing import PriceTable
-    from loadtests.swarm.run import MasterSpec
 
 
 def capacity(
-    quick: Annotated[bool, typer.Option(help="A short ramp (about 90 s in all).")] = False,
-    max_users: Annotated[
-        int | None,
-        typer.Option(min=1, help="The most users the ramp may run: the knee ramp extends up "
-                     "to it (default 20000); the fixed ramp's last step."),
-    ] = None,
-    fixed_ramp: Annotated[
-        bool,
-        typer.Option(help="Play the planned steps only (start, step, max), stopped by the "
-                     "saturation rule, instead of the knee ramp that extends past them "
-                     "until the SLO breaks and bisects the crossing twice."),
-    ] = False,
-    plan_steps: Annotated[
-        int | None,
-        typer.Option(min=1, help="The knee ramp's planned steps, from --start-users by "
-                     "--step-users (default 4; 3 with --quick), before it extends."),
-    ] = None,
-    budget: Annotated[
-        str | None,
-        typer.Option(help="The knee ramp's time cap from its first step (default 135s; 80s "
-                     "with --quick): no step starts that would end after it."),
-    ] = None,
-    start_users: Annotated[int | None, typer.Option(min=1, help="Users of the first step.")] = None,
-    step_users: Annotated[int | None, typer.Option(min=1, help="Users added per step.")] = None,
-    hold: Annotated[
-        str | None,
-        typer.Option(help="How long each step is held: 18s, 1m (default 18s; 12s with --quick)."),
-    ] = None,
+    quick: QuickOpt = False,
+    max_users: MaxUsersOpt = None,
+    fixed_ramp: FixedRampOpt = False,
+    plan_steps: PlanStepsOpt = None,
+    budget: BudgetOpt = None,
+    start_users: StartUsersOpt = None,
+    step_users: StepUsersOpt = None,
+    hold: HoldOpt = None,
     slo_p95_ms: SloP95Opt = PLAN_DEFAULTS.slo_p95_ms,
     target_users: TargetUsersOpt = None,
     headroom: HeadroomOpt = PLAN_DEFAULTS.headroom,
     price_per_million: PricePerMillionOpt = PLAN_DEFAULTS.price_per_million_usd,
     prices: PricesOpt = None,
-    policy: Annotated[
-        str, typer.Option(help="Service interval policy: preset name or JSON file.")
-    ] = "fixed-2s",
-    client_policy: Annotated[
-        str,
-        typer.Option(
-            help="How users pace polls: preset, JSON file, or 'server' (obey pollIntervalMs)."
-        ),
-    ] = "fixed-2s",
+    policy: PolicyOpt = "fixed-2s",
+    client_policy: ClientPolicyOpt = "fixed-2s",
     cache: CacheOpt = "fresh",
     channels: ChannelsOpt = 200,
     sender_share: SenderShareOpt = 0.1,
     send_rate_per_min: SendRateOpt = 6.0,
     seed: SeedOpt = DEFAULT_SEED,
-    realtime: Annotated[
-        str | None,
-        typer.Option(help="Transport of the users: polling, long-poll, sse or websocket "
-                     "(default: env REALTIME=websocket selects WebSocket, else polling). Push "
-                     "transports add connections, memory and CPU per connection to the report."),
-    ] = None,
-    reconnect_every: Annotated[
-        str, typer.Option(help="Drop each push connection after an exponential time with "
-                          "this mean and resume it (60s, 2m; 0 = never).")
-    ] = "0s",
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers of the service.")] = 1,
-    sweep_workers: Annotated[
-        bool,
-        typer.Option(help="One capacity run per worker count 1..--workers, then the USL over "
-                     "workers (cores pinned apart where the machine has them; see "
-                     "analysis/capacity/workers.py)."),
-    ] = False,
-    service_cpus: Annotated[
-        str, typer.Option(help="Cores for the service, e.g. 0 or 0,1 or any.")
-    ] = "0",
-    generator_cpus: Annotated[str, typer.Option(help="Cores for Locust, e.g. 1 or any.")] = "1",
-    processes: Annotated[
-        int, typer.Option(min=1, help="Locust processes on this machine (Locust's --processes).")
-    ] = 1,
-    master: Annotated[
-        bool,
-        typer.Option(help="Run Locust as a master; its workers are started elsewhere with "
-                     "`locust -f loadtests/locustfile.py --worker --master-host HOST`."),
-    ] = False,
-    expect_workers: Annotated[
-        int | None, typer.Option(min=1, help="With --master: workers to wait for.")
-    ] = None,
-    master_bind_host: Annotated[
-        str, typer.Option(help="With --master: where it listens (not loopback: --allow-remote).")
-    ] = "127.0.0.1",
-    master_bind_port: Annotated[
-        int, typer.Option(min=1, max=65535, help="With --master: its port (Locust's 5557).")
-    ] = 5557,
-    workers_wait: Annotated[
-        str, typer.Option(help="With --master: how long to wait for the workers (120s, 5m).")
-    ] = "120s",
-    host: Annotated[
-        str | None, typer.Option(help="Measure this service instead of starting one.")
-    ] = None,
+    realtime: RealtimeOpt = None,
+    reconnect_every: ReconnectEveryOpt = "0s",
+    workers: WorkersOpt = 1,
+    sweep_workers: SweepWorkersOpt = False,
+    service_cpus: ServiceCpusOpt = "0",
+    generator_cpus: GeneratorCpusOpt = "1",
+    processes: ProcessesOpt = 1,
+    master: MasterOpt = False,
+    expect_workers: ExpectWorkersOpt = None,
+    master_bind_host: MasterBindHostOpt = "127.0.0.1",
+    master_bind_port: MasterBindPortOpt = 5557,
+    workers_wait: WorkersWaitOpt = "120s",
+    host: HostOpt = None,
     target: TargetOpt = None,
     service_pid: ServicePidOpt = None,
     redis_url: RedisUrlOpt = None,
     database_url: DatabaseUrlOpt = None,
-    allow_remote: Annotated[
-        bool, typer.Option(help="Allow a --host or --master-bind-host that is not loopback.")
-    ] = False,
+    allow_remote: AllowRemoteOpt = False,
     reports_dir: ReportsDirOpt = REPORTS_DIR,
     runs_dir: RunsDirOpt = RUNS_DIR,
 ) -> None:
@@ -155,7 +124,7 @@ def capacity(
     from analysis.model.pricing import with_user_tables
     from loadtests.swarm.run import ScenarioParams
 
-    _check_policies(policy=policy, client_policy=client_policy)
+    check_policies(policy=policy, client_policy=client_policy)
     check_cache_mode(cache)
     if sweep_workers and (host is not None or master):
         raise UserError(SWEEP_EXCLUDES)  # before --host is tried for a connection
@@ -165,23 +134,23 @@ def capacity(
     plan = make_plan(quick=quick, knee=not fixed_ramp, max_users=max_users,
                      start_users=start_users, step_users=step_users, plan_steps=plan_steps,
                      hold_s=None if hold is None else duration_s(hold, option="--hold"))
-    knee = None if fixed_ramp else _knee_settings(quick=quick, max_users=max_users,
-                                                  budget=budget)
+    knee = None if fixed_ramp else knee_settings(quick=quick, max_users=max_users, budget=budget)
     cfg = CapacityConfig(
         plan=plan, slo_p95_ms=slo_p95_ms, target_users=target_users, headroom=headroom,
         price_per_million_usd=price_per_million, policy=policy, client_policy=client_policy,
         cache_mode=cache, workers=workers,
-        service_cpus=_cpus(service_cpus, "--service-cpus"),
-        generator_cpus=_cpus(generator_cpus, "--generator-cpus"),
+        service_cpus=cpu_list(service_cpus, "--service-cpus"),
+        generator_cpus=cpu_list(generator_cpus, "--generator-cpus"),
         processes=processes,
-        master=_master(master=master, expect_workers=expect_workers, bind_host=master_bind_host,
-                       bind_port=master_bind_port, workers_wait=workers_wait,
-                       processes=processes, allow_remote=allow_remote),
+        master=master_spec(master=master, expect_workers=expect_workers,
+                           bind_host=master_bind_host, bind_port=master_bind_port,
+                           workers_wait=workers_wait, processes=processes,
+                           allow_remote=allow_remote),
         host=host, redis_url=redis_url, database_url=database_url,
         allow_remote=allow_remote, service_pid=service_pid,
         scenario=ScenarioParams(
             target=target_path, channels=channels, sender_share=sender_share,
-            send_rate_per_min=send_rate_per_min, seed=seed, realtime=_transport(realtime),
+            send_rate_per_min=send_rate_per_min, seed=seed, realtime=transport(realtime),
             reconnect_every_s=duration_s(reconnect_every, option="--reconnect-every"),
         ),
         runs_dir=runs_dir,
@@ -201,28 +170,6 @@ SWEEP_EXCLUDES = ("--sweep-workers starts the service itself with a local genera
                   "it excludes --host and --master")
 
 
-def _transport(realtime: str | None) -> str:
-    """``--realtime`` checked before anything starts ("" leaves it to ``REALTIME``)."""
-    from loadtests.clients.providers.factory import TRANSPORTS
-
-    if realtime is None:
-        return ""
-    if realtime not in TRANSPORTS:
-        raise UserError(f"--realtime must be one of {', '.join(TRANSPORTS)}, got {realtime!r}")
-    return realtime
-
-
-def _knee_settings(*, quick: bool, max_users: int | None, budget: str | None) -> KneeSettings:
-    """The knee ramp's caps from ``--max-users`` and ``--budget``."""
-    from analysis.capacity.knee_loop import KNEE_BUDGET_S, KNEE_MAX_USERS, KneeSettings
-
-    budget_s = (80.0 if quick else KNEE_BUDGET_S) if budget is None else duration_s(
-        budget, option="--budget")
-    if budget_s < 10:
-        raise UserError(f"--budget must be at least 10 s, got {budget_s:g} s")
-    return KneeSettings(max_users=max_users or KNEE_MAX_USERS, budget_s=budget_s)
-
-
 def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTable]) -> None:
     """``--sweep-workers``: the service's workers vary, so it must be ours and Locust local."""
     from analysis.cli.worker_sweep import sweep_workers
@@ -230,52 +177,6 @@ def _sweep(cfg: CapacityConfig, *, reports_dir: Path, price_tables: list[PriceTa
     if cfg.host is not None or cfg.master is not None:
         raise UserError(SWEEP_EXCLUDES)
     sweep_workers(cfg, run=_run_with_progress, reports_dir=reports_dir, price_tables=price_tables)
-
-
-def _check_policies(*, policy: str, client_policy: str) -> None:
-    """Both policy specs load (``server`` means: users obey the service's interval)."""
-    from target_service.policy import PolicyError, load_policy
-
-    for option, spec in (("--policy", policy), ("--client-policy", client_policy)):
-        if option == "--client-policy" and spec == "server":
-            continue
-        try:
-            load_policy(spec)
-        except PolicyError as exc:
-            raise UserError(f"{option}: {exc}") from None
-
-
-def _master(
-    *, master: bool, expect_workers: int | None, bind_host: str, bind_port: int,
-    workers_wait: str, processes: int, allow_remote: bool,
-) -> MasterSpec | None:
-    """``--master --expect-workers N``: both or neither, checked before anything starts."""
-    from loadtests.swarm.run import MasterSpec
-    from loadtests.swarm.safety import check_master_bind
-
-    if not master:
-        if expect_workers is not None:
-            raise UserError("--expect-workers needs --master")
-        return None
-    if expect_workers is None:
-        raise UserError("--master needs --expect-workers N (the workers started elsewhere)")
-    if processes > 1:
-        raise UserError("--master and --processes exclude each other: the workers of a "
-                        "master are started elsewhere (locust --worker [--processes N])")
-    check_master_bind(bind_host, allow_remote=allow_remote)
-    return MasterSpec(expect_workers=expect_workers, bind_host=bind_host, bind_port=bind_port,
-                      workers_wait_s=duration_s(workers_wait, option="--workers-wait"))
-
-
-def _cpus(text: str | None, option: str) -> tuple[int, ...] | None:
-    if text is None or text.strip() in ("", "any"):
-        return None
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(
-            f"{option} takes core numbers like 0 or 0,1 (or 'any'), got {text!r}"
-        ) from None
 
 
 def _run_with_progress(cfg: CapacityConfig) -> CapacityRun:

@@ -61,7 +61,7 @@ def transports(
     from analysis.capacity.knee_loop import KneeSettings
     from analysis.capacity.ramp import make_plan
     from analysis.capacity.run import CapacityConfig
-    from analysis.cli.capacity import _cpus
+    from analysis.cli.capacity_inputs import cpu_list
     from analysis.model.pricing import with_user_tables
     from analysis.transports.report import write_transports_report
     from analysis.transports.run import check_transports, run_transports
@@ -75,8 +75,8 @@ def transports(
     plan = make_plan(quick=True, knee=True, start_users=start_users, step_users=step_users,
                      plan_steps=plan_steps, max_users=max_users, hold_s=hold_s)
     base = CapacityConfig(
-        plan=plan, slo_p95_ms=slo_p95_ms, service_cpus=_cpus(service_cpus, "--service-cpus"),
-        generator_cpus=_cpus(generator_cpus, "--generator-cpus"),
+        plan=plan, slo_p95_ms=slo_p95_ms, service_cpus=cpu_list(service_cpus, "--service-cpus"),
+        generator_cpus=cpu_list(generator_cpus, "--generator-cpus"),
         scenario=ScenarioParams(channels=channels, sender_share=sender_share,
                                 send_rate_per_min=send_rate_per_min, seed=seed),
         runs_dir=runs_dir, knee=KneeSettings(max_users=max_users, budget_s=budget_s))

@@ -105,6 +105,7 @@ class Recorder:
         self._stopping = gevent.event.Event()
         self._kick = gevent.event.Event()  # flush_soon(): flush now, not at the next tick
         self._kicked: list[gevent.event.Event] = []  # set once the asked-for flush is done
+        self.paused = False  # the bench's toggle: no timed flush while recording is off
         self._dropped = 0
         self._flush_seq = 0  # this recorder's flush number (increments.py)
         self._flusher = f"{process}:{secrets.token_hex(4)}"  # a reused run id starts afresh
@@ -280,6 +281,8 @@ class Recorder:
             try:
                 if stopping.is_set():
                     return
+                if self.paused and not waiting:
+                    continue
                 self.flush()
             except Exception:  # a bug in a flush must not kill the recorder silently
                 log.exception("recorder flush crashed")

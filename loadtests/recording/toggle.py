@@ -9,13 +9,14 @@ a few seconds the drift cancels: after the ramp, recording is on in even windows
 the epoch), and the share is read window pair by window pair
 (:mod:`loadtests.bench.split`).
 
-"Off" is what ``--no-record`` leaves: the scenario has no recorder, so every sample,
-counter and flush is skipped. At each switch the toggle reads the process's own CPU
-time (``time.process_time``: every thread, to the ns) and its request count (Locust's
-stats, deliveries left out): an :class:`Edge`; windows run from edge to edge. A switch
-to off first has the recorder ship what the on window buffered and waits for it, so
-each on window pays for its own rows (and its off window for none), where reading
-every edge a fixed lag late would mix that lag of each state into the other window.
+"Off" is what ``--no-record`` leaves: the scenario has no recorder, so every sample and
+counter is skipped, and the recorder is paused (no timed flush of its live figures). At
+each switch the toggle reads the process's own CPU time (``time.process_time``: every
+thread, to the ns) and its request count (Locust's stats, deliveries left out): an
+:class:`Edge`; windows run from edge to edge. A switch to off first has the recorder
+ship what the on window buffered and waits for it, so each on window pays for its own
+rows (and its off window for none), where reading every edge a fixed lag late would
+mix that lag of each state into the other window.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class RecordingToggle:
         if on == (self.scenario.recorder is not None):
             return False
         self.scenario.recorder = self.recorder if on else None
+        self.recorder.paused = not on
         if not on:
             self.recorder.flush_soon().wait(timeout=self.period_s / 2)
         return True
@@ -110,3 +112,4 @@ class RecordingToggle:
             self._loop.kill(block=True)
             self._loop = None
         self.scenario.recorder = self.recorder
+        self.recorder.paused = False

@@ -37,13 +37,13 @@ def test_switching_off_drops_the_recorder_and_returns_once_its_rows_are_shipped(
         rec.poll(t_ms=1000.0, user="1", n=1, latency_ms=2.0, channel="c")
         asked = time.perf_counter()
         assert toggle.apply(106.0)
-        assert scenario.recorder is None
+        assert scenario.recorder is None and rec.paused  # no timed flush while off
         assert client.zcard(samples_key(run_id=RUN, sample_type="poll")) == 1
         assert time.perf_counter() - asked < 0.5, "shipped at the switch, not a tick later"
-        assert toggle.apply(111.0) and scenario.recorder is rec
+        assert toggle.apply(111.0) and scenario.recorder is rec and not rec.paused
         assert toggle.apply(107.0)
         toggle.stop()  # the recorder is put back whatever the window
-        assert scenario.recorder is rec
+        assert scenario.recorder is rec and not rec.paused
     finally:
         rec.stop()
         rec.close()
