@@ -50,6 +50,27 @@ def history(users: Sequence[int], per_s: Sequence[float]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_a_skipped_stamp_does_not_stretch_the_window() -> None:
+    """Rows come a second apart; one that slipped past a second boundary skips a stamp,
+    which must not count as a second without requests."""
+    users = [0, 50] + [100] * 40
+    per_s = [0, 10] + [50] * 40
+    frame = pd.DataFrame(history(users, per_s))
+    frame.loc[frame["Timestamp"] >= 1025, "Timestamp"] += 1  # 1024 is followed by 1026
+    window = steady_window(frame)
+    assert window is not None and window.rps == pytest.approx(50.0)
+
+
+def test_a_starved_writer_is_timed_by_its_stamps() -> None:
+    """Rows 1.5 s apart (the hub stalls the writer): the stamps, not the rows, count."""
+    users = [0, 50] + [100] * 40
+    per_s = [0, 10] + [75] * 40  # 75 requests a row = 50 a second at 1.5 s a row
+    frame = pd.DataFrame(history(users, per_s))
+    frame["Timestamp"] = 1000 + ((frame["Timestamp"] - 1000) * 1.5).astype(int)
+    window = steady_window(frame)
+    assert window is not None and window.rps == pytest.approx(50.0, rel=0.03)
+
+
 def test_rate_on_the_final_plateau_ignores_ramp_stop_and_deliveries() -> None:
     users = [0, 50, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 0, 0]
     per_s = [0, 10, 20, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 0, 0]
