@@ -24,6 +24,7 @@ could not be written while Redis was down are kept and replayed when it returns.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from typing import Any, cast
 
 import orjson
@@ -37,7 +38,14 @@ from target_service.store.messages import Message
 
 
 class ChannelEntry:
-    """Contiguous recent messages of one channel: ``messages[i].seq == first_seq + i``."""
+    """Recent messages of one channel, in seq order, none missing that PostgreSQL has.
+
+    Seqs are gapless as written (:mod:`target_service.store.messages`), so a hole means a
+    row deleted behind the service's back (moderation, retention, a test's deliberate
+    loss). Answers find their start by seq, never by position, so a hole costs only its
+    own message. Only PostgreSQL's answers may step over one: a write of this worker,
+    or the Redis recent level, extends the copy only from its next seq on.
+    """
 
     __slots__ = ("latest_seq", "messages", "size", "epoch")
 
@@ -51,9 +59,11 @@ class ChannelEntry:
     def first_seq(self) -> int:
         return self.messages[0].seq if self.messages else self.latest_seq + 1
 
-    def extend(self, new: list[Message]) -> None:
+    def extend(self, new: list[Message], *, committed: bool = False) -> None:
+        """Append what follows ``latest_seq``: only its next seq on, or (``committed``,
+        PostgreSQL's answer in seq order) any later seq, across a deleted row's hole."""
         for message in new:
-            if message.seq == self.latest_seq + 1:
+            if message.seq == self.latest_seq + 1 or (committed and message.seq > self.latest_seq):
                 self.messages.append(message)
                 self.latest_seq = message.seq
         if len(self.messages) > 2 * self.size:
@@ -69,7 +79,7 @@ class ChannelEntry:
             return []
         if after < self.first_seq - 1:
             return None
-        start = after - self.first_seq + 1
+        start = bisect.bisect_right(self.messages, after, key=_seq)
         return self.messages[start : start + limit]
 
 
@@ -200,7 +210,8 @@ class FreshChatCache:
                 self._forget_oldest()
                 self.entries[channel_id] = entry
             else:
-                entry.extend(await self._newer(channel_id, entry.latest_seq, required))
+                entry.extend(await self._newer(channel_id, entry.latest_seq, required),
+                             committed=True)
             entry.epoch = epoch
             return entry
 
@@ -247,6 +258,10 @@ class FreshChatCache:
         return await store.messages_after(
             self.db, channel_id=channel_id, after_seq=after, limit=limit
         )
+
+
+def _seq(message: Message) -> int:
+    return message.seq
 
 
 def _from_recent(member: bytes, score: float) -> Message:
