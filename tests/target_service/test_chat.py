@@ -157,6 +157,7 @@ async def test_channel_meta_counts_messages(make_client: MakeClient, mode: str) 
     assert resp.status_code == 200
     meta = resp.json()
     assert meta["id"] == "meta" and meta["messageCount"] == 3
+    assert last is not None
     assert meta["lastMessageAt"] == last["createdAt"]
     assert "activeUsers" in meta
     if mode == "fresh":  # fresh: the 5-minute meta level is checked against the version

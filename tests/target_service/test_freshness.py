@@ -31,7 +31,8 @@ async def test_fresh_polls_always_match_the_committed_history(
         latest = len(history[channel])
         after = rng.choice([None, latest, max(0, latest - rng.randint(0, 30))])
         limit = rng.choice([1, 5, 50, 100])
-        params = {"limit": limit} if after is None else {"after": str(after), "limit": limit}
+        params: dict[str, str | int] = (
+            {"limit": limit} if after is None else {"after": str(after), "limit": limit})
         resp = await app.get(f"/api/chat/{channel}/messages", params=params, headers=headers)
         got = [m["content"] for m in resp.json()["messages"]]
         want = history[channel][-limit:] if after is None else history[channel][

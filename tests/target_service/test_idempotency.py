@@ -99,8 +99,10 @@ async def test_a_retry_after_redis_lost_everything_finds_the_message(
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "with space", "tab\tkey"])
 async def test_a_malformed_key_is_422(client: httpx.AsyncClient, key: str) -> None:
     headers = await signup(client)
+    # all bytes (httpx's header types don't mix str and bytes): str encoded as httpx does
+    raw = {k.encode("ascii"): v.encode("ascii") for k, v in headers.items()}
     resp = await client.post("/api/chat/room/messages", json={"content": "x"},
-                             headers={**headers, "Idempotency-Key": key.encode()})
+                             headers={**raw, b"Idempotency-Key": key.encode()})
     assert resp.status_code == 422, resp.text
     assert "idempotency-key" in resp.json()["detail"].lower()
 

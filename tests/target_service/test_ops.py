@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import httpx
 import redis.asyncio as aioredis
@@ -48,7 +49,8 @@ async def test_latency_samples_land_in_sorted_sets(
     await asyncio.sleep(0.4)  # metrics_flush_ms = 100 in the test settings
     r = aioredis.from_url(redis_url)
     try:
-        members = await r.zrange("metrics:message:latency", 0, -1, withscores=True)
+        members = cast(list[tuple[bytes, float]],  # no decode_responses: (member, score)
+                       await r.zrange("metrics:message:latency", 0, -1, withscores=True))
     finally:
         await r.aclose()
     assert len(members) == 10

@@ -33,7 +33,7 @@ def source_dynamic(active_users: float) -> int:
 
 def source_optimal(active_users: float, server_load: float) -> int:
     """getOptimalInterval, transcribed from the source."""
-    interval = 2000
+    interval: float = 2000
     if active_users > 50:
         interval = 5000
     elif active_users > 20:

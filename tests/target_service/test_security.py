@@ -109,6 +109,7 @@ async def test_websocket_routes_refuse_a_connection_without_token(
     if not paths:
         pytest.skip("the app has no WebSocket route yet")
     for path in paths:
+        assert path is not None  # a WebSocketRoute always has one
         sent = await websocket_probe(app, concrete(path))
         types = [m["type"] for m in sent]
         refused = "websocket.http.response.start" in types or (
@@ -179,7 +180,7 @@ async def test_a_malformed_token_costs_no_database_lookup(client: httpx.AsyncCli
     before = state.counters.db_queries
     for wrong in ("short", "x" * 33, "A" * 31 + "!", "\u00e9" * 32):
         resp = await client.get("/api/users/me",
-                                headers={"Authorization": f"Bearer {wrong}".encode()})
+                                headers={b"Authorization": f"Bearer {wrong}".encode()})
         assert resp.status_code == 401
     assert state.counters.db_queries == before
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
+from typing import TypedDict
 
 import psutil
 import pytest
@@ -36,8 +37,14 @@ def test_cpu_affinity_is_applied(clean_backends: StackInfo) -> None:
         assert psutil.Process(service.pid).cpu_affinity() == [0]
 
 
+class BackendUrls(TypedDict):
+    redis_url: str
+    database_url: str
+
+
 def test_user_mistakes_are_user_errors(clean_backends: StackInfo) -> None:
-    urls = {"redis_url": clean_backends.redis_url, "database_url": clean_backends.database_url}
+    urls = BackendUrls(redis_url=clean_backends.redis_url,
+                       database_url=clean_backends.database_url)
     with pytest.raises(UserError, match="unknown policy"):
         with run_service(policy="nope", **urls):
             pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -19,7 +21,8 @@ def test_environment_overrides_with_prefix(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_defaults_follow_the_source() -> None:
-    s = Settings(_env_file=None)
+    # pydantic's dataclass_transform __init__ lists fields only, not BaseSettings' own _env_file
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert s.cache_mode == "fresh"
     assert (s.seed_ttl_s, s.recent_ttl_s, s.meta_ttl_s) == (5, 60, 300)
     assert (s.presence_window_s, s.new_flag_ttl_s, s.rate_window_s) == (30.0, 30, 60)
@@ -31,5 +34,6 @@ def test_defaults_follow_the_source() -> None:
     ("redis_max_connections", 1),
 ])
 def test_bad_values_are_rejected(field: str, value: object) -> None:
+    overrides: dict[str, Any] = {field: value}  # wrong on purpose: pydantic must refuse it
     with pytest.raises(ValidationError):
-        Settings(**{field: value})
+        Settings(**overrides)

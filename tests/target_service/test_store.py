@@ -21,17 +21,24 @@ def msgs(first: int, last: int) -> list:
             for s in range(first, last + 1)]
 
 
+def seqs(entry: ChannelEntry, *, after: int | None, limit: int) -> list[int]:
+    """The seqs of a slice answered from memory (it must be answered: not None)."""
+    got = entry.slice(after=after, limit=limit)
+    assert got is not None
+    return [m.seq for m in got]
+
+
 def test_entry_slices_by_cursor_and_knows_what_it_lacks() -> None:
     entry = ChannelEntry(latest_seq=20, messages=msgs(11, 20), size=10)
-    assert [m.seq for m in entry.slice(after=14, limit=3)] == [15, 16, 17]
+    assert seqs(entry, after=14, limit=3) == [15, 16, 17]
     assert entry.slice(after=20, limit=50) == []
     assert entry.slice(after=99, limit=50) == []
-    assert [m.seq for m in entry.slice(after=10, limit=50)] == list(range(11, 21))
+    assert seqs(entry, after=10, limit=50) == list(range(11, 21))
     assert entry.slice(after=9, limit=50) is None  # seq 10 is not kept: ask PostgreSQL
-    assert [m.seq for m in entry.slice(after=None, limit=3)] == [18, 19, 20]
+    assert seqs(entry, after=None, limit=3) == [18, 19, 20]
     assert entry.slice(after=None, limit=11) is None
     whole = ChannelEntry(latest_seq=3, messages=msgs(1, 3), size=10)
-    assert [m.seq for m in whole.slice(after=None, limit=50)] == [1, 2, 3]
+    assert seqs(whole, after=None, limit=50) == [1, 2, 3]
 
 
 def test_entry_extends_only_contiguously_and_trims() -> None:
@@ -49,7 +56,9 @@ def test_resp_encode_and_parse() -> None:
     assert parse(b"*3\r\n$1\r\n5\r\n$-1\r\n:7\r\n", 0) == ([b"5", None, 7], 20)
     assert parse(b"*2\r\n$1\r\n5\r\n$3\r\nab", 0) is None  # incomplete
     assert parse(b"+OK\r\n", 0) == ("OK", 5)
-    value, _ = parse(b"-ERR wrong\r\n", 0)
+    parsed = parse(b"-ERR wrong\r\n", 0)
+    assert parsed is not None
+    value, _ = parsed
     assert isinstance(value, RespError)
 
 

@@ -19,7 +19,7 @@ from analysis.synthetic import synthetic_capacity_data, synthetic_step_measure
 
 
 def test_step_row_gives_the_report_tables_figures_for_every_step() -> None:
-    data = synthetic_capacity_data(users=[200, 600, 1000, 1400], seed=3)
+    data = synthetic_capacity_data(users=(200, 600, 1000, 1400), seed=3)
     report = analyse(data, bootstrap=0).table.set_index("users")
     raw = data.resources.rename(columns={"cpu_percent": "service_cpu_percent",
                                          "rss_bytes": "service_rss_bytes"})

@@ -27,7 +27,10 @@ def page(counters: RealtimeCounters) -> str:
     prom = PromMetrics()
     prom.observe(method="GET", route="/api/ping", status=200, duration_s=0.001)
     for name in counters.gauges():
-        prom.gauge(name, lambda n=name: float(counters.gauges()[n]))
+        def read(n: str = name) -> float:
+            return float(counters.gauges()[n])
+
+        prom.gauge(name, read)
     return prom.render()
 
 

@@ -38,9 +38,12 @@ def test_no_stop_while_healthy() -> None:
 
 
 def test_stops_on_errors_latency_and_falling_throughput() -> None:
-    assert "errors" in saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0.06],
-                                         delivery_p95_ms=[1, 1], slo_p95_ms=3000)
-    assert "p95" in saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0],
-                                      delivery_p95_ms=[1, 9001], slo_p95_ms=3000)
-    assert "fell" in saturation_reason(requests_per_s=[100, 300, 250], error_rate=[0, 0, 0],
-                                       delivery_p95_ms=[1, 1, 1], slo_p95_ms=3000)
+    errors = saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0.06],
+                               delivery_p95_ms=[1, 1], slo_p95_ms=3000)
+    assert errors is not None and "errors" in errors
+    p95 = saturation_reason(requests_per_s=[100, 200], error_rate=[0, 0],
+                            delivery_p95_ms=[1, 9001], slo_p95_ms=3000)
+    assert p95 is not None and "p95" in p95
+    fell = saturation_reason(requests_per_s=[100, 300, 250], error_rate=[0, 0, 0],
+                             delivery_p95_ms=[1, 1, 1], slo_p95_ms=3000)
+    assert fell is not None and "fell" in fell

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -71,8 +71,8 @@ def all_faults(tmp_path_factory: pytest.TempPathFactory) -> AllFaults:
             urls.update(details)
         if name == "heal" and not deleted:  # mid-swarm: one acknowledged message disappears
             client = redis.Redis.from_url(urls["metrics"])
-            sends = {k.decode(): orjson.loads(v) for k, v in client.hgetall(
-                run_sends_key(run_id=run_id)).items()}  # type: ignore[union-attr]
+            raw = cast(dict[bytes, bytes], client.hgetall(run_sends_key(run_id=run_id)))
+            sends = {k.decode(): orjson.loads(v) for k, v in raw.items()}
             client.close()
             ref = next(r for r, s in sorted(sends.items()) if s["outcome"] == "ok")
             assert asyncio.run(_delete_row(urls["database"], ref)) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import typer
@@ -24,7 +25,8 @@ DATA = Path(__file__).parents[1] / "model" / "data"  # the published USL dataset
 
 def _app() -> typer.Typer:
     app = typer.Typer()
-    for command in COMMANDS:
+    # COMMANDS is inferred as list[function]; each is a typer-annotated command function
+    for command in cast(list[Callable[..., Any]], COMMANDS):
         app.command(name=command.__name__.replace("_", "-"))(command)
     return app
 

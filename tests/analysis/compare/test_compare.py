@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,8 @@ def test_a_slower_service_is_flagged_worse_with_intervals_excluding_zero() -> No
     assert cap.verdict == "worse" and cap.ci_high is not None and cap.ci_high < 0
     assert by["CPU per request"].verdict == "worse"
     assert by["CPU per request"].diff_pct == pytest.approx(20.0, abs=4.0)
-    assert by["p95 delivery"].verdict == "worse" and by["p95 delivery"].p_value < 0.05
+    p95 = by["p95 delivery"]
+    assert p95.verdict == "worse" and p95.p_value is not None and p95.p_value < 0.05
     assert [m.name for m in regressions(result, threshold_pct=5)] == [
         "SLO capacity", "CPU per request", "p95 delivery"]
     assert regressions(result, threshold_pct=50) == []
@@ -104,7 +107,8 @@ def test_runs_without_common_steps_compare_capacity_only() -> None:
 
 def _app() -> typer.Typer:
     app = typer.Typer()
-    for command in COMMANDS:
+    # COMMANDS is inferred as list[function]; each is a typer-annotated command function
+    for command in cast(list[Callable[..., Any]], COMMANDS):
         app.command(name=command.__name__.replace("_", "-"))(command)
     return app
 
@@ -187,6 +191,7 @@ ERRORS_WORSE = {**ERRORS, 700: 0.00834}  # the crossing at ~765 users: 10% less
 def test_an_error_limited_capacity_has_an_interval_not_a_single_value() -> None:
     fig = run_figures(_error_limited("a", rates=ERRORS), matched_users=USERS, draws=100)
     assert fig.capacity.value == pytest.approx(850, abs=5)
+    assert fig.capacity.value is not None
     lo, hi = np.percentile(fig.capacity.draws, [2.5, 97.5])
     assert lo < fig.capacity.value < hi  # the error counts resampled, not held fixed
     assert hi - lo < 0.1 * fig.capacity.value  # yet a sampling interval, not any value

@@ -68,6 +68,7 @@ def test_the_plans_per_node_throughput_gives_the_same_node_counts() -> None:
     redis_ops_per_user_s = 1.5
     per_node = per_node_throughput_s(sizing["Redis"], rate_per_user_s=redis_ops_per_user_s)
     assert per_node == pytest.approx(1.5 / 2e-4)  # 7,500 ops/s on one thread
+    assert per_node is not None
     target = 100_000
     plan_nodes = math.ceil(target * redis_ops_per_user_s / (per_node * 0.7))
     counts = node_counts([sizing["Redis"]], targets=(target,))

@@ -198,7 +198,8 @@ def test_a_step_faster_than_the_regression_allows_lowers_d_to_keep_the_rule() ->
 def test_users_at_the_bound_repeat_where_the_usl_sigma_swings() -> None:
     """Two ramps of the same rates, 1-2% of noise apart: the USL's N at the bound swings."""
     users = np.array([500, 1000, 1250])
-    little, usl = [], []
+    little: list[float] = []
+    usl: list[float] = []
     for noise in ([1.0, 1.0, 0.985], [1.0, 0.985, 1.0]):
         rps = 0.63 * users * np.array(noise)
         table = pd.DataFrame({"users": users, "requests_per_s": rps,
@@ -208,6 +209,7 @@ def test_users_at_the_bound_repeat_where_the_usl_sigma_swings() -> None:
         peak = bounded_peak(fit, bound=bound, max_measured_users=1250)
         assert peak.peak_users.value == pytest.approx(
             bound.max_requests_per_s / (rps.sum() / users.sum()))  # type: ignore[operator]
+        assert peak.peak_users.value is not None
         little.append(peak.peak_users.value)
         usl.append(users_at_throughput(fit, requests_per_s=bound.max_requests_per_s or 0.0))
     assert little[1] == pytest.approx(little[0], rel=0.02)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -19,9 +20,8 @@ def test_per_user_rates_use_passing_steps_only(step_rows: Rows) -> None:
     table.loc[2, "requests_per_s"] = 10  # collapsed throughput past the SLO must not count
     cap = slo_capacity(table)
     rates = per_user_rates(table, capacity=cap)
-    assert rates == PerUserRates(
-        requests_per_s=0.5, redis_ops_per_s=1.5, pg_queries_per_s=pytest.approx(0.2)
-    )
+    # field by field, in declaration order (a dataclass's own ==), so pg may be approximate
+    assert dataclasses.astuple(rates) == (0.5, 1.5, pytest.approx(0.2))
 
 
 def test_per_user_rates_read_the_steps_that_kept_their_schedule(step_rows: Rows) -> None:
@@ -83,4 +83,8 @@ def test_two_runs_across_a_whole_number_agree_on_the_continuous_count() -> None:
     assert [r.instances for r in rows] == [11, 12]
     exact = [r.instances_exact for r in rows]
     assert exact == [pytest.approx(10.71, abs=0.01), pytest.approx(11.12, abs=0.01)]
-    assert abs(exact[1] / exact[0] - 1) < 0.05 < rows[1].instances / rows[0].instances - 1
+    exact_0, exact_1 = exact
+    instances_0, instances_1 = (r.instances for r in rows)
+    assert exact_0 is not None and exact_1 is not None
+    assert instances_0 is not None and instances_1 is not None
+    assert abs(exact_1 / exact_0 - 1) < 0.05 < instances_1 / instances_0 - 1

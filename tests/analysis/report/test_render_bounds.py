@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import typer
@@ -67,7 +69,8 @@ def test_report_takes_a_users_price_table(tmp_path: Path) -> None:
                    '[prices]\ninstance_hour_usd = 1.0\nredis_node_hour_usd = 0.0\n'
                    'pg_node_hour_usd = 0.0\n')
     app = typer.Typer()
-    for command in COMMANDS:
+    # COMMANDS is inferred as list[function]; each is a typer-annotated command function
+    for command in cast(list[Callable[..., Any]], COMMANDS):
         app.command(name=command.__name__.replace("_", "-"))(command)
     result = CliRunner().invoke(app, ["report", "r-prices", "--reports-dir", str(tmp_path),
                                       "--prices", str(own)])

@@ -35,6 +35,7 @@ def test_prediction_pools_the_steps_scaled_to_the_users() -> None:
     run = two_step_run()
     pooled = prediction_run(run, users=20)
     assert pooled.channel_users.tolist() == [[12.0, 8.0], [12.0, 8.0]]
+    assert pooled.background_rps is not None
     assert pooled.background_rps.tolist() == [2.0, 2.0]
     assert pooled.message_channel.size == run.message_channel.size
     assert prediction_run(run, users=40).channel_users.tolist() == [[24.0, 16.0], [24.0, 16.0]]

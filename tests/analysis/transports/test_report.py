@@ -17,7 +17,7 @@ from target_service.errors import UserError
 
 
 def _run(transport: str, *, seed: int, tmp_path: Path) -> TransportRun:
-    data = synthetic_capacity_data(users=[200, 600, 1000, 1400, 1800], seed=seed)
+    data = synthetic_capacity_data(users=(200, 600, 1000, 1400, 1800), seed=seed)
     tables = default_tables()
     units = transport_units(analyse(data, bootstrap=0, price_tables=tables),
                             transport=transport, tables=tables)

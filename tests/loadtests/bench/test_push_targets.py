@@ -36,7 +36,8 @@ def test_latency_targets_read_the_steady_part_per_transport() -> None:
 
 
 def test_polling_far_above_its_floor_misses() -> None:
-    assert polling_floor_ratio(swarm(1500.0, 1900.0), interval_ms=2000) > 1.2
+    ratio = polling_floor_ratio(swarm(1500.0, 1900.0), interval_ms=2000)
+    assert ratio is not None and ratio > 1.2
     doc = verdict({"latency": {"polling": swarm(1500.0, 1900.0)}})
     assert doc["ok"] is False
     assert polling_floor_ratio({"delivery_ms": {}, "poll_ms": {}}, interval_ms=2000) is None

@@ -44,7 +44,8 @@ def _figures(entry: Any) -> dict[str, Any]:
 
 
 def _stats_figures(env: Environment) -> dict[Any, dict[str, Any]]:
-    figures = {key: _figures(entry) for key, entry in env.stats.entries.items()}
+    figures: dict[tuple[str, str] | str, dict[str, Any]] = {
+        key: _figures(entry) for key, entry in env.stats.entries.items()}
     figures["total"] = _figures(env.stats.total)
     return figures
 
@@ -74,7 +75,7 @@ def test_a_batch_equals_one_row_per_delivery() -> None:
 def test_a_custom_bucketing_is_followed() -> None:
     fired, direct = _environment(), _environment()
     original = locust_stats.bucket_response_time
-    locust_stats.bucket_response_time = lambda rt: int(rt // 50) * 50
+    locust_stats.bucket_response_time = lambda response_time: int(response_time // 50) * 50
     for kind, name, rt, length in ROWS:
         fired.events.request.fire(request_type=kind, name=name, response_time=rt,
                                   response_length=length, exception=None, context={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -10,6 +11,10 @@ import redis
 from loadtests.recording import resp
 from loadtests.recording import rows as rows_mod
 from target_service.embedded.stack import StackInfo
+
+# a row kind's two writers, as the recorder pairs them (poll rows with poll_frames...)
+Frames = Callable[[Sequence[Any]], list[str] | None]
+Pairs = Callable[[Sequence[Any]], list[tuple[str, str]]]
 
 
 def test_zadd_and_commands_land_in_redis(clean_backends: StackInfo) -> None:
@@ -56,8 +61,11 @@ def test_row_frames_land_as_the_same_members_and_scores_as_pairs(
     for t in (1_764_633_600_123.457, 1_000_000_000_000.001, 9_999_999_999_990.999):
         polls = [(t + i * 0.333, f"{i}", i + 1, 0.25 * i, "general") for i in range(7)]
         messages = [(t + i, f"{i}", i + 1, 1.5 * i, "c-9", 100 + i) for i in range(7)]
-        for rows, frames, pairs in ((polls, rows_mod.poll_frames, rows_mod.poll_pairs),
-                                    (messages, rows_mod.message_frames, rows_mod.message_pairs)):
+        kinds: list[tuple[Sequence[Any], Frames, Pairs]] = [
+            (polls, rows_mod.poll_frames, rows_mod.poll_pairs),
+            (messages, rows_mod.message_frames, rows_mod.message_pairs),
+        ]
+        for rows, frames, pairs in kinds:
             framed = resp.zadd_rows("framed", rows, frames=frames, pairs=pairs, chunk=3)
             assert len(framed) == 3 and b"e-3" in framed[0]
             resp.ship(client, framed + resp.zadd_chunks("paired", pairs(rows), chunk=3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import redis
 
@@ -25,7 +26,8 @@ def test_the_meta_is_the_same_in_the_folder_and_in_redis(
     client.hset(key, TEST_STARTED_FIELD, "123")  # left by an earlier run of the same id
     meta = open_run(client, plan, extra_meta={"service": {"workers": 2}})
     on_disk = json.loads((plan.run_dir / "meta.json").read_text())
-    in_redis = {k.decode(): json.loads(v) for k, v in client.hgetall(key).items()}
+    stored = cast(dict[bytes, bytes], client.hgetall(key))  # no decode_responses: bytes
+    in_redis = {k.decode(): json.loads(v) for k, v in stored.items()}
     assert on_disk == in_redis == json.loads(json.dumps(meta, default=str))
     assert TEST_STARTED_FIELD not in in_redis
     assert on_disk["service"] == {"workers": 2} and on_disk["duration_s"] == 10.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from loadtests.swarm.problems import failure_lines, find_problems, first_error, log_lines
@@ -83,7 +85,7 @@ def test_first_error_keeps_the_exception_line() -> None:
 
 def test_websocket_tabs_are_not_expected_to_poll_chat() -> None:
     """WebSocket tabs never poll chat: no polls is then no problem (other checks remain)."""
-    args = dict(polls=0, requests=500, errors=0, steady_window_s=30.0, returncode=0,
-                failures=[], log_warnings=[])
+    args: dict[str, Any] = dict(polls=0, requests=500, errors=0, steady_window_s=30.0,
+                                returncode=0, failures=[], log_warnings=[])
     assert "no chat poll completed" in find_problems(**args)
     assert find_problems(**args, expect_polls=False) == []

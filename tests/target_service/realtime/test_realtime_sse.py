@@ -76,7 +76,7 @@ async def test_after_replays_then_goes_live_and_heartbeats(
     async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT_S) as http:
         for i in range(5):
             await post(http, writer, channel, f"old {i}")
-        params = {"channel": channel, "after": 2, "token": reader.token}
+        params: dict[str, str | int] = {"channel": channel, "after": 2, "token": reader.token}
         async with http.stream("GET", "/api/realtime/sse", params=params) as resp:
             assert resp.status_code == 200
             assert resp.headers["content-type"].startswith("text/event-stream")
@@ -134,7 +134,7 @@ async def test_stream_ends_after_its_max_and_resumes_by_last_event_id(
 ) -> None:
     """``sse_stream_max_s`` closes a stream (EventSource reconnects); nothing is lost."""
     writer, reader = make_account(service), make_account(service)
-    params = {"channel": channel, "after": 0}
+    params: dict[str, str | int] = {"channel": channel, "after": 0}
     async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT_S) as http:
         await post(http, writer, channel, "one")
         started = asyncio.get_running_loop().time()

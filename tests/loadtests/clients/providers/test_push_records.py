@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ RUN = "t-push"
 def test_push_counters_and_reconnect_samples_reach_the_summary(
     clean_backends: StackInfo, client: redis.Redis
 ) -> None:
-    peaks = iter([{"connections:p1": 3, "connections_peak:p1": 5}])
+    peaks: Iterator[dict[str, str | int | float]] = iter(
+        [{"connections:p1": 3, "connections_peak:p1": 5}])
     rec = Recorder(
         redis_url=clean_backends.redis_url, run_id=RUN, live=lambda: next(peaks, {}), process="p1"
     )
