@@ -5,6 +5,7 @@ message only, not shift every later answer of a worker that loaded the channel s
 from __future__ import annotations
 
 import asyncpg
+import httpx
 import pytest
 
 from target_service.embedded.stack import StackInfo
@@ -21,10 +22,9 @@ async def _delete_seq(database_url: str, channel: str, seq: int) -> None:
     assert status.split()[-1] == "1"
 
 
-async def _seqs(client: object, channel: str, headers: dict[str, str], **params: object
-                ) -> list[int]:
-    resp = await client.get(f"/api/chat/{channel}/messages",  # type: ignore[attr-defined]
-                            params=params, headers=headers)
+async def _seqs(client: httpx.AsyncClient, channel: str, headers: dict[str, str],
+                **params: str | int) -> list[int]:
+    resp = await client.get(f"/api/chat/{channel}/messages", params=params, headers=headers)
     assert resp.status_code == 200, resp.text
     return [m["seq"] for m in resp.json()["messages"]]
 
