@@ -147,7 +147,7 @@ def uvicorn_command(*, host: str, port: int, workers: int, ws: str = DEFAULT_WS)
     ]
 
 
-def _preexec(cpu_affinity: Sequence[int] | None):  # type: ignore[no-untyped-def]
+def _preexec(cpu_affinity: Sequence[int] | None):
     def setup() -> None:
         if cpu_affinity:
             os.sched_setaffinity(0, set(cpu_affinity))

@@ -108,7 +108,7 @@ class GreenIO:
         raw = self.raw
         while True:
             try:
-                return raw.recv(size)  # type: ignore[no-any-return]
+                return raw.recv(size)
             except BlockingIOError:
                 self.hub.wait(self.read_event)
 

@@ -148,7 +148,7 @@ def run_locust(
     env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     cpus = set(cpu_affinity) if cpu_affinity else None
-    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # type: ignore[arg-type]
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     with open(run_dir / "locust.out", "wb") as out:
         proc = subprocess.Popen(
             command,

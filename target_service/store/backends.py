@@ -113,7 +113,7 @@ class RedisGuard:
     async def fast_pipeline(self, commands: list[tuple[str | bytes | int, ...]]) -> list[object]:
         """Commands in one write through the lean RESP connection; replies in order."""
         if self.fast is None:
-            async def run(r):  # type: ignore[no-untyped-def]
+            async def run(r):
                 pipe = r.pipeline(transaction=False)
                 for args in commands:
                     pipe.execute_command(*args)

@@ -92,7 +92,7 @@ class LatencyRecorder:
             return
         cutoff_ms = now_ms - self.retention_s * 1000
 
-        async def run(r):  # type: ignore[no-untyped-def]
+        async def run(r):
             pipe = r.pipeline(transaction=False)
             for kind, members in mappings.items():
                 pipe.zadd(service_latency_key(kind), members)

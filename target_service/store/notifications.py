@@ -93,7 +93,7 @@ class Notifications:
         return len(changed)
 
     async def _apply(self, user_id: int, delta: int, *, flag: bool) -> None:
-        async def run(r):  # type: ignore[no-untyped-def]
+        async def run(r):
             pipe = r.pipeline(transaction=False)
             pipe.incrby(unread_key(user_id), delta)
             if flag:
@@ -121,7 +121,7 @@ class Notifications:
             return
         batch, self.pending_deltas = self.pending_deltas, {}
 
-        async def run(r):  # type: ignore[no-untyped-def]
+        async def run(r):
             pipe = r.pipeline(transaction=False)
             for user_id, delta in batch.items():
                 pipe.incrby(unread_key(user_id), delta)

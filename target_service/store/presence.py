@@ -71,7 +71,7 @@ class Presence:
         cutoff_ms = now_ms - self.window_s * 1000
         rate_cutoff_ms = now_ms - self.rate_window_s * 1000
 
-        async def run(r):  # type: ignore[no-untyped-def]
+        async def run(r):
             pipe = r.pipeline(transaction=False)
             for channel, users in seen.items():
                 pipe.zadd(online_key(channel), users)

@@ -115,7 +115,7 @@ def _assert_counters_add_up(stack: StackInfo, *, run_id: str) -> None:
     client = redis.Redis.from_url(metrics_url(stack))
     try:
         live: Any = client.hgetall(run_live_key(run_id=run_id))
-        polls = int(client.hget(run_counters_key(run_id=run_id), "polls") or 0)  # type: ignore[arg-type]
+        polls = int(client.hget(run_counters_key(run_id=run_id), "polls") or 0)
     finally:
         client.close()
     shares = {k: int(v) for k, v in live.items() if k.startswith(LIVE_POLLS_PREFIX.encode())}

@@ -18,7 +18,7 @@ from target_service.serve import free_port
 
 app = typer.Typer()
 for command in COMMANDS:
-    app.command(name=command.__name__.replace("_", "-"))(command)  # type: ignore[type-var]
+    app.command(name=command.__name__.replace("_", "-"))(command)
 
 
 def invoke(args: list[str]) -> tuple[int, str, BaseException | None]:

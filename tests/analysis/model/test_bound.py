@@ -208,7 +208,7 @@ def test_users_at_the_bound_repeat_where_the_usl_sigma_swings() -> None:
         fit = fit_usl(users, rps)
         peak = bounded_peak(fit, bound=bound, max_measured_users=1250)
         assert peak.peak_users.value == pytest.approx(
-            bound.max_requests_per_s / (rps.sum() / users.sum()))  # type: ignore[operator]
+            bound.max_requests_per_s / (rps.sum() / users.sum()))
         assert peak.peak_users.value is not None
         little.append(peak.peak_users.value)
         usl.append(users_at_throughput(fit, requests_per_s=bound.max_requests_per_s or 0.0))

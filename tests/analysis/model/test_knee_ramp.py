@@ -33,7 +33,7 @@ def _play(ramp: KneeRamp) -> list[tuple[float, int]]:
     raise AssertionError("the ramp never stopped")
 
 
-def _drains_after(drain_s: float, calls: list[float]):  # type: ignore[no-untyped-def]
+def _drains_after(drain_s: float, calls: list[float]):
     def drained(since_s: float, now_s: float) -> bool:
         calls.append(now_s - since_s)
         return now_s - since_s >= drain_s

@@ -31,7 +31,7 @@ def results() -> dict[str, str]:
         cwd=Path(__file__).parents[3],
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("name", NAMES)
