@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from analysis.cli.options import DatabaseUrlOpt, RedisUrlOpt
+from analysis.cli.options import DatabaseUrlOpt, RedisUrlOpt, duration_s
 from analysis.cli.swarm_output import err, progress_bar
 from loadtests.clients.options import ScenarioParams
 from loadtests.durations import parse_duration_s
@@ -33,6 +33,16 @@ BENCH_NOTIFICATION_RATE_PER_S = 1.0
 # 7 whole on/off pairs of 2 s; short windows split a sent message's burst of deliveries
 # (its channel's tabs over their next 2 s poll) between the two states
 DEFAULT_TOGGLE = "2s"
+ToggleOpt = Annotated[
+    str,
+    typer.Option(
+        help=(
+            "Second arm: recording switched off and on every this long in one process,"
+            " which gives recording's CPU share without the minute-to-minute drift of"
+            " a shared machine (0: a recording-off arm, the share from the two arms)"
+        )
+    ),
+]
 
 
 def bench_swarm(
@@ -61,16 +71,7 @@ def bench_swarm(
     gc_tuning: Annotated[
         bool, typer.Option(help="Freeze objects after the ramp, fewer young GC passes (A/B)")
     ] = True,
-    toggle: Annotated[
-        str,
-        typer.Option(
-            help=(
-                "Second arm: recording switched off and on every this long in one process,"
-                " which gives recording's CPU share without the minute-to-minute drift of"
-                " a shared machine (0: a recording-off arm, the share from the two arms)"
-            )
-        ),
-    ] = DEFAULT_TOGGLE,
+    toggle: ToggleOpt = DEFAULT_TOGGLE,
 ) -> None:
     """Generator bench: N pollers on one Locust process, recording on vs off, CPU from outside.
 
@@ -83,8 +84,8 @@ def bench_swarm(
 
     if target_kind not in TARGET_KINDS:
         raise UserError(f"--against must be stub or service, got {target_kind!r}")
-    toggle_s = parse_duration_s(toggle)
-    if toggle_s < 0 or 0 < toggle_s < 1:
+    toggle_s = duration_s(toggle, option="--toggle")
+    if 0 < toggle_s < 1:
         raise UserError(f"--toggle must be 0 or at least 1s, got {toggle!r}")
     generator_cpus, target_cpus = bench_cpus(sorted(os.sched_getaffinity(0)))
     arms = _run_arms(

@@ -48,9 +48,7 @@ from loadtests.recording.keys import (
     run_flushes_key,
     run_live_key,
     run_meta_key,
-    run_sends_key,
     run_users_key,
-    samples_key,
 )
 from loadtests.recording.rows import (
     ErrorRow,
@@ -58,7 +56,7 @@ from loadtests.recording.rows import (
     NotificationRow,
     PollRow,
     ReconnectRow,
-    error_pairs,
+    outcome_commands,
     sample_commands,
 )
 
@@ -172,7 +170,7 @@ class Recorder:
         sent = len(polls) + len(messages) + len(notes) + len(reconnects)
         if not (sent or counters or live or users or errors or sends or self._unacked):
             return 0
-        outcomes = self._outcome_commands(errors, sends)
+        outcomes = outcome_commands(self.run_id, errors=errors, sends=sends, chunk=ZADD_CHUNK)
         commands = self._commands(polls, messages, notes, reconnects, live, users, outcomes)
         fresh, self._counted_ahead = sent - self._counted_ahead, 0
         pending = [*self._unacked, self._increments(counters, fresh, len(commands))]
@@ -227,17 +225,6 @@ class Recorder:
             flushes_key=run_flushes_key(run_id=run), flusher=self._flusher, seq=self._flush_seq,
             counters={**counters, RECORDER_COMMANDS_FIELD: n_commands + 1}, live=live,
         )
-
-    def _outcome_commands(self, errors: list[ErrorRow], sends: list[tuple[str, bytes]]
-                          ) -> list[bytes]:
-        """Error samples' ZADDs and one HSET of the send records (chaos accounting)."""
-        run = self.run_id
-        key = samples_key(run_id=run, sample_type="error")
-        commands = resp.zadd_chunks(key, error_pairs(errors), chunk=ZADD_CHUNK)
-        if sends:
-            fields = (x for ref, record in sends for x in (ref, record))
-            commands.append(resp.command("HSET", run_sends_key(run_id=run), *fields))
-        return commands
 
     def _requeue(
         self,

@@ -1,5 +1,6 @@
 """Sample rows as the recorder buffers them, the (score, member) texts it ships, and a
-flush's ``ZADD`` commands (:func:`sample_commands`).
+flush's ``ZADD`` commands (:func:`sample_commands`; error samples and send records:
+:func:`outcome_commands`).
 
 Member layouts are in :mod:`loadtests.recording.keys`; scores are receive times in ms
 to 3 decimals (as redis-py wrote them).
@@ -21,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from loadtests.recording import resp
-from loadtests.recording.keys import samples_key
+from loadtests.recording.keys import run_sends_key, samples_key
 
 PollRow = tuple[float, str, int, float, str]  # t_ms, user, n, latency_ms, channel
 MessageRow = tuple[float, str, int, float, str, int]  # ... channel, seq
@@ -73,7 +74,7 @@ def notification_pairs(rows: Sequence[NotificationRow]) -> list[tuple[str, str]]
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}") for t, u, n, lat in rows]
 
 
-def error_pairs(rows: list[ErrorRow]) -> list[tuple[str, str]]:
+def error_pairs(rows: Sequence[ErrorRow]) -> list[tuple[str, str]]:
     return [(f"{t:.3f}", f"{u}:{n}:{lat:.3f}:{name}") for t, u, n, lat, name in rows]
 
 
@@ -95,4 +96,16 @@ def sample_commands(
     for sample_type, rows in (("notification", notes), ("reconnect", reconnects)):
         commands += resp.zadd_chunks(key(sample_type=sample_type), notification_pairs(rows),
                                      chunk=chunk)
+    return commands
+
+
+def outcome_commands(
+    run_id: str, *, errors: Sequence[ErrorRow], sends: Sequence[tuple[str, bytes]], chunk: int
+) -> list[bytes]:
+    """Error samples' ``ZADD``s and one ``HSET`` of the send records (chaos accounting)."""
+    key = samples_key(run_id=run_id, sample_type="error")
+    commands = resp.zadd_chunks(key, error_pairs(errors), chunk=chunk)
+    if sends:
+        fields = (x for ref, record in sends for x in (ref, record))
+        commands.append(resp.command("HSET", run_sends_key(run_id=run_id), *fields))
     return commands
